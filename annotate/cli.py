@@ -1,0 +1,213 @@
+"""The command line: each command parses, calls one library function, and prints.
+
+``main`` is the only place that turns an ``AnnotateError`` into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import ingest as ingest_mod
+from . import push as push_mod
+from . import schema as schema_mod
+from . import studio as studio_mod
+from .errors import AnnotateError, SchemaError
+
+app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
+schema_app = typer.Typer(help="Check a schema file or show the Label Studio config it makes.", no_args_is_help=True)
+studio_app = typer.Typer(help="Run the embedded Label Studio (127.0.0.1 only, data in ./.annotate).", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(studio_app, name="studio")
+
+err = Console(stderr=True)
+
+ProjectOpt = Annotated[Optional[str], typer.Option("--project", help="Label Studio project title (default: the schema's name).")]
+SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", help="Schema file (default: schemas/ace2005_conflict.yaml).")]
+RulesOpt = Annotated[Optional[Path], typer.Option("--rules", help="YAML file of ingest cleaning rules (see README).")]
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME or ./.annotate).")]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[push_mod.Progress]:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+# --- schema ---------------------------------------------------------------------
+
+
+@schema_app.command("check")
+def schema_check(file: Annotated[Path, typer.Argument(help="The schema file (YAML).")]) -> None:
+    """Report every problem of a schema file by file, line and field."""
+    problems = schema_mod.check(file)
+    if problems:
+        raise SchemaError(f"{file}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems), problems)
+    schema = schema_mod.load(file)
+    typer.echo(
+        f"{file}: OK — {len(schema.entities)} entity/value types, {len(schema.events)} event types,"
+        f" {len(schema.role_names)} roles, {len(schema.document)} document fields"
+    )
+
+
+@schema_app.command("xml")
+def schema_xml(file: Annotated[Path, typer.Argument(help="The schema file (YAML).")]) -> None:
+    """Print the Label Studio labelling config generated from a schema."""
+    typer.echo(schema_mod.label_config(schema_mod.load(file)), nl=False)
+
+
+# --- studio ---------------------------------------------------------------------
+
+
+def _echo_login(status: studio_mod.StudioStatus, show_password: bool) -> None:
+    creds = studio_mod.load_credentials(status.home)
+    typer.echo(f"Label Studio: {status.url}")
+    if creds:
+        typer.echo(f"  login:    {creds.email}")
+        if show_password:
+            typer.echo(f"  password: {creds.password}")
+        else:
+            typer.echo(f"  password: in {status.home / 'credentials.json'} (readable by you only)")
+
+
+@studio_app.command("start")
+def studio_start(
+    port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (default 8080, or the one used before).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 300.0,
+    home: HomeOpt = None,
+) -> None:
+    """Start the embedded Label Studio and wait until it answers."""
+    err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
+    status = studio_mod.start(home, port=port, timeout=timeout)
+    _echo_login(status, show_password=True)
+
+
+@studio_app.command("stop")
+def studio_stop(home: HomeOpt = None) -> None:
+    """Stop the embedded Label Studio started from this folder (and nothing else)."""
+    typer.echo("stopped" if studio_mod.stop(home) else "not running")
+
+
+@studio_app.command("status")
+def studio_status(home: HomeOpt = None) -> None:
+    """Say whether the embedded Label Studio runs, and where."""
+    status = studio_mod.status(home)
+    typer.echo(f"{status.message}: {status.url}" + (f" (pid {status.pid})" if status.pid else ""))
+    if not status.running:
+        raise typer.Exit(3)
+
+
+# --- ingest and push ---------------------------------------------------------------
+
+
+@app.command("ingest")
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .jsonl) or folders of them.")],
+    rules: RulesOpt = None,
+) -> None:
+    """Read articles and show what push would send: id, length, cleaning applied (nothing is sent)."""
+    articles = ingest_mod.read_articles(paths, ingest_mod.load_rules(rules))
+    for a in articles:
+        cleaning = ", ".join(a.cleaning) or "-"
+        typer.echo(f"{a.id}\t{len(a.text)} chars\t{a.content_hash[:12]}\tcleaned: {cleaning}\t{a.origin}")
+    typer.echo(f"{len(articles)} article(s)")
+
+
+def _echo_push(report: push_mod.PushReport) -> None:
+    verb = "created" if report.created else ("updated its labelling config" if report.config_updated else "reused")
+    typer.echo(f"Project {report.project.title!r} (id {report.project.id}): {verb}")
+    new = len(report.imported) - len(report.new_versions)
+    typer.echo(
+        f"Articles: {report.articles} read, {new} imported, {len(report.new_versions)} new version(s),"
+        f" {report.unchanged} already there"
+    )
+    if report.cleaned:
+        typer.echo("Cleaning: " + ", ".join(f"{rule} in {n}" for rule, n in sorted(report.cleaned.items())))
+    typer.echo(f"Open: {report.url}")
+
+
+@app.command("push")
+def push(
+    paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .jsonl) or folders of them.")],
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    rules: RulesOpt = None,
+    new_version: Annotated[bool, typer.Option("--new-version", help="Push articles whose text changed as a new version.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tasks per import request.")] = push_mod.DEFAULT_BATCH,
+    home: HomeOpt = None,
+) -> None:
+    """Create or reuse the project and import the articles it does not have yet."""
+    with studio_mod.connect(home) as client, _progress("Importing") as progress:
+        report = push_mod.push(
+            client,
+            paths,
+            title=project,
+            schema_path=schema,
+            rules=ingest_mod.load_rules(rules),
+            new_version=new_version,
+            batch_size=batch_size,
+            on_progress=progress,
+        )
+    _echo_push(report)
+
+
+@app.command("up")
+def up(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Articles to push (default: seeds/).")] = None,
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    port: Annotated[Optional[int], typer.Option(help="Port of the embedded studio.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Quick start: start the embedded Label Studio, push the articles, print where to log in."""
+    err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
+    status = studio_mod.start(home, port=port)
+    with studio_mod.connect(home) as client, _progress("Importing") as progress:
+        report = push_mod.push(client, paths or [Path("seeds")], title=project, schema_path=schema, on_progress=progress)
+    _echo_push(report)
+    _echo_login(status, show_password=True)
+    typer.echo("Stop the studio with: annotate studio stop")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors become a message on stderr and exit status 1 (2 for usage errors)."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="annotate", standalone_mode=False)
+    except AnnotateError as exc:
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
+        if exc.hint:
+            err.print(f"[yellow]hint:[/] {escape(exc.hint)}", markup=True, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err.print("interrupted; run the same command again to finish (nothing is duplicated)")
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,398 @@
+"""The one door to Label Studio: every HTTP request of the tool goes through ``LabelStudioClient``.
+
+It returns typed models, retries what is safe to retry, and maps HTTP failures
+to the tool's own exceptions. The token never appears in a message or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .errors import (
+    AuthError,
+    ConfigRejected,
+    LabelStudioError,
+    NotFoundError,
+    RequestRejected,
+    ServerError,
+    UnreachableError,
+)
+from .models import Project, ServerInfo, TaskRef
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = {502, 503, 504}
+LEGACY_DISABLED_HINT = (
+    "Create a personal access token in Label Studio (Account & Settings > Personal Access Token) and set"
+    " LABEL_STUDIO_API_KEY to it, or let an administrator enable legacy tokens"
+    " (Organization > API Tokens Settings)."
+)
+
+
+def is_personal_access_token(token: str) -> bool:
+    """Personal access tokens are JWTs (three dot-separated parts); legacy tokens are 40 hex digits."""
+    return token.count(".") == 2 and token.startswith("eyJ")
+
+
+def _detail(response: httpx.Response) -> str:
+    """Label Studio's own words for a failed request, as one readable string."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:500] if text and not text.lstrip().startswith("<") else response.reason_phrase
+    if isinstance(body, dict):
+        errors = body.get("validation_errors")
+        if errors:
+            if isinstance(errors, dict):
+                parts = []
+                for key, value in errors.items():
+                    value = " ".join(value) if isinstance(value, list) else str(value)
+                    parts.append(value if key in ("non_field_errors", "label_config") else f"{key}: {value}")
+                return "; ".join(parts)
+            return str(errors)
+        for key in ("detail", "error", "message"):
+            if body.get(key):
+                return str(body[key])
+    return json.dumps(body, ensure_ascii=False)[:500]
+
+
+class LabelStudioClient:
+    """A session with one Label Studio server, authenticated by a legacy token or a personal access token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 60.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        unreachable_hint: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self._access: str | None = None  # short-lived JWT obtained from a personal access token
+        self.retries = retries
+        self.backoff = backoff
+        self.unreachable_hint = unreachable_hint or (
+            "Start the embedded studio with `annotate studio start`, or point LABEL_STUDIO_URL at a running Label Studio."
+        )
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers={"User-Agent": f"annotate/{__version__}"},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"LabelStudioClient(url={self.url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LabelStudioClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transport -------------------------------------------------------------
+
+    def _auth_header(self) -> str:
+        if not is_personal_access_token(self._token):
+            return f"Token {self._token}"
+        if self._access is None:
+            self._access = self._refresh_access()
+        return f"Bearer {self._access}"
+
+    def _refresh_access(self) -> str:
+        response = self._send("POST", "/api/token/refresh/", json={"refresh": self._token}, auth=False, retry=True)
+        if response.status_code in (400, 401, 403):
+            raise AuthError(
+                f"Label Studio at {self.url} rejected the personal access token ({_detail(response)}).",
+                "It may be expired or revoked: create a new one in Account & Settings and set LABEL_STUDIO_API_KEY.",
+                status=response.status_code,
+            )
+        self._raise_for(response, "exchange the personal access token")
+        return str(response.json()["access"])
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        auth: bool = True,
+        retry: bool,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One request, retried with back-off when that is safe.
+
+        A request that never reached the server (connection refused) is always
+        safe to repeat; one that may have been processed is repeated only when
+        ``retry`` says the request is idempotent.
+        """
+        attempt = 0
+        while True:
+            headers = {"Authorization": self._auth_header()} if auth else {}
+            try:
+                kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
+                if timeout is not None:
+                    kwargs["timeout"] = timeout
+                response = self._http.request(method, path, **kwargs)
+            except httpx.ConnectError as exc:
+                if attempt >= self.retries:
+                    raise UnreachableError(
+                        f"Cannot reach Label Studio at {self.url} ({_reason(exc)}).", self.unreachable_hint
+                    ) from None
+            except httpx.TransportError as exc:
+                if not retry or attempt >= self.retries:
+                    raise ServerError(
+                        f"The connection to Label Studio at {self.url} failed during {method} {path}"
+                        f" ({_reason(exc)}) after {attempt + 1} attempt(s)."
+                    ) from None
+            else:
+                if response.status_code not in RETRY_STATUSES or not retry or attempt >= self.retries:
+                    return response
+            attempt += 1
+            delay = self.backoff * (2 ** (attempt - 1))
+            log.info("retrying %s %s in %.1fs (attempt %d)", method, path, delay, attempt + 1)
+            time.sleep(delay)
+
+    def _raise_for(self, response: httpx.Response, doing: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        detail = _detail(response)
+        if status in (401, 403):
+            if status == 401 and "legacy token" in detail.lower():
+                raise AuthError(
+                    f"Label Studio at {self.url} has legacy API tokens disabled, so it refused the token.",
+                    LEGACY_DISABLED_HINT,
+                    status=status,
+                )
+            if status == 401:
+                raise AuthError(
+                    f"Label Studio at {self.url} rejected the API token ({detail}).",
+                    "Check LABEL_STUDIO_API_KEY (or, for the embedded studio, run `annotate studio status`).",
+                    status=status,
+                )
+            raise AuthError(f"Label Studio at {self.url} does not allow this user to {doing} ({detail}).", status=status)
+        if status == 404:
+            raise NotFoundError(f"Label Studio at {self.url}: cannot {doing}: not found ({detail}).", status=status)
+        if status == 400:
+            raise RequestRejected(f"Label Studio refused to {doing}: {detail}", status=status)
+        if status >= 500:
+            raise ServerError(f"Label Studio at {self.url} failed to {doing} (HTTP {status}: {detail}).", status=status)
+        raise LabelStudioError(f"Label Studio refused to {doing} (HTTP {status}: {detail}).", status=status)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        retry: bool | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        retry = method in ("GET", "PUT", "DELETE", "PATCH") if retry is None else retry
+        response = self._send(method, path, params=params, json=json, retry=retry, timeout=timeout)
+        if response.status_code == 401 and self._access is not None:
+            # The short-lived access token expired: get a new one once.
+            self._access = None
+            response = self._send(method, path, params=params, json=json, retry=retry, timeout=timeout)
+        self._raise_for(response, doing)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise LabelStudioError(
+                f"Label Studio at {self.url} answered {method} {path} with something that is not JSON;"
+                " is LABEL_STUDIO_URL the address of Label Studio?"
+            ) from None
+
+    # --- server ------------------------------------------------------------------
+
+    def health(self) -> bool:
+        """Whether a Label Studio answers at the URL (no token needed)."""
+        try:
+            response = self._http.get("/health", timeout=5.0)
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200 and "UP" in response.text
+
+    def server_info(self) -> ServerInfo:
+        body = self._call("GET", "/api/version", "read its version")
+        version = body.get("release") or body.get("label-studio-os-package", {}).get("version") or "unknown"
+        return ServerInfo(url=self.url, version=str(version))
+
+    def whoami(self) -> dict[str, Any]:
+        """The user the token belongs to; also the cheapest check that the token works."""
+        return self._call("GET", "/api/current-user/whoami", "identify the token's user")
+
+    # --- projects ------------------------------------------------------------------
+
+    @staticmethod
+    def _project(body: dict[str, Any]) -> Project:
+        return Project(
+            id=int(body["id"]),
+            title=str(body.get("title") or ""),
+            label_config=str(body.get("label_config") or ""),
+            task_number=int(body.get("task_number") or 0),
+        )
+
+    def list_projects(self, title: str | None = None) -> list[Project]:
+        """All projects, or those whose title contains ``title`` (Label Studio filters case-insensitively)."""
+        projects: list[Project] = []
+        page = 1
+        while True:
+            params: dict[str, Any] = {"page": page, "page_size": 100}
+            if title:
+                params["title"] = title
+            body = self._call("GET", "/api/projects/", "list projects", params=params)
+            results = body.get("results", []) if isinstance(body, dict) else body
+            projects.extend(self._project(p) for p in results)
+            if not isinstance(body, dict) or not body.get("next"):
+                return projects
+            page += 1
+
+    def get_project(self, project_id: int) -> Project:
+        return self._project(self._call("GET", f"/api/projects/{project_id}/", f"read project {project_id}"))
+
+    def create_project(self, title: str, **fields: Any) -> Project:
+        body = self._call("POST", "/api/projects/", f"create project {title!r}", json={"title": title, **fields})
+        return self._project(body)
+
+    def update_project(self, project_id: int, **fields: Any) -> Project:
+        """Change project settings. A refused labelling config raises ``ConfigRejected`` with Label Studio's reason."""
+        try:
+            body = self._call("PATCH", f"/api/projects/{project_id}/", f"update project {project_id}", json=fields)
+        except RequestRejected as exc:
+            if "label_config" in fields:
+                raise ConfigRejected(
+                    f"Label Studio refused the new labelling config for project {project_id}: "
+                    + exc.message.split(": ", 1)[-1],
+                    "Existing annotations use labels or controls the new schema removes. Keep them in the schema,"
+                    " or fix those annotations in Label Studio first.",
+                    status=exc.status,
+                ) from None
+            raise
+        return self._project(body)
+
+    def validate_config(self, label_config: str) -> None:
+        """Ask Label Studio whether it accepts a labelling config (raises ``ConfigRejected`` if not)."""
+        try:
+            self._call("POST", "/api/projects/validate/", "accept the labelling config", json={"label_config": label_config})
+        except RequestRejected as exc:
+            raise ConfigRejected(exc.message, status=exc.status) from None
+
+    def delete_project(self, project_id: int) -> None:
+        self._call("DELETE", f"/api/projects/{project_id}/", f"delete project {project_id}")
+
+    # --- tasks -----------------------------------------------------------------------
+
+    def iter_tasks(self, project_id: int, *, page_size: int = 1000, annotations: bool = False) -> Iterator[dict[str, Any]]:
+        """Every task of a project, page by page, in id order."""
+        page = 1
+        seen = 0
+        while True:
+            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size}
+            if annotations:
+                params["fields"] = "all"
+            body = self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params)
+            tasks = body.get("tasks", []) if isinstance(body, dict) else body
+            yield from tasks
+            seen += len(tasks)
+            total = body.get("total", seen) if isinstance(body, dict) else seen
+            if not tasks or seen >= total:
+                return
+            page += 1
+
+    def task_refs(self, project_id: int) -> list[TaskRef]:
+        """What push needs of every task: its id and the article id, version and hash in its data."""
+        refs = []
+        for task in self.iter_tasks(project_id):
+            data = task.get("data") or {}
+            try:
+                version = int(data.get("version") or 1)
+            except (TypeError, ValueError):
+                version = 1
+            refs.append(
+                TaskRef(
+                    id=int(task["id"]),
+                    article_id=None if data.get("article_id") is None else str(data["article_id"]),
+                    version=version,
+                    content_hash=data.get("content_hash"),
+                )
+            )
+        return refs
+
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
+        """Create tasks in one bulk request; return their ids.
+
+        Not retried once sent: whether a broken import landed is for the caller
+        to find out (push re-reads the project before it imports again).
+        """
+        body = self._call(
+            "POST",
+            f"/api/projects/{project_id}/import",
+            f"import {len(tasks)} task(s) into project {project_id}",
+            params={"return_task_ids": "true", "commit_to_project": "true"},
+            json=tasks,
+            retry=False,
+            timeout=600.0,
+        )
+        ids = body.get("task_ids") if isinstance(body, dict) else None
+        if ids is None or len(ids) != len(tasks):
+            raise LabelStudioError(
+                f"Label Studio imported {body.get('task_count') if isinstance(body, dict) else '?'} of"
+                f" {len(tasks)} task(s) into project {project_id} without saying which; run the push again."
+            )
+        return [int(i) for i in ids]
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/api/tasks/{task_id}/", f"read task {task_id}")
+
+    def create_annotation(self, task_id: int, result: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            f"/api/tasks/{task_id}/annotations/",
+            f"save an annotation on task {task_id}",
+            json={"result": result, **fields},
+        )
+
+    # --- tokens and organisation settings (administration, used by the tests and `studio`) ---
+
+    def token_settings(self) -> dict[str, Any]:
+        return self._call("GET", "/api/jwt/settings", "read the API token settings")
+
+    def set_token_settings(self, *, legacy: bool, personal: bool = True) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            "/api/jwt/settings",
+            "change the API token settings",
+            json={"legacy_api_tokens_enabled": legacy, "api_tokens_enabled": personal},
+        )
+
+    def create_personal_access_token(self) -> str:
+        body = self._call("POST", "/api/token/", "create a personal access token", retry=False)
+        return str(body["token"])
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

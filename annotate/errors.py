@@ -1,0 +1,86 @@
+"""One error hierarchy for the whole library.
+
+The library raises these and never exits the process; the CLI catches
+``AnnotateError`` once and turns it into a message and an exit code.
+Messages must never contain the API token.
+"""
+
+from __future__ import annotations
+
+
+class AnnotateError(Exception):
+    """Base of every error a user can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class SchemaError(AnnotateError):
+    """A schema file is unreadable or invalid; ``problems`` names file and field."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class IngestError(AnnotateError):
+    """An article file is unreadable or malformed (names the file and line)."""
+
+
+class StudioError(AnnotateError):
+    """The embedded Label Studio could not be started, stopped or found."""
+
+
+class PortBusyError(StudioError):
+    """The port asked for is taken by another program."""
+
+
+class LabelStudioError(AnnotateError):
+    """Label Studio answered with an error we do not map more precisely."""
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class UnreachableError(LabelStudioError):
+    """No Label Studio answers at the URL."""
+
+
+class AuthError(LabelStudioError):
+    """The token was rejected (wrong, expired, or legacy tokens disabled)."""
+
+
+class NotFoundError(LabelStudioError):
+    """A project or task does not exist."""
+
+
+class RequestRejected(LabelStudioError):
+    """Label Studio refused a request as invalid (HTTP 400), with its reason."""
+
+
+class ConfigRejected(RequestRejected):
+    """Label Studio refused a labeling config, e.g. because annotations use removed labels."""
+
+
+class ServerError(LabelStudioError):
+    """Label Studio failed (HTTP 5xx) or the connection broke, after retries."""
+
+
+class ProjectError(AnnotateError):
+    """A project cannot be chosen unambiguously (e.g. two projects with one title)."""
+
+
+class ArticleChangedError(AnnotateError):
+    """Articles were pushed before with another text; pushing them again needs ``--new-version``."""
+
+    def __init__(self, message: str, changed: list) -> None:
+        super().__init__(message)
+        self.changed = changed

@@ -1,0 +1,280 @@
+"""Ingest: read articles from .txt and .jsonl files (or folders of them) into ``Article``s.
+
+The text is kept exactly as written except for the cleaning rules below, because
+annotation offsets refer to it:
+
+* ``line_endings`` (always): ``\\r\\n`` and lone ``\\r`` become ``\\n``; a byte-order mark is dropped.
+* ``truncated_teaser``: a line near the top that ends in ``...``/``…`` and whose words
+  open a later line (a scraped teaser repeating the lead) is removed.
+* ``trailing_lines``: lines at the very end that are site navigation
+  (``أقسام``, ``أخبار``, ``أخبار متعلقة`` ...) are removed.
+* ``strip``: blank space at the start and end of the text is removed.
+
+The rules can be changed with a YAML file (``--rules FILE``), see ``IngestRules``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import IngestError
+from .models import Article
+
+SUFFIXES = (".txt", ".jsonl")
+DEFAULT_TRAILING_LINES = (
+    "أقسام",
+    "أخبار",
+    "أخبار متعلقة",
+    "اخبار متعلقة",
+    "مواضيع ذات صلة",
+    "مواضيع متعلقة",
+    "اقرأ أيضا",
+    "اقرأ أيضاً",
+    "الأكثر قراءة",
+    "شارك",
+    "شارك الخبر",
+    "المزيد",
+)
+_ELLIPSIS = re.compile(r"(\.\.\.|…)\s*$")
+_SPACE = re.compile(r"\s+")
+JSONL_FIELDS = ("id", "title", "text", "url", "published_at", "source")
+
+
+@dataclass(frozen=True)
+class IngestRules:
+    """Which cleaning rules run. Defaults are what the scraped seed needs."""
+
+    truncated_teaser: bool = True
+    teaser_lines: int = 3  # only the first N non-blank lines can be a teaser
+    teaser_min_chars: int = 20  # shorter "teasers" are too weak a match to remove
+    trailing_lines: tuple[str, ...] = DEFAULT_TRAILING_LINES
+    strip: bool = True
+
+
+def load_rules(path: str | Path | None) -> IngestRules:
+    """Rules from a YAML file with any of the ``IngestRules`` fields; defaults for the rest."""
+    if path is None:
+        return IngestRules()
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise IngestError(f"{path}: cannot read the ingest rules: {exc}") from None
+    if not isinstance(data, dict):
+        raise IngestError(f"{path}: ingest rules must be a mapping of rule names to settings")
+    known = set(IngestRules.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise IngestError(f"{path}: unknown rule(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    args: dict[str, Any] = {}
+    for key, value in data.items():
+        default = getattr(IngestRules(), key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise IngestError(f"{path}: {key} must be a list of lines")
+            args[key] = tuple(v.strip() for v in value)
+        elif type(value) is not type(default):
+            raise IngestError(f"{path}: {key} must be {type(default).__name__}, not {value!r}")
+        else:
+            args[key] = value
+    return replace(IngestRules(), **args)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def clean(text: str, rules: IngestRules) -> tuple[str, tuple[str, ...]]:
+    """Apply the cleaning rules; return the text and the names of the rules that changed it."""
+    applied: list[str] = []
+    normalized = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if normalized != text:
+        applied.append("line_endings")
+    text = normalized
+    if rules.truncated_teaser:
+        text, removed = _drop_teaser(text, rules)
+        if removed:
+            applied.append("truncated_teaser")
+    if rules.trailing_lines:
+        text, removed = _drop_trailing_lines(text, set(rules.trailing_lines))
+        if removed:
+            applied.append("trailing_lines")
+    if rules.strip:
+        stripped = text.strip()
+        if stripped != text:
+            applied.append("strip")
+        text = stripped
+    return text, tuple(applied)
+
+
+def _drop_teaser(text: str, rules: IngestRules) -> tuple[str, bool]:
+    """Remove a line near the top that ends in an ellipsis and whose words open a later line."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    nonblank = [i for i, line in enumerate(lines) if line.strip()][: rules.teaser_lines]
+    for i in nonblank:
+        match = _ELLIPSIS.search(lines[i])
+        if not match:
+            continue
+        teaser = _SPACE.sub(" ", lines[i][: match.start()]).strip()
+        if len(teaser) < rules.teaser_min_chars:
+            continue
+        for later in starts[i + 1 :]:
+            # The lead may be split over paragraphs where the teaser runs on: compare words, not bytes.
+            window = _SPACE.sub(" ", text[later : later + 2 * len(teaser) + 16]).strip()
+            if window.startswith(teaser):
+                return text[: starts[i]] + text[starts[i] + len(lines[i]) + 1 :], True
+    return text, False
+
+
+def _drop_trailing_lines(text: str, boilerplate: set[str]) -> tuple[str, bool]:
+    lines = text.split("\n")
+    keep = len(lines)
+    removed = False
+    while keep > 0:
+        line = lines[keep - 1].strip()
+        if line and line not in boilerplate:
+            break
+        removed = removed or bool(line)
+        keep -= 1
+    if not removed:
+        return text, False
+    return "\n".join(lines[:keep]), True
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise IngestError(
+            f"{path}:{line}: not UTF-8 (byte {exc.start}); save the file as UTF-8."
+        ) from None
+
+
+def _derived_id(url: str | None, title: str, text: str) -> str:
+    """An id for an article that has none: from its URL when known, else from its content."""
+    basis = f"url:{url}" if url else f"content:{title}\n{text}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
+
+
+def read_txt(path: Path, rules: IngestRules) -> Article:
+    """A .txt article: the first line is the title, the rest is the text; the id is the file name."""
+    raw = _decode(path, path.read_bytes())
+    had_line_endings = "\r" in raw or raw.startswith("\ufeff")
+    title, _, body = raw.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").partition("\n")
+    title = title.strip()
+    if not title:
+        raise IngestError(f"{path}:1: the first line must be the article's title, but it is empty.")
+    if not body.strip():
+        raise IngestError(f"{path}:2: the article has a title but no text after it.")
+    text, cleaning = clean(body, rules)
+    if had_line_endings:
+        cleaning = ("line_endings",) + cleaning
+    if not text:
+        raise IngestError(f"{path}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
+    return Article(
+        id=path.stem,
+        title=title,
+        text=text,
+        content_hash=content_hash(text),
+        origin=str(path),
+        cleaning=cleaning,
+    )
+
+
+def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
+    """A .jsonl file: one article a line with ``text`` and optional ``id``, ``title``, ``url``, ``published_at``, ``source``."""
+    content = _decode(path, path.read_bytes())
+    for number, line in enumerate(content.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
+        if not isinstance(record, dict):
+            raise IngestError(f"{where}: each line must be a JSON object with at least \"text\".")
+        values: dict[str, str | None] = {}
+        for key in JSONL_FIELDS:
+            value = record.get(key)
+            if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
+                raise IngestError(f"{where}: field \"{key}\" must be text, not {type(value).__name__}.")
+            values[key] = None if value is None else str(value)
+        if not values["text"] or not values["text"].strip():
+            raise IngestError(f"{where}: the article has no \"text\".")
+        text, cleaning = clean(values["text"], rules)
+        if not text:
+            raise IngestError(f"{where}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
+        title = (values["title"] or "").strip()
+        article_id = (values["id"] or "").strip() or _derived_id(values["url"], title, text)
+        yield Article(
+            id=article_id,
+            title=title,
+            text=text,
+            content_hash=content_hash(text),
+            origin=where,
+            url=values["url"],
+            published_at=values["published_at"],
+            source=values["source"],
+            cleaning=cleaning,
+        )
+
+
+def _files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                raise IngestError(f"{path}: the folder has no .txt or .jsonl article files.")
+            yield from found
+        elif path.is_file():
+            if path.suffix not in SUFFIXES:
+                raise IngestError(f"{path}: unknown article file type; use .txt (title on the first line) or .jsonl.")
+            yield path
+        else:
+            raise IngestError(f"{path}: no such file or folder.")
+
+
+def iter_articles(paths: Iterable[str | Path], rules: IngestRules | None = None) -> Iterator[Article]:
+    """Every article in the given files and folders, in a stable order."""
+    rules = rules or IngestRules()
+    for path in _files(paths):
+        try:
+            if path.suffix == ".txt":
+                yield read_txt(path, rules)
+            else:
+                yield from read_jsonl(path, rules)
+        except OSError as exc:
+            raise IngestError(f"{path}: cannot read the file ({exc.strerror}).") from None
+
+
+def read_articles(paths: Iterable[str | Path], rules: IngestRules | None = None) -> list[Article]:
+    """All articles, once each. The same id twice with different texts is an error naming both places."""
+    by_id: dict[str, Article] = {}
+    for article in iter_articles(paths, rules):
+        seen = by_id.get(article.id)
+        if seen is None:
+            by_id[article.id] = article
+        elif seen.content_hash != article.content_hash:
+            raise IngestError(
+                f"{article.origin}: article id {article.id!r} is also used by {seen.origin} with another text;"
+                " give one of them another id."
+            )
+    return list(by_id.values())

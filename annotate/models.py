@@ -1,0 +1,179 @@
+"""Plain typed models shared by every stage.
+
+They carry data only; reading, checking and writing them is the job of the
+stage modules (ingest, schema, push, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a check: what is wrong, where, and how bad."""
+
+    code: str
+    location: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message} [{self.code}]"
+
+
+# --- articles ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as it is annotated. Offsets of annotations refer to ``text``."""
+
+    id: str
+    title: str
+    text: str
+    content_hash: str
+    origin: str  # where it was read from: "path" or "path:line"
+    url: str | None = None
+    published_at: str | None = None
+    source: str | None = None
+    version: int = 1
+    cleaning: tuple[str, ...] = ()  # names of the ingest rules that changed this article
+
+    def task_data(self) -> dict[str, Any]:
+        """The ``data`` of the Label Studio task; everything an annotation needs to be traced back."""
+        data: dict[str, Any] = {
+            "article_id": self.id,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "title": self.title,
+            "text": self.text,
+            "origin": self.origin,
+            "cleaning": list(self.cleaning),
+        }
+        for key in ("url", "published_at", "source"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+
+# --- schema -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntityType:
+    name: str  # stored in annotations and exports, e.g. "PER"
+    ar: str  # Arabic display name shown to annotators
+    description: str
+    color: str
+    hotkey: str | None = None
+    kind: Literal["entity", "value"] = "entity"
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str  # e.g. "Attacker"
+    ar: str
+    types: tuple[str, ...]  # entity/value types this role may take
+    description: str = ""
+    max: int | None = None  # most arguments with this role per event mention (None: any number)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str  # e.g. "Conflict:Attack"
+    ar: str
+    description: str
+    color: str
+    roles: tuple[Role, ...]
+    hotkey: str | None = None
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    ar: str
+
+
+@dataclass(frozen=True)
+class DocumentField:
+    """A question about the whole article, e.g. whether it is on topic."""
+
+    name: str
+    ar: str
+    description: str
+    kind: Literal["single", "multiple", "text"]
+    choices: tuple[Choice, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How regions may relate to each other; validation enforces it."""
+
+    allow_overlap: bool = True  # entity spans may cross each other
+    allow_nested: bool = True  # an entity inside another ("وزارة الدفاع الأمريكية" ⊃ "الأمريكية")
+    labels_per_region: int = 1
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    version: str
+    description: str
+    entities: tuple[EntityType, ...]
+    events: tuple[EventType, ...]
+    document: tuple[DocumentField, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    instructions: str = ""
+    path: str = ""  # the file it was read from
+    sha256: str = ""  # hash of the file's bytes, recorded with every push and export
+
+    def entity(self, name: str) -> EntityType | None:
+        return next((e for e in self.entities if e.name == name), None)
+
+    def event(self, name: str) -> EventType | None:
+        return next((e for e in self.events if e.name == name), None)
+
+    @property
+    def role_names(self) -> tuple[str, ...]:
+        """Every role of every event type, once, in schema order."""
+        seen: dict[str, None] = {}
+        for event in self.events:
+            for role in event.roles:
+                seen.setdefault(role.name, None)
+        return tuple(seen)
+
+
+# --- Label Studio -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    title: str
+    label_config: str
+    task_number: int = 0
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What push needs to know of a task already in Label Studio."""
+
+    id: int
+    article_id: str | None
+    version: int
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    version: str

@@ -1,0 +1,498 @@
+"""The labelling schema: read from a YAML file, checked, and turned into Label Studio's config.
+
+The schema file is the single source of truth: the labelling config, the
+annotator instructions, validation and export are all generated from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import yaml
+
+from .errors import SchemaError
+from .models import Choice, DocumentField, EntityType, EventType, Policy, Problem, Role, Schema
+
+DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "ace2005_conflict.yaml"
+
+# Label Studio names of the control tags; annotations and validation refer to them.
+ENTITY_TAG = "entity"
+TRIGGER_TAG = "trigger"
+TEXT_TAG = "text"
+# A relation label shows the role and its Arabic name; only the part before the
+# separator is read back, so renaming the Arabic never orphans an annotation.
+ROLE_SEPARATOR = " · "
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]*$")
+_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_HOTKEY = re.compile(r"^([a-z0-9]|(ctrl|shift|alt)\+[a-z0-9])$")
+_ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+_TOP_FIELDS = {"name", "version", "description", "instructions", "policy", "entities", "values", "events", "document"}
+_LABEL_FIELDS = {"ar", "description", "color", "hotkey"}
+_ROLE_FIELDS = {"ar", "description", "types", "max"}
+_DOC_FIELDS = {"ar", "description", "kind", "choices", "required"}
+_POLICY_FIELDS = {"allow_overlap", "allow_nested", "labels_per_region"}
+
+
+# --- reading YAML with line numbers -------------------------------------------
+
+
+@dataclass
+class _Source:
+    """The parsed YAML plus the line of every field, so problems can name both."""
+
+    path: str
+    lines: dict[str, int]
+
+    def where(self, field: str) -> str:
+        line = self.lines.get(field)
+        place = f"{self.path}:{line}" if line else self.path
+        return f"{place}: {field}" if field else place
+
+
+def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            # Keys stay as written: YAML 1.1 would turn a choice named `no` or `on` into a boolean.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node.value)
+            child = f"{path}.{key}" if path else str(key)
+            out[key] = _to_python(value_node, child, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, f"{path}[{i}]", lines) for i, item in enumerate(node.value)]
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _read_yaml(path: Path) -> tuple[Any, _Source, bytes]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read the schema file ({exc.strerror}).") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"{path}: the schema file is not UTF-8 (byte {exc.start}); save it as UTF-8.") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SchemaError(f"{where}: not valid YAML: {problem}") from None
+    lines: dict[str, int] = {}
+    data = _to_python(node, "", lines) if node is not None else None
+    return data, _Source(str(path), lines), raw
+
+
+# --- checking -------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, source: _Source) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, field: str, message: str, code: str) -> None:
+        self.problems.append(Problem(code=code, location=self.source.where(field), message=message))
+
+    def mapping(self, value: Any, field: str, required: bool = True) -> dict[str, Any]:
+        if value is None:
+            if required:
+                self.add(field, "is missing", "schema.missing")
+            return {}
+        if not isinstance(value, dict):
+            self.add(field, f"must be a mapping of names to fields, not {type(value).__name__}", "schema.type")
+            return {}
+        return value
+
+    def text(self, entry: dict[str, Any], field: str, key: str, required: bool = True) -> str:
+        value = entry.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.add(f"{field}.{key}", "is missing or empty", "schema.missing")
+            return ""
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            self.add(f"{field}.{key}", "must be text", "schema.type")
+            return ""
+        return str(value).strip()
+
+    def unknown(self, entry: dict[str, Any], field: str, known: set[str]) -> None:
+        for key in entry:
+            if key not in known:
+                self.add(
+                    f"{field}.{key}" if field else str(key),
+                    f"unknown field {key!r} (known: {', '.join(sorted(known))})",
+                    "schema.unknown-field",
+                )
+
+    def name(self, key: Any, field: str) -> bool:
+        if not isinstance(key, str) or not _NAME.match(key):
+            self.add(
+                field,
+                f"the name {key!r} must start with a Latin letter and use only letters, digits and _ . : -",
+                "schema.name",
+            )
+            return False
+        return True
+
+
+def _label(ch: _Checker, key: str, entry: Any, field: str, hotkeys: dict[str, str]) -> dict[str, Any] | None:
+    entry = ch.mapping(entry, field)
+    if not ch.name(key, field) or not entry:
+        return None
+    ar = ch.text(entry, field, "ar")
+    if ar and not _ARABIC.search(ar):
+        ch.add(f"{field}.ar", f"the display name {ar!r} has no Arabic letter; annotators read Arabic", "schema.arabic")
+    description = ch.text(entry, field, "description")
+    color = ch.text(entry, field, "color")
+    if color and not _COLOR.match(color):
+        ch.add(f"{field}.color", f"{color!r} is not a colour like \"#1f77b4\"", "schema.color")
+    hotkey = ch.text(entry, field, "hotkey", required=False) or None
+    if hotkey is not None:
+        hotkey = hotkey.lower()
+        if not _HOTKEY.match(hotkey):
+            ch.add(f"{field}.hotkey", f"{hotkey!r} is not a hotkey like \"p\", \"3\" or \"shift+a\"", "schema.hotkey")
+        elif hotkey in hotkeys:
+            ch.add(f"{field}.hotkey", f"hotkey {hotkey!r} is already used by {hotkeys[hotkey]}", "schema.duplicate")
+        else:
+            hotkeys[hotkey] = key
+    return {"name": key, "ar": ar, "description": description, "color": color, "hotkey": hotkey}
+
+
+def _unique_display(ch: _Checker, labels: list[tuple[str, str]], what: str) -> None:
+    """Arabic names are what Label Studio shows and keys its buttons by: they must differ."""
+    seen: dict[str, str] = {}
+    for field, ar in labels:
+        if ar and ar in seen:
+            ch.add(f"{field}.ar", f"{what} display name {ar!r} is also used by {seen[ar]}", "schema.duplicate")
+        elif ar:
+            seen[ar] = field
+
+
+def check_data(data: Any, source: _Source, raw: bytes = b"") -> tuple[Schema | None, list[Problem]]:
+    """Check parsed schema data; return the schema (when there is no error) and every problem found."""
+    ch = _Checker(source)
+    top = ch.mapping(data, "")
+    if not top:
+        if data is not None and isinstance(data, dict):
+            ch.add("", "the schema is empty", "schema.missing")
+        return None, ch.problems
+    ch.unknown(top, "", _TOP_FIELDS)
+    name = ch.text(top, "", "name")
+    if name and not _NAME.match(name):
+        ch.add("name", f"{name!r} must start with a Latin letter and use only letters, digits and _ . : -", "schema.name")
+    version = ch.text(top, "", "version", required=False) or "1"
+    description = ch.text(top, "", "description")
+    instructions = ch.text(top, "", "instructions", required=False)
+    hotkeys: dict[str, str] = {}
+
+    entities: list[EntityType] = []
+    displays: list[tuple[str, str]] = []
+    for section, kind in (("entities", "entity"), ("values", "value")):
+        block = ch.mapping(top.get(section), section, required=section == "entities")
+        if section == "entities" and "entities" in top and not block:
+            ch.add("entities", "needs at least one entity type", "schema.missing")
+        for key, entry in block.items():
+            field = f"{section}.{key}"
+            if isinstance(entry, dict):
+                ch.unknown(entry, field, _LABEL_FIELDS)
+            label = _label(ch, key, entry, field, hotkeys)
+            if label is None:
+                continue
+            if any(e.name == key for e in entities):
+                ch.add(field, f"type {key!r} is defined twice", "schema.duplicate")
+                continue
+            entities.append(EntityType(kind=kind, **label))  # type: ignore[arg-type]
+            displays.append((field, label["ar"]))
+    _unique_display(ch, displays, "entity")
+    type_names = {e.name for e in entities}
+
+    events: list[EventType] = []
+    role_ar: dict[str, tuple[str, str]] = {}
+    displays = []
+    for key, entry in ch.mapping(top.get("events"), "events", required=False).items():
+        field = f"events.{key}"
+        if isinstance(entry, dict):
+            ch.unknown(entry, field, _LABEL_FIELDS | {"roles"})
+        label = _label(ch, key, entry, field, hotkeys)
+        if label is None:
+            continue
+        if key in type_names:
+            ch.add(field, f"{key!r} is already an entity type; event types need their own names", "schema.duplicate")
+        roles: list[Role] = []
+        for role_key, role_entry in ch.mapping(entry.get("roles"), f"{field}.roles").items():
+            role_field = f"{field}.roles.{role_key}"
+            role_entry = ch.mapping(role_entry, role_field)
+            if not ch.name(role_key, role_field) or not role_entry:
+                continue
+            ch.unknown(role_entry, role_field, _ROLE_FIELDS)
+            ar = ch.text(role_entry, role_field, "ar")
+            # Relation labels are global in Label Studio: one role, one display name.
+            if ar and role_key in role_ar and role_ar[role_key][0] != ar:
+                ch.add(
+                    f"{role_field}.ar",
+                    f"role {role_key} is called {role_ar[role_key][0]!r} in {role_ar[role_key][1]};"
+                    " a role must have one Arabic name in every event type",
+                    "schema.role-name",
+                )
+            elif ar:
+                role_ar.setdefault(role_key, (ar, field))
+            types = role_entry.get("types")
+            if not isinstance(types, list) or not types:
+                ch.add(f"{role_field}.types", "needs a list of the entity types this role may take", "schema.missing")
+                types = []
+            for i, t in enumerate(types):
+                if t not in type_names:
+                    ch.add(
+                        f"{role_field}.types[{i}]",
+                        f"unknown entity type {t!r} (known: {', '.join(sorted(type_names))})",
+                        "schema.unknown-type",
+                    )
+            max_ = role_entry.get("max")
+            if max_ is not None and (not isinstance(max_, int) or isinstance(max_, bool) or max_ < 1):
+                ch.add(f"{role_field}.max", f"must be a whole number of at least 1, not {max_!r}", "schema.type")
+                max_ = None
+            roles.append(
+                Role(
+                    name=role_key,
+                    ar=ar,
+                    types=tuple(str(t) for t in types),
+                    description=ch.text(role_entry, role_field, "description", required=False),
+                    max=max_,
+                )
+            )
+        events.append(EventType(roles=tuple(roles), **label))
+        displays.append((field, label["ar"]))
+    _unique_display(ch, displays, "event")
+
+    document: list[DocumentField] = []
+    for key, entry in ch.mapping(top.get("document"), "document", required=False).items():
+        field = f"document.{key}"
+        entry = ch.mapping(entry, field)
+        if not ch.name(key, field) or not entry:
+            continue
+        if key in (ENTITY_TAG, TRIGGER_TAG, TEXT_TAG):
+            ch.add(field, f"{key!r} is reserved for the text and its labels; choose another name", "schema.name")
+        ch.unknown(entry, field, _DOC_FIELDS)
+        kind = entry.get("kind", "single")
+        if kind not in ("single", "multiple", "text"):
+            ch.add(f"{field}.kind", f"must be single, multiple or text, not {kind!r}", "schema.type")
+            kind = "single"
+        choices: list[Choice] = []
+        if kind != "text":
+            block = ch.mapping(entry.get("choices"), f"{field}.choices")
+            for choice_key, choice_ar in block.items():
+                if ch.name(choice_key, f"{field}.choices.{choice_key}"):
+                    if not isinstance(choice_ar, str) or not choice_ar.strip():
+                        ch.add(f"{field}.choices.{choice_key}", "needs its Arabic display text", "schema.missing")
+                        continue
+                    choices.append(Choice(name=choice_key, ar=choice_ar.strip()))
+            _unique_display(ch, [(f"{field}.choices.{c.name}", c.ar) for c in choices], "choice")
+        required = entry.get("required", False)
+        if not isinstance(required, bool):
+            ch.add(f"{field}.required", "must be true or false", "schema.type")
+            required = False
+        document.append(
+            DocumentField(
+                name=key,
+                ar=ch.text(entry, field, "ar"),
+                description=ch.text(entry, field, "description", required=False),
+                kind=kind,
+                choices=tuple(choices),
+                required=required,
+            )
+        )
+
+    policy_data = ch.mapping(top.get("policy"), "policy", required=False)
+    ch.unknown(policy_data, "policy", _POLICY_FIELDS)
+    policy_args: dict[str, Any] = {}
+    for key in ("allow_overlap", "allow_nested"):
+        if key in policy_data:
+            if isinstance(policy_data[key], bool):
+                policy_args[key] = policy_data[key]
+            else:
+                ch.add(f"policy.{key}", "must be true or false", "schema.type")
+    if "labels_per_region" in policy_data:
+        value = policy_data["labels_per_region"]
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            policy_args["labels_per_region"] = value
+        else:
+            ch.add("policy.labels_per_region", f"must be a whole number of at least 1, not {value!r}", "schema.type")
+
+    if any(p.severity == "error" for p in ch.problems):
+        return None, ch.problems
+    schema = Schema(
+        name=name,
+        version=version,
+        description=description,
+        entities=tuple(entities),
+        events=tuple(events),
+        document=tuple(document),
+        policy=Policy(**policy_args),
+        instructions=instructions,
+        path=source.path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+    return schema, ch.problems
+
+
+def check(path: str | Path) -> list[Problem]:
+    """Every problem of a schema file (empty when it is good). Unreadable YAML raises ``SchemaError``."""
+    data, source, raw = _read_yaml(Path(path))
+    return check_data(data, source, raw)[1]
+
+
+def load(path: str | Path | None = None) -> Schema:
+    """Read and check a schema file; raise ``SchemaError`` naming file, line and field when it is bad."""
+    path = Path(path) if path is not None else DEFAULT_SCHEMA
+    data, source, raw = _read_yaml(path)
+    schema, problems = check_data(data, source, raw)
+    if schema is None:
+        listing = "\n".join(f"  {p}" for p in problems)
+        raise SchemaError(f"{path}: the schema has {len(problems)} problem(s):\n{listing}", problems)
+    return schema
+
+
+# --- the Label Studio labelling config ------------------------------------------
+
+
+def _attrs(**attrs: Any) -> str:
+    parts = []
+    for key, value in attrs.items():
+        if value is None or value is False:
+            continue
+        name = {"to_name": "toName", "show_alias": "showAlias", "show_inline": "showInline"}.get(key, key)
+        parts.append(f"{name}={quoteattr('true' if value is True else str(value))}")
+    return " ".join(parts)
+
+
+def relation_label(schema: Schema, role: str) -> str:
+    """The relation label Label Studio shows and stores for a role."""
+    for event in schema.events:
+        found = event.role(role)
+        if found is not None:
+            return f"{found.name}{ROLE_SEPARATOR}{found.ar}"
+    raise KeyError(role)
+
+
+def role_of_relation_label(label: str) -> str:
+    """The role name stored in a relation label (inverse of ``relation_label``)."""
+    return label.split(ROLE_SEPARATOR, 1)[0].strip()
+
+
+def label_config(schema: Schema) -> str:
+    """Label Studio's XML labelling config for the schema.
+
+    Entities and event triggers are two label sets on the same text, so a
+    trigger may overlap an entity; arguments are relations from trigger to
+    entity labelled with their role. The value shown is Arabic, the alias
+    (what annotations store) is the schema name.
+    """
+    multiple = "multiple" if schema.policy.labels_per_region > 1 else "single"
+    lines = [
+        "<View>",
+        "  <Style>.rtl-article { direction: rtl; text-align: right; font-size: 18px; line-height: 2; }</Style>",
+        '  <View style="direction: rtl; text-align: right">',
+        '    <Header value="$title" size="4"/>',
+        f"    <Labels {_attrs(name=ENTITY_TAG, to_name=TEXT_TAG, choice=multiple, show_inline=True)}>",
+    ]
+    for e in schema.entities:
+        hint = f"{e.name}: {e.description}"
+        lines.append(
+            f"      <Label {_attrs(value=e.ar, alias=e.name, show_alias=True, hint=hint, background=e.color, hotkey=e.hotkey)}/>"
+        )
+    lines.append("    </Labels>")
+    if schema.events:
+        lines.append(f"    <Labels {_attrs(name=TRIGGER_TAG, to_name=TEXT_TAG, choice=multiple, show_inline=True)}>")
+        for ev in schema.events:
+            roles = ", ".join(f"{r.ar} ({r.name})" for r in ev.roles)
+            hint = f"{ev.name}: {ev.description} — {roles}"
+            lines.append(
+                f"      <Label {_attrs(value=ev.ar, alias=ev.name, show_alias=True, hint=hint, background=ev.color, hotkey=ev.hotkey)}/>"
+            )
+        lines.append("    </Labels>")
+        lines.append('    <Relations choice="single">')
+        for role in schema.role_names:
+            lines.append(f"      <Relation {_attrs(value=relation_label(schema, role))}/>")
+        lines.append("    </Relations>")
+    lines.append('    <View className="rtl-article">')
+    lines.append(f"      <Text {_attrs(name=TEXT_TAG, value='$text', granularity='symbol')}/>")
+    lines.append("    </View>")
+    for doc in schema.document:
+        lines.append(f"    <Header {_attrs(value=doc.ar, size='6')}/>")
+        if doc.kind == "text":
+            lines.append(
+                f"    <TextArea {_attrs(name=doc.name, to_name=TEXT_TAG, required=doc.required, maxSubmissions=1, editable=True)}/>"
+            )
+            continue
+        lines.append(
+            f"    <Choices {_attrs(name=doc.name, to_name=TEXT_TAG, choice=doc.kind, required=doc.required, show_inline=True)}>"
+        )
+        for c in doc.choices:
+            lines.append(f"      <Choice {_attrs(value=c.ar, alias=c.name)}/>")
+        lines.append("    </Choices>")
+    lines.append("  </View>")
+    lines.append("</View>")
+    return "\n".join(lines) + "\n"
+
+
+def config_hash(config: str) -> str:
+    return hashlib.sha256(config.encode("utf-8")).hexdigest()
+
+
+def instructions_html(schema: Schema) -> str:
+    """Annotator instructions (shown by Label Studio before and during labelling), from the schema."""
+    esc = html.escape
+    out = ['<div dir="rtl" lang="ar" style="text-align: right">']
+    out.append(f"<h2>{esc(schema.description)}</h2>")
+    if schema.instructions:
+        out.append("".join(f"<p>{esc(p)}</p>" for p in schema.instructions.split("\n\n")))
+    out.append(
+        "<p>ظلّل الكلمات بالفأرة ثم اختر التسمية (أو اضغط مفتاحها). يجوز أن تتداخل الكيانات ومحفِّزات الأحداث."
+        " لا تُدخل في التظليل المسافات ولا علامات الترقيم في الطرفين؛ أما السوابق المتصلة (و، ف، ب، ل، ك، ال)"
+        " فتبقى خارج الكيان إلا إذا كانت جزءاً من الاسم.</p>"
+    )
+    out.append("<h3>الكيانات والقيم</h3><table><tr><th>التسمية</th><th>الرمز</th><th>المفتاح</th><th>الوصف</th></tr>")
+    for e in schema.entities:
+        out.append(
+            f"<tr><td>{esc(e.ar)}</td><td dir=\"ltr\">{esc(e.name)}</td><td dir=\"ltr\">{esc(e.hotkey or '')}</td>"
+            f"<td>{esc(e.description)}</td></tr>"
+        )
+    out.append("</table>")
+    if schema.events:
+        out.append(
+            "<h3>الأحداث</h3><p>ظلّل الكلمة التي تدل على وقوع الحدث (المحفِّز) واختر نوعه. ثم لكل مشارك في الحدث:"
+            " اختر المحفِّز، واضغط زر العلاقة (أو Alt+R)، ثم اختر الكيان، وحدّد دوره من قائمة العلاقات."
+            " يتجه السهم من المحفِّز إلى الكيان.</p>"
+        )
+        out.append("<table><tr><th>الحدث</th><th>الرمز</th><th>المفتاح</th><th>الوصف</th><th>الأدوار</th></tr>")
+        for ev in schema.events:
+            roles = "<br>".join(
+                f"{esc(r.ar)} (<span dir=\"ltr\">{esc(r.name)}</span>): {esc(', '.join(r.types))}" for r in ev.roles
+            )
+            out.append(
+                f"<tr><td>{esc(ev.ar)}</td><td dir=\"ltr\">{esc(ev.name)}</td><td dir=\"ltr\">{esc(ev.hotkey or '')}</td>"
+                f"<td>{esc(ev.description)}</td><td>{roles}</td></tr>"
+            )
+        out.append("</table>")
+    if schema.document:
+        out.append("<h3>أسئلة عن المقال كله</h3><ul>")
+        for doc in schema.document:
+            required = " (إلزامي)" if doc.required else ""
+            out.append(f"<li>{esc(doc.ar)}{required}: {esc(doc.description)}</li>")
+        out.append("</ul>")
+    out.append("</div>")
+    return "\n".join(out)

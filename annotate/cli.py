@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become a message on stderr and exit status 1 (2 for usage errors)."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="annotate", standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of exiting.
+        code = command.main(args=argv, prog_name="annotate", standalone_mode=False)
     except AnnotateError as exc:
         err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
         if exc.hint:
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted; run the same command again to finish (nothing is duplicated)")
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -152,7 +152,8 @@ class LabelStudioClient:
                     kwargs["timeout"] = timeout
                 response = self._http.request(method, path, **kwargs)
             except httpx.ConnectError as exc:
-                if attempt >= self.retries:
+                # Refused connections are retried briefly (a restarting server), not for long.
+                if attempt >= min(self.retries, 2):
                     raise UnreachableError(
                         f"Cannot reach Label Studio at {self.url} ({_reason(exc)}).", self.unreachable_hint
                     ) from None
@@ -278,19 +279,30 @@ class LabelStudioClient:
         return self._project(body)
 
     def update_project(self, project_id: int, **fields: Any) -> Project:
-        """Change project settings. A refused labelling config raises ``ConfigRejected`` with Label Studio's reason."""
-        try:
-            body = self._call("PATCH", f"/api/projects/{project_id}/", f"update project {project_id}", json=fields)
-        except RequestRejected as exc:
-            if "label_config" in fields:
+        """Change project settings.
+
+        A new labelling config is first checked the way Label Studio's own editor
+        does (strictly, against existing annotations and drafts): the PATCH alone
+        would accept a config that orphans annotated labels. A refusal raises
+        ``ConfigRejected`` with Label Studio's reason.
+        """
+        if "label_config" in fields:
+            try:
+                self._call(
+                    "POST",
+                    f"/api/projects/{project_id}/validate/",
+                    f"accept the new labelling config of project {project_id}",
+                    json={"label_config": fields["label_config"]},
+                    retry=True,
+                )
+            except RequestRejected as exc:
                 raise ConfigRejected(
-                    f"Label Studio refused the new labelling config for project {project_id}: "
-                    + exc.message.split(": ", 1)[-1],
-                    "Existing annotations use labels or controls the new schema removes. Keep them in the schema,"
-                    " or fix those annotations in Label Studio first.",
+                    exc.message,
+                    "Existing annotations use labels the new schema removes. Keep those labels in the schema,"
+                    " or change the annotations in Label Studio first.",
                     status=exc.status,
                 ) from None
-            raise
+        body = self._call("PATCH", f"/api/projects/{project_id}/", f"update project {project_id}", json=fields)
         return self._project(body)
 
     def validate_config(self, label_config: str) -> None:

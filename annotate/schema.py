@@ -52,7 +52,11 @@ class _Source:
     lines: dict[str, int]
 
     def where(self, field: str) -> str:
-        line = self.lines.get(field)
+        # A missing field has no line of its own: name the line of the entry that lacks it.
+        parent = field
+        while parent and parent not in self.lines:
+            parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", parent)
+        line = self.lines.get(parent)
         place = f"{self.path}:{line}" if line else self.path
         return f"{place}: {field}" if field else place
 

@@ -1,0 +1,155 @@
+"""Schema files: loading, problems by file/line/field, generated config and instructions."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from annotate import schema
+from annotate.cli import main
+from annotate.errors import SchemaError
+from conftest import DEFAULT_SCHEMA, SMALL_SCHEMA
+
+ACE_EVENTS = {
+    "Conflict:Attack": {"Attacker", "Target", "Instrument", "Place", "Time"},
+    "Conflict:Demonstrate": {"Entity", "Place", "Time"},
+    "Life:Die": {"Agent", "Victim", "Instrument", "Place", "Time"},
+    "Life:Injure": {"Agent", "Victim", "Instrument", "Place", "Time"},
+    "Movement:Transport": {"Agent", "Artifact", "Vehicle", "Origin", "Destination", "Time"},
+    "Justice:Arrest-Jail": {"Person", "Agent", "Place", "Time"},
+    "Contact:Meet": {"Entity", "Place", "Time"},
+}
+
+
+def test_default_schema_has_ace_types_roles_and_arabic_names() -> None:
+    s = schema.load(DEFAULT_SCHEMA)
+    assert [e.name for e in s.entities if e.kind == "entity"] == ["PER", "ORG", "GPE", "LOC", "FAC", "VEH", "WEA"]
+    assert [e.name for e in s.entities if e.kind == "value"] == ["TIME", "NUM"]
+    assert {e.name: {r.name for r in e.roles} for e in s.events} == ACE_EVENTS
+    attack = s.event("Conflict:Attack")
+    assert attack is not None and set(attack.role("Attacker").types) == {"PER", "ORG", "GPE"}  # type: ignore[union-attr]
+    labels = list(s.entities) + list(s.events)
+    assert all(re.search("[\u0600-\u06ff]", x.ar) and x.description and x.color and x.hotkey for x in labels)
+    assert len({x.hotkey for x in labels}) == len(labels)
+    assert [d.name for d in s.document] == ["on_topic", "text_issues"]
+    assert len(s.sha256) == 64
+
+
+def test_small_schema_is_entities_only() -> None:
+    s = schema.load(SMALL_SCHEMA)
+    assert [e.name for e in s.entities] == ["PER", "ORG", "LOC"] and s.events == ()
+
+
+@pytest.mark.parametrize("path", [DEFAULT_SCHEMA, SMALL_SCHEMA])
+def test_label_config_reads_right_to_left_and_stores_schema_names(path: Path) -> None:
+    s = schema.load(path)
+    root = ET.fromstring(schema.label_config(s))
+    text = root.find(".//Text")
+    assert text is not None and text.get("value") == "$text"
+    rtl_views = [v for v in root.iter("View") if "direction: rtl" in (v.get("style") or "")]
+    assert rtl_views, "the article must be shown right to left"
+    entity = root.find(".//Labels[@name='entity']")
+    assert entity is not None and entity.get("toName") == "text"
+    # What annotations store (alias) is the schema name; what annotators see (value) is Arabic.
+    assert [(lab.get("alias"), lab.get("value")) for lab in entity] == [(e.name, e.ar) for e in s.entities]
+    assert [lab.get("hotkey") for lab in entity] == [e.hotkey for e in s.entities]
+    trigger = root.find(".//Labels[@name='trigger']")
+    relations = root.find(".//Relations")
+    if s.events:
+        assert trigger is not None and trigger.get("toName") == "text"
+        assert [lab.get("alias") for lab in trigger] == [e.name for e in s.events]
+        assert relations is not None
+        stored = [schema.role_of_relation_label(r.get("value") or "") for r in relations]
+        assert stored == list(s.role_names)
+    else:
+        assert trigger is None and relations is None
+
+
+def test_instructions_list_every_label_and_role_in_arabic() -> None:
+    s = schema.load(DEFAULT_SCHEMA)
+    html = schema.instructions_html(s)
+    assert 'dir="rtl"' in html
+    for label in list(s.entities) + list(s.events):
+        assert label.ar in html and label.name in html
+    for event in s.events:
+        for role in event.roles:
+            assert role.ar in html
+
+
+BAD = """\
+name: broken
+description: مخطط معطوب
+entities:
+  PER:
+    ar: شخص
+    description: شخص
+    color: red
+    hotkey: p
+  ORG:
+    ar: شخص
+    description: منظمة
+    color: "#00ff00"
+    hotkey: p
+    colour: "#00ff00"
+events:
+  Conflict:Attack:
+    ar: هجوم
+    description: هجوم
+    color: "#ff0000"
+    roles:
+      Attacker: {ar: المهاجم, types: [PER, PERS]}
+      Target: {types: [ORG]}
+"""
+
+
+def test_check_names_file_line_and_field_of_each_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD, encoding="utf-8")
+    problems = {p.location: p for p in schema.check(path)}
+    assert f"{path}:7: entities.PER.color" in problems
+    assert f"{path}:10: entities.ORG.ar" in problems  # the same Arabic display name twice
+    assert "already used by PER" in problems[f"{path}:13: entities.ORG.hotkey"].message
+    assert "unknown field 'colour'" in problems[f"{path}:14: entities.ORG.colour"].message
+    unknown = problems[f"{path}:21: events.Conflict:Attack.roles.Attacker.types[1]"]
+    assert unknown.code == "schema.unknown-type" and "'PERS'" in unknown.message
+    assert f"{path}:22: events.Conflict:Attack.roles.Target.ar" in problems
+    assert len(problems) == 6
+    with pytest.raises(SchemaError) as raised:
+        schema.load(path)
+    assert "6 problem(s)" in str(raised.value)
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "syntax.yaml"
+    path.write_text("name: x\nentities:\n  PER: [unclosed\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match=rf"{re.escape(str(path))}:\d+:\d+: not valid YAML"):
+        schema.check(path)
+
+
+def test_role_must_keep_one_arabic_name_across_events(tmp_path: Path) -> None:
+    text = DEFAULT_SCHEMA.read_text(encoding="utf-8").replace(
+        "Place: {ar: المكان, types: [GPE, LOC, FAC]}\n      Time: {ar: الزمن, types: [TIME]}\n  Life:Die:",
+        "Place: {ar: الموضع, types: [GPE, LOC, FAC]}\n      Time: {ar: الزمن, types: [TIME]}\n  Life:Die:",
+        1,
+    )
+    path = tmp_path / "roles.yaml"
+    path.write_text(text, encoding="utf-8")
+    codes = [p.code for p in schema.check(path)]
+    assert codes == ["schema.role-name"]
+
+
+def test_cli_schema_check_and_xml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "check", str(DEFAULT_SCHEMA)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD, encoding="utf-8")
+    assert main(["schema", "check", str(bad)]) == 1
+    out = capsys.readouterr()
+    assert "events.Conflict:Attack.roles.Attacker.types[1]" in out.err and "Traceback" not in out.err
+    assert main(["schema", "xml", str(SMALL_SCHEMA)]) == 0
+    assert ET.fromstring(capsys.readouterr().out).tag == "View"
+    assert main(["schema", "check", str(tmp_path / "missing.yaml")]) == 1
+    assert "cannot read the schema file" in capsys.readouterr().err

@@ -1,0 +1,177 @@
+"""The embedded studio and how commands find and authenticate to a Label Studio."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from annotate import push, schema, studio
+from annotate.cli import main
+from annotate.client import LabelStudioClient
+from annotate.errors import AuthError, PortBusyError, UnreachableError
+from conftest import SEEDS, SMALL_SCHEMA, free_port
+
+pytestmark = pytest.mark.studio
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening socket on the port, read from /proc/net/tcp{,6}."""
+    found = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if int(hex_port, 16) == port and state == "0A":  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_studio_runs_on_loopback_only_with_private_credentials(studio_home: Path, credentials) -> None:
+    status = studio.status(studio_home)
+    assert status.running and status.url == f"http://127.0.0.1:{credentials.port}"
+    assert listening_addresses(credentials.port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0
+    assert stat.S_IMODE((studio_home / "credentials.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE(studio_home.stat().st_mode) == 0o700
+    assert len(credentials.token) == 40 and len(credentials.password) >= 20
+    with studio.connect(studio_home) as client:
+        assert client.server_info().version == "1.23.2"
+        assert client.whoami()["email"] == credentials.email
+
+
+def test_busy_port_is_reported_not_silently_moved(tmp_path: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        with pytest.raises(PortBusyError, match=f"Port {port} on 127.0.0.1 is already in use"):
+            studio.start(tmp_path / "home", port=port)
+    assert studio.status(tmp_path / "home").pid is None
+
+
+def test_stop_never_ends_a_process_it_did_not_start(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (home / "studio.pid").write_text(str(other.pid))  # a stale pid file now naming another program
+        assert studio.stop(home) is False
+        assert other.poll() is None
+        assert not (home / "studio.pid").exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_start_status_stop_cycle_of_a_second_studio(tmp_path: Path) -> None:
+    home = tmp_path / "second"
+    port = free_port()
+    started = studio.start(home, port=port, timeout=300)
+    try:
+        assert started.running and started.pid is not None
+        again = studio.start(home)  # already running: found, not started twice
+        assert again.pid == started.pid
+        with studio.connect(home) as client:
+            assert client.whoami()["email"] == "annotator@annotate.local"
+    finally:
+        assert studio.stop(home) is True
+    assert not studio.status(home).running
+    with pytest.raises(UnreachableError, match=f"Cannot reach Label Studio at http://127.0.0.1:{port}"):
+        with studio.connect(home) as client:
+            client.whoami()
+
+
+def test_environment_points_at_another_label_studio(
+    credentials, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(studio.ENV_URL, credentials.url)
+    monkeypatch.setenv(studio.ENV_KEY, credentials.token)
+    with studio.connect(tmp_path / "no-embedded-studio-here") as client:
+        assert client.whoami()["email"] == credentials.email
+    monkeypatch.delenv(studio.ENV_KEY)
+    with pytest.raises(AuthError, match="LABEL_STUDIO_API_KEY is not set"):
+        studio.connect(tmp_path)
+
+
+def test_no_studio_configured_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["push", str(SEEDS), "--home", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "annotate studio start" in err and "Traceback" not in err
+
+
+def test_unreachable_url_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv(studio.ENV_URL, url)
+    monkeypatch.setenv(studio.ENV_KEY, "0" * 40)
+    assert main(["push", str(SEEDS)]) == 1
+    err = capsys.readouterr().err
+    assert f"Cannot reach Label Studio at {url}" in err and "LABEL_STUDIO_URL" in err and "Traceback" not in err
+
+
+def test_wrong_token_is_rejected_without_showing_it(
+    credentials, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "f" * 40
+    monkeypatch.setenv(studio.ENV_URL, credentials.url)
+    monkeypatch.setenv(studio.ENV_KEY, wrong)
+    assert main(["push", str(SEEDS)]) == 1
+    err = capsys.readouterr().err
+    assert "rejected the API token" in err and wrong not in err and "Traceback" not in err
+
+
+def test_personal_access_token_works_and_legacy_disabled_is_explained(
+    client: LabelStudioClient, credentials, project_title: str
+) -> None:
+    pat = client.create_personal_access_token()
+    assert pat.startswith("eyJ")
+    with LabelStudioClient(credentials.url, pat) as by_pat:
+        assert by_pat.whoami()["email"] == credentials.email
+        report = push.push(by_pat, [SEEDS], title=project_title, schema_path=SMALL_SCHEMA)
+        assert len(report.imported) == 1
+        by_pat.set_token_settings(legacy=False)
+        try:
+            with LabelStudioClient(credentials.url, credentials.token) as legacy:
+                with pytest.raises(AuthError) as refused:
+                    legacy.whoami()
+            assert "legacy API tokens disabled" in refused.value.message
+            assert "personal access token" in (refused.value.hint or "")
+            assert credentials.token not in str(refused.value)
+        finally:
+            by_pat.set_token_settings(legacy=True)
+    with LabelStudioClient(credentials.url, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl") as forged:
+        with pytest.raises(AuthError, match="rejected the personal access token"):
+            forged.whoami()
+
+
+def test_cli_push_prints_project_and_never_the_token(
+    studio_home: Path, credentials, project_title: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    code = main(["push", str(SEEDS), "--project", project_title, "--home", str(studio_home)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert f"Project '{project_title}'" in out.out and "1 imported" in out.out
+    assert main(["push", str(SEEDS), "--project", project_title, "--home", str(studio_home)]) == 0
+    again = capsys.readouterr()
+    assert "0 imported" in again.out and "1 already there" in again.out
+    everything = out.out + out.err + again.out + again.err + caplog.text
+    assert credentials.token not in everything and credentials.password not in everything
+
+
+def test_cli_status_and_env_file_modes(studio_home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["studio", "status", "--home", str(studio_home)]) == 0
+    assert "running: http://127.0.0.1:" in capsys.readouterr().out
+    assert main(["studio", "status", "--home", str(tmp_path)]) == 3
+    assert main(["studio", "stop", "--home", str(tmp_path)]) == 0
+    assert "not running" in capsys.readouterr().out
+    assert os.access(studio_home / "credentials.json", os.R_OK)

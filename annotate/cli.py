@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +19,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import ingest as ingest_mod
+from . import pull as pull_mod
 from . import push as push_mod
 from . import schema as schema_mod
 from . import studio as studio_mod
+from . import validate as validate_mod
 from .errors import AnnotateError, SchemaError
 
 app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
@@ -34,6 +37,7 @@ err = Console(stderr=True)
 ProjectOpt = Annotated[Optional[str], typer.Option("--project", help="Label Studio project title (default: the schema's name).")]
 SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", help="Schema file (default: schemas/ace2005_conflict.yaml).")]
 RulesOpt = Annotated[Optional[Path], typer.Option("--rules", help="YAML file of ingest cleaning rules (see README).")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Folder of pulled data and outputs.")]
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME or ./.annotate).")]
 
 
@@ -183,6 +187,55 @@ def up(
     _echo_push(report)
     _echo_login(status, show_password=True)
     typer.echo("Stop the studio with: annotate studio stop")
+
+
+@app.command("pull")
+def pull(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed since the last pull.")] = False,
+    out: OutOpt = pull_mod.EXPORTS,
+    home: HomeOpt = None,
+) -> None:
+    """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
+    loaded = schema_mod.load(schema)
+    with studio_mod.connect(home) as client, _progress("Pulling") as progress:
+        report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=out, full=full, on_progress=progress)
+    typer.echo(
+        f"Pulled ({report.mode}) {report.fetched} task(s); state: {report.tasks} task(s),"
+        f" {report.annotations} annotation(s), {report.cancelled} cancelled"
+    )
+    if not report.manifest["schema_config_matches"]:
+        typer.echo("note: the project's labelling config differs from the schema; push to update it", err=True)
+    typer.echo(f"Saved: {report.folder / 'state.jsonl'} (snapshot {report.snapshot})")
+
+
+@app.command("validate")
+def validate(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    no_repair: Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")] = False,
+    out: OutOpt = pull_mod.EXPORTS,
+) -> None:
+    """Check every pulled annotation against the text and the schema; exit 1 if any is rejected."""
+    loaded = schema_mod.load(schema)
+    report, paths = validate_mod.validate_project(project or loaded.name, schema=loaded, root=out, repair=not no_repair)
+    if as_json:
+        typer.echo(json.dumps(validate_mod.report_dict(report), ensure_ascii=False, indent=2))
+    else:
+        for p in report.problems:
+            typer.echo(
+                f"{p.severity:<8} {p.code:<28} {p.article_id or '-'}\t{p.annotation_id or '-'}\t{p.region_id or '-'}\t{p.message}"
+            )
+        t = report.total
+        typer.echo(
+            f"{t.pulled} annotation(s) pulled = {t.kept} kept + {t.repaired} repaired + {t.rejected} rejected"
+            f" + {t.cancelled} cancelled"
+        )
+        typer.echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
+    if report.total.rejected:
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -317,12 +317,32 @@ class LabelStudioClient:
 
     # --- tasks -----------------------------------------------------------------------
 
-    def iter_tasks(self, project_id: int, *, page_size: int = 1000, annotations: bool = False) -> Iterator[dict[str, Any]]:
-        """Every task of a project, page by page, in id order."""
+    def iter_tasks(
+        self,
+        project_id: int,
+        *,
+        page_size: int = 1000,
+        annotations: bool = False,
+        updated_since: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every task of a project, page by page, in id order.
+
+        ``annotations`` includes each task's annotations; ``updated_since`` (an ISO
+        time as Label Studio writes it) keeps only tasks changed at or after it:
+        creating, editing or deleting an annotation changes its task's time.
+        """
         page = 1
         seen = 0
+        query: dict[str, Any] = {"ordering": ["tasks:id"]}
+        if updated_since:
+            query["filters"] = {
+                "conjunction": "and",
+                "items": [
+                    {"filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime", "value": updated_since}
+                ],
+            }
         while True:
-            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size}
+            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size, "query": json.dumps(query)}
             if annotations:
                 params["fields"] = "all"
             body = self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params)
@@ -333,6 +353,19 @@ class LabelStudioClient:
             if not tasks or seen >= total:
                 return
             page += 1
+
+    def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
+        """Every task with its annotations in one bulk export (Label Studio's JSON export)."""
+        body = self._call(
+            "GET",
+            f"/api/projects/{project_id}/export",
+            f"export project {project_id}",
+            params={"exportType": "JSON", "download_all_tasks": "true"},
+            timeout=600.0,
+        )
+        if not isinstance(body, list):
+            raise LabelStudioError(f"Label Studio's export of project {project_id} is not a list of tasks.")
+        return body
 
     def task_refs(self, project_id: int) -> list[TaskRef]:
         """What push needs of every task: its id and the article id, version and hash in its data."""

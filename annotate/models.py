@@ -20,6 +20,9 @@ class Problem:
     location: str
     message: str
     severity: Severity = "error"
+    article_id: str | None = None
+    annotation_id: int | None = None
+    region_id: str | None = None
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message} [{self.code}]"
@@ -177,3 +180,50 @@ class TaskRef:
 class ServerInfo:
     url: str
     version: str
+
+
+# --- annotations (what comes back from Label Studio) ----------------------------
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    id: str  # the Label Studio region id
+    type: str  # schema entity/value type
+    start: int  # character offsets into Article.text (code points)
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Argument:
+    role: str
+    entity_id: str  # id of an EntityMention of the same annotation
+
+
+@dataclass(frozen=True)
+class EventMention:
+    id: str  # the trigger region's id
+    type: str  # schema event type
+    start: int  # the trigger's offsets
+    end: int
+    text: str
+    arguments: tuple[Argument, ...] = ()
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotator's submitted work on one article, read into the schema's terms."""
+
+    id: int
+    task_id: int
+    article_id: str
+    article_version: int
+    annotator: int | None  # Label Studio user id (exports turn it into a pseudonym)
+    created_at: str | None
+    updated_at: str | None
+    lead_time: float | None
+    ground_truth: bool
+    cancelled: bool
+    entities: tuple[EntityMention, ...] = ()
+    events: tuple[EventMention, ...] = ()
+    document: dict[str, Any] = field(default_factory=dict)  # field name -> choice name(s) or text

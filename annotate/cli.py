@@ -228,6 +228,12 @@ def validate(
             typer.echo(
                 f"{p.severity:<8} {p.code:<28} {p.article_id or '-'}\t{p.annotation_id or '-'}\t{p.region_id or '-'}\t{p.message}"
             )
+        for article_id, c in sorted(report.per_article.items()):
+            if c.repaired or c.rejected:
+                typer.echo(
+                    f"article {article_id}: {c.pulled} pulled = {c.kept} kept + {c.repaired} repaired"
+                    f" + {c.rejected} rejected + {c.cancelled} cancelled"
+                )
         t = report.total
         typer.echo(
             f"{t.pulled} annotation(s) pulled = {t.kept} kept + {t.repaired} repaired + {t.rejected} rejected"

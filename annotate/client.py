@@ -420,6 +420,15 @@ class LabelStudioClient:
             json={"result": result, **fields},
         )
 
+    def update_annotation(self, annotation_id: int, **fields: Any) -> dict[str, Any]:
+        return self._call("PATCH", f"/api/annotations/{annotation_id}/", f"update annotation {annotation_id}", json=fields)
+
+    def delete_annotation(self, annotation_id: int) -> None:
+        self._call("DELETE", f"/api/annotations/{annotation_id}/", f"delete annotation {annotation_id}")
+
+    def delete_task(self, task_id: int) -> None:
+        self._call("DELETE", f"/api/tasks/{task_id}/", f"delete task {task_id}")
+
     # --- tokens and organisation settings (administration, used by the tests and `studio`) ---
 
     def token_settings(self) -> dict[str, Any]:

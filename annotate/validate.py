@@ -24,6 +24,16 @@ from .models import Annotation, Argument, EntityMention, EventMention, Problem, 
 
 Status = Literal["kept", "repaired", "rejected", "cancelled"]
 NEARBY = 64  # how far (in characters) a shifted span is looked for
+# What each repair is called when repairs are off and it becomes an error.
+UNREPAIRED = {
+    "repair.utf16": "span.utf16",
+    "repair.crlf": "span.crlf",
+    "repair.shifted": "span.shifted",
+    "repair.whitespace": "span.whitespace",
+    "repair.duplicate": "region.duplicate",
+    "repair.duplicate-argument": "relation.duplicate",
+    "repair.relation-direction": "relation.direction",
+}
 
 
 @dataclass
@@ -169,7 +179,7 @@ class _Check:
         if self.repair:
             self.add(code, message, region, "warning")
             return True
-        self.add(code.replace("repair.", "span."), message.replace("repaired", "needs repair") + " (repairs are off)", region)
+        self.add(UNREPAIRED[code], message.replace("repaired", "needs repair") + " (repairs are off)", region)
         return False
 
 

@@ -252,6 +252,11 @@ def test_duplicates_and_reversed_arguments_are_repaired() -> None:
     flipped = check_annotation(task(), annotation(*reversed_only), SCHEMA)
     assert codes(flipped) == ["repair.relation-direction"]
     assert Argument("Place", "e3") in flipped.annotation.events[0].arguments  # type: ignore[union-attr]
+    strict = check_annotation(task(), annotation(*results), SCHEMA, repair=False)
+    assert strict.status == "rejected"
+    assert sorted(codes(strict)) == ["region.duplicate", "relation.direction"]
+    twice = GOOD + [rel("t1", "e1", "Attacker")]
+    assert codes(check_annotation(task(), annotation(*twice), SCHEMA, repair=False)) == ["relation.duplicate"]
 
 
 def test_small_schema_has_no_events_and_no_questions() -> None:

@@ -1,0 +1,202 @@
+"""Pull and validate against the real Label Studio: annotations made through its API come back checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from annotate import pull, push, schema
+from annotate.cli import main
+from annotate.client import LabelStudioClient
+from annotate.errors import ServerError
+from annotate.validate import validate_project
+from conftest import DATA, DEFAULT_SCHEMA, SEEDS
+from proxy import BreakingProxy
+from test_push import synthetic
+from test_validate import answer, rel, region, span, utf16
+
+pytestmark = pytest.mark.studio
+SCHEMA = schema.load(DEFAULT_SCHEMA)
+
+
+def tasks_by_article(client: LabelStudioClient, project_id: int) -> dict[str, dict[str, Any]]:
+    return {t["data"]["article_id"]: t for t in client.iter_tasks(project_id)}
+
+
+def ent(rid: str, label: str, text: str, piece: str, nth: int = 0, control: str = "entity") -> dict[str, Any]:
+    return region(rid, label, *span(text, piece, nth), piece, control=control)
+
+
+def test_annotations_made_in_label_studio_are_pulled_checked_and_accounted(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = push.push(client, [SEEDS, DATA / "hard_cases.jsonl"], title=project_title)
+    tasks = tasks_by_article(client, report.project.id)
+    texts = {k: t["data"]["text"] for k, t in tasks.items()}
+    ids = {k: t["id"] for k, t in tasks.items()}
+
+    # Emoji before the spans, offsets counted in UTF-16 units as older exports do: repaired.
+    emoji = texts["hard-emoji"]
+    raqqa = utf16(emoji, *span(emoji, "الرقة"))
+    attack = utf16(emoji, *span(emoji, "قصفت"))
+    coalition = utf16(emoji, *span(emoji, "التحالف"))
+    emoji_ann = client.create_annotation(
+        ids["hard-emoji"],
+        [
+            region("t1", "Conflict:Attack", *attack, "قصفت", control="trigger"),
+            region("e1", "ORG", *coalition, "التحالف"),
+            region("e2", "GPE", *raqqa, "الرقة"),
+            rel("t1", "e1", "Attacker · المهاجم"),
+            rel("t1", "e2", "Place · المكان"),
+            answer(),
+        ],
+    )
+    # Diacritics, and a trigger after the conjunction clitic و.
+    dia = texts["hard-diacritics"]
+    dia_ann = client.create_annotation(
+        ids["hard-diacritics"],
+        [
+            ent("t", "Life:Die", dia, "قُتِلَ", control="trigger"),
+            ent("e", "PER", dia, "قَائِدٌ مَيْدَانِيٌّ"),
+            ent("g", "GPE", dia, "دَيْرِ الزُّورِ"),
+            rel("t", "e", "Victim · الضحية"),
+            rel("t", "g", "Place"),
+            answer(),
+        ],
+    )
+    # Tatweel inside names, a nested entity, and an overlapping trigger.
+    tat = texts["hard-tatweel"]
+    tat_ann = client.create_annotation(
+        ids["hard-tatweel"],
+        [
+            ent("o", "ORG", tat, "وزارة الدفـــاع الأمريكيـــة"),
+            ent("g", "GPE", tat, "الأمريكيـــة"),
+            ent("s", "ORG", tat, "قـوات سـوريا الديمقراطيـة"),
+            ent("g2", "GPE", tat, "سـوريا"),
+            ent("x", "ORG", tat, "الأمريكيـــة أن قـوات"),  # crosses two others: overlap is allowed
+            answer("other"),
+        ],
+    )
+    # Clitics: ل and و stay outside the entity.
+    cli = texts["hard-clitics"]
+    cli_ann = client.create_annotation(
+        ids["hard-clitics"],
+        [ent("d", "ORG", cli, "تنظيم داعش"), ent("r", "GPE", cli, "الرقة"), ent("c", "ORG", cli, "القوات"), answer()],
+    )
+    # The seed, offsets counted as if the text had \r\n line ends: repaired.
+    seed = texts["000_4a8292b91947f388"]
+    crlf = seed.replace("\n", "\r\n")
+    seed_ann = client.create_annotation(
+        ids["000_4a8292b91947f388"],
+        [region("m", "GPE", *span(crlf, "منبج"), "منبج"), region("w", "PER", *span(crlf, "شون روبرتسون"), "شون روبرتسون"), answer()],
+    )
+    # Bad ones: a label not in the schema and an argument to a region that is gone.
+    digits = texts["hard-digits-bidi"]
+    bad_ann = client.create_annotation(
+        ids["hard-digits-bidi"],
+        [ent("x", "PERSON", digits, "قسد"), ent("t", "Conflict:Attack", digits, "السيطرة", control="trigger"), rel("t", "gone", "Place"), answer()],
+    )
+    skipped = client.create_annotation(ids["hard-digits-bidi"], [], was_cancelled=True)
+
+    pulled = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert pulled.mode == "full" and pulled.tasks == 7 and pulled.annotations == 7 and pulled.cancelled == 1
+    manifest = json.loads((pulled.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["label_studio_version"] == "1.23.2" and manifest["project_id"] == report.project.id
+    assert manifest["schema_sha256"] == SCHEMA.sha256 and manifest["schema_config_matches"] is True
+    assert manifest["label_config_sha256"] == schema.config_hash(client.get_project(report.project.id).label_config)
+    assert (pulled.snapshot / "tasks.jsonl").exists() and (pulled.snapshot / "manifest.json").exists()
+
+    result, paths = validate_project(project_title, schema=SCHEMA, root=tmp_path)
+    status = {v.annotation_id: v for v in result.verdicts}
+    assert status[emoji_ann["id"]].status == "repaired"
+    assert {p.code for p in status[emoji_ann["id"]].problems} == {"repair.utf16"}
+    kept_emoji = status[emoji_ann["id"]].annotation
+    assert [(e.type, emoji[e.start : e.end]) for e in kept_emoji.entities] == [("ORG", "التحالف"), ("GPE", "الرقة")]
+    assert {(a.role, a.entity_id) for a in kept_emoji.events[0].arguments} == {("Attacker", "e1"), ("Place", "e2")}
+    for kept in (dia_ann, tat_ann, cli_ann):
+        assert status[kept["id"]].status == "kept", status[kept["id"]].problems
+    assert status[dia_ann["id"]].annotation.events[0].text == "قُتِلَ"
+    assert len(status[tat_ann["id"]].annotation.entities) == 5
+    assert status[seed_ann["id"]].status == "repaired"
+    assert [seed[e.start : e.end] for e in status[seed_ann["id"]].annotation.entities] == ["شون روبرتسون", "منبج"]
+    assert {p.code for p in status[bad_ann["id"]].problems} >= {"label.unknown", "relation.dangling"}
+    assert status[bad_ann["id"]].status == "rejected" and status[skipped["id"]].status == "cancelled"
+    assert (result.total.pulled, result.total.kept, result.total.repaired, result.total.rejected, result.total.cancelled) == (7, 3, 2, 1, 1)
+    assert result.per_article["hard-digits-bidi"].pulled == 2
+
+    rejected = [json.loads(line) for line in paths["rejected"].read_text(encoding="utf-8").splitlines()]
+    assert {r["annotation_id"] for r in rejected} == {bad_ann["id"], skipped["id"]}
+    assert all(r["reasons"] and r["annotation"] for r in rejected)
+    kept_rows = [json.loads(line) for line in paths["kept"].read_text(encoding="utf-8").splitlines()]
+    assert len(kept_rows) == 5 and {r["status"] for r in kept_rows} == {"kept", "repaired"}
+
+    assert main(["validate", "--project", project_title, "--out", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "label.unknown" in out and "7 annotation(s) pulled = 3 kept + 2 repaired + 1 rejected + 1 cancelled" in out
+    assert main(["validate", "--project", project_title, "--out", str(tmp_path), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["total"]["rejected"] == 1
+    assert main(["validate", "--project", project_title, "--out", str(tmp_path), "--no-repair"]) == 1
+    assert "3 kept + 0 repaired + 3 rejected" in capsys.readouterr().out
+
+
+def _state(folder: Path) -> list[tuple[int, list[tuple[int, str, bool]]]]:
+    tasks, _ = pull.read_state(folder)
+    return [
+        (t["id"], sorted((a["id"], json.dumps(a["result"], sort_keys=True), a["was_cancelled"]) for a in t["annotations"]))
+        for t in tasks
+    ]
+
+
+def test_incremental_pull_equals_a_full_pull(client: LabelStudioClient, project_title: str, tmp_path: Path) -> None:
+    report = push.push_articles(client, synthetic(6), title=project_title, schema=SCHEMA)
+    refs = client.task_refs(report.project.id)
+    text = client.get_task(refs[0].id)["data"]["text"]
+    gpe = region("g", "GPE", *span(text, "الرقة"), "الرقة")
+    first = client.create_annotation(refs[0].id, [gpe, answer()])
+    second = client.create_annotation(refs[1].id, [gpe, answer()])
+    third = client.create_annotation(refs[2].id, [gpe, answer()])
+    inc = tmp_path / "inc"
+    assert pull.pull(client, title=project_title, schema=SCHEMA, root=inc).mode == "full"
+
+    client.create_annotation(refs[3].id, [gpe, answer("other")])  # created
+    client.update_annotation(first["id"], result=[gpe, answer("unclear")])  # edited
+    client.delete_annotation(second["id"])  # deleted
+    again = pull.pull(client, title=project_title, schema=SCHEMA, root=inc)
+    assert again.mode == "incremental" and again.fetched < 6
+    full = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path / "full")
+    assert full.mode == "full" and _state(again.folder) == _state(full.folder)
+    states = {t: anns for t, anns in _state(again.folder)}
+    assert states[refs[1].id] == [] and '"unclear"' in states[refs[0].id][0][1]
+    assert len(states[refs[2].id]) == 1 and third["id"] == states[refs[2].id][0][0]
+
+    client.delete_task(refs[5].id)  # a deleted task: only a full export can tell
+    after_delete = pull.pull(client, title=project_title, schema=SCHEMA, root=inc)
+    assert after_delete.mode == "full" and after_delete.tasks == 5
+    assert _state(after_delete.folder) == _state(pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path / "f2").folder)
+
+
+def test_transient_failures_are_retried_and_a_failed_pull_keeps_the_old_state(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
+    with BreakingProxy(credentials.port) as proxy:
+        flaky = LabelStudioClient(proxy.url, credentials.token, retries=2, backoff=0.05)
+        proxy.break_after(b"/export?", times=1)
+        done = pull.pull(flaky, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
+        assert proxy.broken == 1 and done.tasks == 3
+        before = (done.folder / "state.jsonl").read_bytes(), (done.folder / "manifest.json").read_bytes()
+        proxy.break_after(b"/export?", times=10)
+        with pytest.raises(ServerError, match="after 3 attempt"):
+            pull.pull(flaky, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
+        flaky.close()
+    assert ((done.folder / "state.jsonl").read_bytes(), (done.folder / "manifest.json").read_bytes()) == before
+
+
+def test_pull_of_an_unknown_project_says_so(studio_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pull", "--project", "no such project", "--out", str(tmp_path), "--home", str(studio_home)]) == 1
+    assert "no project titled 'no such project'" in capsys.readouterr().err
+    assert main(["validate", "--project", "never pulled", "--out", str(tmp_path)]) == 1
+    assert "Run `annotate pull` first" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -167,8 +167,3 @@ def pull(
     write_json(folder / "manifest.json", manifest)
     return PullReport(folder, snapshot, mode, len(fetched), len(tasks), annotations, cancelled, manifest)
 
-
-def iter_state(folder: Path) -> Iterator[dict[str, Any]]:
-    """Tasks of the merged state one by one (validate streams them)."""
-    with jsonlines.open(folder / "state.jsonl") as reader:
-        yield from reader

@@ -8,10 +8,9 @@ annotator). Repairs are made only where the right span is certain; see
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -534,14 +533,6 @@ def report_dict(report: ValidationReport) -> dict[str, Any]:
         "per_article": {k: asdict(v) for k, v in sorted(report.per_article.items())},
         "problems": [asdict(p) for p in report.problems],
     }
-
-
-def iter_kept(folder: Path) -> Iterator[dict[str, Any]]:
-    """The kept annotations written by ``write_report`` (export reads these)."""
-    path = folder / "validated" / "annotations.jsonl"
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)
 
 
 def validate_project(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate import push, schema, studio
+from annotate import push, studio
 from annotate.cli import main
 from annotate.client import LabelStudioClient
 from annotate.errors import AuthError, PortBusyError, UnreachableError

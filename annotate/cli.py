@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from . import export as export_mod
 from . import ingest as ingest_mod
 from . import pull as pull_mod
 from . import push as push_mod
@@ -242,6 +243,33 @@ def validate(
         typer.echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
     if report.total.rejected:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write, e.g. exports/NAME.")],
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="hf (DatasetDict + card), conll, brat or jsonl.")] = "hf",
+    split: Annotated[str, typer.Option(help="train,validation,test ratios.")] = "0.8,0.1,0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 13,
+    unit: Annotated[str, typer.Option(help="One row per document or per sentence.")] = "document",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = False,
+    pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = pull_mod.EXPORTS,
+) -> None:
+    """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
+    loaded = schema_mod.load(schema)
+    report = export_mod.export(
+        project or loaded.name, out, schema=loaded, root=pulled, fmt=fmt,
+        ratios=export_mod.parse_split(split), seed=seed, unit=unit, overwrite=overwrite,
+    )
+    rows = ", ".join(f"{s} {report.rows[s]}" for s in export_mod.SPLITS)
+    typer.echo(f"Exported {sum(report.articles.values())} article(s) as {fmt} ({unit} rows: {rows}) to {report.out}")
+    typer.echo(
+        f"Boundary splits: {report.stats['boundary_splits']}; mentions outside BIO: "
+        f"{report.stats['entities_not_in_bio']} entities, {report.stats['triggers_not_in_bio']} triggers;"
+        f" articles without gold: {report.stats['articles_without_gold']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

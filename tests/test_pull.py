@@ -200,3 +200,59 @@ def test_pull_of_an_unknown_project_says_so(studio_home: Path, tmp_path: Path, c
     assert "no project titled 'no such project'" in capsys.readouterr().err
     assert main(["validate", "--project", "never pulled", "--out", str(tmp_path)]) == 1
     assert "Run `annotate pull` first" in capsys.readouterr().err
+
+
+def test_real_path_push_annotate_pull_export_loads_every_kept_mention(
+    client: LabelStudioClient, project_title: str, tmp_path: Path
+) -> None:
+    import datasets
+
+    from annotate import export
+
+    report = push.push(client, [DATA / "hard_cases.jsonl"], title=project_title)
+    tasks = tasks_by_article(client, report.project.id)
+    emoji = tasks["hard-emoji"]["data"]["text"]
+    client.create_annotation(
+        tasks["hard-emoji"]["id"],
+        [
+            region("t", "Conflict:Attack", *utf16(emoji, *span(emoji, "قصفت")), "قصفت", control="trigger"),
+            region("c", "ORG", *utf16(emoji, *span(emoji, "التحالف")), "التحالف"),
+            region("g", "GPE", *utf16(emoji, *span(emoji, "الرقة")), "الرقة"),
+            region("k", "Life:Die", *utf16(emoji, *span(emoji, "قُتل")), "قُتل", control="trigger"),
+            rel("t", "c", "Attacker"), rel("t", "g", "Place"),
+            answer(),
+        ],
+    )
+    clitics = tasks["hard-clitics"]["data"]["text"]
+    client.create_annotation(
+        tasks["hard-clitics"]["id"],
+        [ent("d", "ORG", clitics, "تنظيم داعش"), ent("r", "GPE", clitics, "الرقة"), answer()],
+    )
+    tatweel = tasks["hard-tatweel"]["data"]["text"]
+    client.create_annotation(
+        tasks["hard-tatweel"]["id"],
+        [ent("o", "ORG", tatweel, "وزارة الدفـــاع الأمريكيـــة"), ent("g", "GPE", tatweel, "الأمريكيـــة"), answer()],
+    )
+    pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path / "pulled")
+    result, _ = validate_project(project_title, schema=SCHEMA, root=tmp_path / "pulled")
+    kept = {v.article_id: v.annotation for v in result.verdicts if v.annotation is not None}
+    assert set(kept) == {"hard-emoji", "hard-clitics", "hard-tatweel"}
+
+    out = tmp_path / "exports" / "gold"
+    export.export(project_title, out, schema=SCHEMA, root=tmp_path / "pulled", ratios=(1.0, 0.0, 0.0))
+    ds = datasets.load_dataset(str(out))["train"]
+    types = ds.features["entities"].feature["type"].names
+    events = ds.features["events"].feature["type"].names
+    roles = ds.features["events"].feature["arguments"].feature["role"].names
+    for row in ds:
+        gold = kept[row["article_id"]]
+        assert {(types[e["type"]], e["start"], e["end"], e["text"]) for e in row["entities"]} == {
+            (e.type, e.start, e.end, e.text) for e in gold.entities
+        }
+        assert {
+            (events[e["type"]], e["trigger"]["start"], e["trigger"]["end"], e["trigger"]["text"],
+             frozenset((roles[a["role"]], a["entity_id"]) for a in e["arguments"]))
+            for e in row["events"]
+        } == {(e.type, e.start, e.end, e.text, frozenset((a.role, a.entity_id) for a in e.arguments)) for e in gold.events}
+    clitic_row = next(r for r in ds if r["article_id"] == "hard-clitics")
+    assert clitic_row["tokens"][:2] == ["وب", "الرقة"]  # the clitics are split off at the entity boundary

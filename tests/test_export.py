@@ -1,0 +1,337 @@
+"""Export: tokens, BIO, splits, and every format, from a pulled state written like `annotate pull` writes it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from seqeval.metrics.sequence_labeling import get_entities
+
+from annotate import export, schema as schema_mod
+from annotate.cli import main
+from annotate.files import write_json, write_jsonl
+from annotate.pull import project_folder
+from annotate.tokens import bio, normalize, tokenize, token_span
+from conftest import DEFAULT_SCHEMA, SMALL_SCHEMA
+from test_validate import answer, rel, region, span, task
+
+SCHEMA = schema_mod.load(DEFAULT_SCHEMA)
+TITLE = "export-test"
+
+ARTICLES = {
+    "a1": "أعلن التحالف الدولي تنفيذ ضربات ضد مواقع لتنظيم داعش في سوريا.\nوقال المتحدث باسم وزارة الدفاع الأمريكية، شون روبرتسون: «انتهى التنظيم».",
+    "a2": "🔥 قصفت طائرات التحالف مواقع في الرقة 💥 فجر اليوم، وقُتل 3 مدنيين.",
+    "a3": "اعتقلت الشرطة ٣ أشخاص في منبج يوم ٢٣ آذار.",
+    "a4": "مقال بلا تعليق مقبول.",
+}
+
+
+def ent(rid: str, label: str, text: str, piece: str, nth: int = 0, control: str = "entity") -> dict[str, Any]:
+    return region(rid, label, *span(text, piece, nth), piece, control=control)
+
+
+def annotations() -> dict[str, list[dict[str, Any]]]:
+    a1, a2, a3 = ARTICLES["a1"], ARTICLES["a2"], ARTICLES["a3"]
+    return {
+        "a1": [
+            {
+                "id": 101, "completed_by": 1, "updated_at": "2026-01-01T00:00:00Z",
+                "result": [
+                    ent("c", "ORG", a1, "التحالف الدولي"),
+                    ent("d", "ORG", a1, "تنظيم داعش"),  # after the clitic ل: a boundary split
+                    ent("s", "GPE", a1, "سوريا"),
+                    ent("m", "ORG", a1, "وزارة الدفاع الأمريكية"),
+                    ent("u", "GPE", a1, "الأمريكية"),  # nested: not in BIO
+                    ent("r", "PER", a1, "شون روبرتسون"),
+                    ent("t", "Conflict:Attack", a1, "ضربات", control="trigger"),
+                    rel("t", "c", "Attacker"), rel("t", "d", "Target"), rel("t", "s", "Place"),
+                    answer(),
+                ],
+            },
+            # An older annotation by someone else: not gold (the newest wins).
+            {"id": 100, "completed_by": 2, "updated_at": "2025-12-31T00:00:00Z", "result": [ent("x", "ORG", a1, "التحالف"), answer()]},
+        ],
+        "a2": [
+            {
+                "id": 201, "completed_by": 2, "ground_truth": True, "updated_at": "2025-01-01T00:00:00Z",
+                "result": [
+                    ent("t", "Conflict:Attack", a2, "قصفت", control="trigger"),
+                    ent("v", "VEH", a2, "طائرات"),
+                    ent("c", "ORG", a2, "التحالف"),
+                    ent("g", "GPE", a2, "الرقة"),
+                    ent("k", "Life:Die", a2, "قُتل", control="trigger"),
+                    ent("n", "NUM", a2, "3"),
+                    rel("t", "c", "Attacker"), rel("t", "v", "Instrument"), rel("t", "g", "Place"),
+                    answer(),
+                ],
+            },
+            {"id": 202, "completed_by": 1, "updated_at": "2026-06-01T00:00:00Z", "result": [ent("g", "GPE", a2, "الرقة"), answer()]},
+        ],
+        "a3": [
+            {
+                "id": 301, "completed_by": 1,
+                "result": [
+                    ent("t", "Justice:Arrest-Jail", a3, "اعتقلت", control="trigger"),
+                    ent("p", "ORG", a3, "الشرطة"),
+                    ent("n", "NUM", a3, "٣"),
+                    ent("g", "GPE", a3, "منبج"),
+                    ent("d", "TIME", a3, "يوم ٢٣ آذار"),
+                    rel("t", "p", "Agent"), rel("t", "g", "Place"), rel("t", "d", "Time"),
+                    answer(),
+                ],
+            }
+        ],
+        "a4": [{"id": 401, "completed_by": 1, "result": [ent("x", "PERSON", ARTICLES["a4"], "مقال"), answer()]}],  # rejected
+    }
+
+
+def write_pulled(root: Path, articles: dict[str, str] = ARTICLES) -> Path:
+    folder = project_folder(TITLE, root)
+    anns = annotations()
+    tasks = []
+    for i, (aid, text) in enumerate(sorted(articles.items()), start=1):
+        t = task(text, article_id=aid, title=f"عنوان {aid}", source="tests")
+        t["id"] = i
+        t["annotations"] = anns.get(aid, [])
+        tasks.append(t)
+    write_jsonl(folder / "state.jsonl", tasks)
+    write_json(folder / "manifest.json", {"project_id": 5, "project_title": TITLE, "label_studio_version": "1.23.2",
+                                          "pulled_at": "2026-11-24T00:00:00Z", "label_config_sha256": "abc"})
+    return folder
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+def test_tokens_split_punctuation_keep_numbers_and_split_clitics_at_boundaries() -> None:
+    text = "قال، «نعم» لتنظيم داعش؟ دمر 72 مركبة و17 موقعاً في ٢٠١٩ بنسبة 3.5% 🔥"
+    start, end = span(text, "تنظيم داعش")
+    tokens, splits = tokenize(text, [start, end])
+    assert [t.text for t in tokens] == [
+        "قال", "،", "«", "نعم", "»", "ل", "تنظيم", "داعش", "؟", "دمر", "72", "مركبة", "و", "17", "موقعاً",
+        "في", "٢٠١٩", "بنسبة", "3.5", "%", "🔥",
+    ]
+    assert splits == 1 and all(text[t.start : t.end] == t.text for t in tokens)
+    assert token_span(tokens, start, end) == (6, 8)
+    assert normalize("الأمريكيـــة") == "الامريكية" and normalize("قُتِلَ") == "قتل" and normalize("مسؤولية") == "مسءولية"
+
+
+@st.composite
+def text_and_mentions(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
+    words = draw(st.lists(st.sampled_from(["لتنظيم", "داعش", "،", "في", "سوريا", "و17", "🔥", "قُتل", "«الرقة»", "وزارة"]), min_size=1, max_size=15))
+    seps = draw(st.lists(st.sampled_from([" ", "\n", "  ", ""]), min_size=len(words), max_size=len(words)))
+    text = "".join(w + s for w, s in zip(words, seps))
+    mentions = []
+    for _ in range(draw(st.integers(0, 6))):
+        a = draw(st.integers(0, len(text) - 1))
+        b = draw(st.integers(a + 1, len(text)))
+        if text[a:b].strip() == text[a:b]:
+            mentions.append((draw(st.sampled_from(["PER", "ORG", "GPE"])), a, b))
+    return text, mentions
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_and_mentions())
+def test_bio_decodes_back_to_the_non_nested_mentions_and_mentions_cover_whole_tokens(case: tuple[str, list[tuple[str, int, int]]]) -> None:
+    text, mentions = case
+    tokens, _ = tokenize(text, [m[1] for m in mentions] + [m[2] for m in mentions])
+    spans = []
+    for kind, a, b in mentions:
+        first, end = token_span(tokens, a, b)
+        assert tokens[first].start == a and tokens[end - 1].end == b  # whole tokens, exactly
+        spans.append((kind, first, end))
+    tags, left_out = bio(len(tokens), spans)
+    decoded = sorted(get_entities(tags))
+    kept = sorted({(k, f, e - 1) for i, (k, f, e) in enumerate(spans) if i not in left_out})
+    assert decoded == kept
+
+
+# --- splits ---------------------------------------------------------------------------------
+
+
+def test_splits_are_stable_when_articles_are_added_and_duplicates_stay_together() -> None:
+    texts = [f"خبر رقم {i} عن قصف في الرقة" for i in range(300)]
+    before = {t: export.split_of(t, 13, (0.8, 0.1, 0.1)) for t in texts}
+    more = texts + [f"خبر جديد {i}" for i in range(300)]
+    after = {t: export.split_of(t, 13, (0.8, 0.1, 0.1)) for t in more}
+    assert all(after[t] == before[t] for t in texts)
+    share = {s: list(before.values()).count(s) / len(texts) for s in export.SPLITS}
+    assert 0.7 < share["train"] < 0.9 and share["validation"] > 0.03 and share["test"] > 0.03
+    assert export.split_of("قَصَفَتِ الطَّائِرَاتُ الرقة", 13, (0.5, 0.25, 0.25)) == export.split_of("قصفت الطائرات  الرقة", 13, (0.5, 0.25, 0.25))
+    assert len({export.split_of(t, 7, (0.8, 0.1, 0.1)) == before[t] for t in texts}) == 2  # the seed matters
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pulled(tmp_path: Path) -> Path:
+    write_pulled(tmp_path / "pulled")
+    return tmp_path / "pulled"
+
+
+def test_hf_export_loads_with_features_and_exact_mentions(pulled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exports" / "gold"
+    ratios = (0.34, 0.33, 0.33)
+    # A seed that puts the three gold articles in three different splits, so every split is loaded.
+    seed = next(n for n in range(1000) if len({export.split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
+    report = export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=ratios, seed=seed)
+    assert sum(report.rows.values()) == 3 and report.stats["articles_without_gold"] == 1
+    assert report.stats["boundary_splits"] >= 1 and report.stats["entities_not_in_bio"] == 1
+    ds = datasets.load_dataset(str(out))
+    assert set(ds) == {"train", "validation", "test"}
+    feats = ds["train"].features
+    assert feats["ner_tags"].feature.names == export.ner_names(SCHEMA)
+    assert feats["entities"].feature["type"].names == [e.name for e in SCHEMA.entities]
+    assert feats["events"].feature["arguments"].feature["role"].names == list(SCHEMA.role_names)
+    rows = {r["id"]: r for split in ds.values() for r in split}
+    assert set(rows) == {"a1", "a2", "a3"}
+    ent_names = feats["entities"].feature["type"].names
+    ev_names = feats["events"].feature["type"].names
+    for aid, row in rows.items():
+        assert row["text"] == ARTICLES[aid]
+        for e in row["entities"]:
+            assert row["text"][e["start"] : e["end"]] == e["text"]
+            assert "".join(row["tokens"][e["token_start"] : e["token_end"]]).replace(" ", "") == e["text"].replace(" ", "").replace("\n", "")
+    a1 = rows["a1"]
+    assert a1["gold_source"] == "newest" and a1["gold_annotation_id"] == 101 and a1["annotation_ids"] == [100, 101]
+    assert {(ent_names[e["type"]], e["text"], e["in_bio"]) for e in a1["entities"]} >= {("ORG", "تنظيم داعش", True), ("GPE", "الأمريكية", False)}
+    assert "ل" in a1["tokens"] and a1["tokens"][a1["tokens"].index("ل") + 1] == "تنظيم"
+    (attack,) = a1["events"]
+    assert ev_names[attack["type"]] == "Conflict:Attack" and attack["trigger"]["text"] == "ضربات"
+    assert len(attack["arguments"]) == 3 and len(a1["annotators"]) == 2 and a1["annotators"][0].startswith("annotator-")
+    a2 = rows["a2"]
+    assert a2["gold_source"] == "ground_truth" and len(a2["events"]) == 2
+    assert a2["normalized_tokens"][a2["tokens"].index("قُتل")] == "قتل"
+    tags = [feats["ner_tags"].feature.names[t] for t in rows["a3"]["ner_tags"]]
+    assert tags[rows["a3"]["tokens"].index("٢٣") - 1 : rows["a3"]["tokens"].index("آذار") + 1] == ["B-TIME", "I-TIME", "I-TIME"]
+    assert rows["a3"]["document"]["on_topic"] == feats["document"]["on_topic"].names.index("conflict")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlanguage:\n- ar") and "configs:" in card and "boundary splits" in card
+    assert "1.23.2" in card and SCHEMA.sha256 in card
+
+
+def test_sentence_rows_have_offsets_relative_to_the_sentence(pulled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sent"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl", unit="sentence")
+    rows = [json.loads(line) for split in export.SPLITS for line in (out / "jsonl" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    a1 = [r for r in rows if r["article_id"] == "a1"]
+    assert [r["id"] for r in a1] == ["a1#s0", "a1#s1"]
+    assert sum(len(r["entities"]) for r in a1) == 6
+    for r in rows:
+        for e in r["entities"]:
+            assert r["text"][e["start"] : e["end"]] == e["text"]
+        for ev in r.get("events", []):
+            ids = {e["id"] for e in r["entities"]}
+            assert all(arg["entity_id"] in ids for arg in ev["arguments"])  # arguments never cross sentences
+
+
+def read_brat(folder: Path) -> dict[str, tuple[set[Any], set[Any]]]:
+    out = {}
+    for ann in folder.glob("*/*.ann"):
+        text = ann.with_suffix(".txt").read_text(encoding="utf-8")
+        t: dict[str, tuple[str, int, int, str]] = {}
+        events = set()
+        lines = ann.read_text(encoding="utf-8").splitlines()
+        for line in lines:
+            if line.startswith("T"):
+                tid, info, surface = line.split("\t")
+                kind, a, b = info.split(" ")
+                assert text[int(a) : int(b)] == surface
+                t[tid] = (kind, int(a), int(b), surface)
+        for line in lines:
+            if line.startswith("E"):
+                _, body = line.split("\t")
+                head, *args = body.split(" ")
+                kind, trig = head.split(":")
+                events.add((kind, t[trig][3], frozenset((re.sub(r"\d+$", "", r), t[x][3]) for r, x in (a.split(":") for a in args))))
+        mentions = {v for k, v in t.items() if v[0] in {e.name for e in SCHEMA.entities}}
+        out[ann.stem] = (mentions, events)
+    return out
+
+
+def test_brat_rereads_to_the_same_mentions_and_events(pulled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "brat"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="brat")
+    back = read_brat(out / "brat")
+    hf = tmp_path / "hf"
+    export.export(TITLE, hf, schema=SCHEMA, root=pulled, fmt="jsonl")
+    rows = {json.loads(line)["id"]: json.loads(line) for s in export.SPLITS for line in (hf / "jsonl" / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()}
+    assert set(back) == set(rows)
+    for aid, row in rows.items():
+        mentions, events = back[aid]
+        assert mentions == {(e["type"], e["start"], e["end"], e["text"]) for e in row["entities"]}
+        by_id = {e["id"]: e["text"] for e in row["entities"]}
+        expected = {
+            (export.brat_type(ev["type"]), ev["trigger"]["text"], frozenset((a["role"], by_id[a["entity_id"]]) for a in ev["arguments"]))
+            for ev in row["events"]
+        }
+        assert events == expected
+    assert "Conflict_Attack\tAttacker*:PER|ORG|GPE" in (out / "brat" / "annotation.conf").read_text(encoding="utf-8")
+
+
+def test_conll_matches_ner_tags(pulled: Path, tmp_path: Path) -> None:
+    conll, rows_out = tmp_path / "conll", tmp_path / "rows"
+    export.export(TITLE, conll, schema=SCHEMA, root=pulled, fmt="conll")
+    export.export(TITLE, rows_out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    for split in export.SPLITS:
+        docs = (conll / "conll" / f"{split}.conll").read_text(encoding="utf-8").split("-DOCSTART-\tO\n")[1:]
+        rows = [json.loads(line) for line in (rows_out / "jsonl" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert len(docs) == len(rows)
+        for doc, row in zip(docs, rows):
+            pairs = [tuple(line.split("\t")) for line in doc.splitlines() if line]
+            assert pairs == list(zip(row["tokens"], row["ner_tags"]))
+            assert "\n\n" in doc.strip("\n") or len(doc.strip().splitlines()) == len(row["tokens"])
+
+
+def test_small_schema_export_has_no_event_columns(tmp_path: Path) -> None:
+    small = schema_mod.load(SMALL_SCHEMA)
+    folder = project_folder(TITLE, tmp_path)
+    text = ARTICLES["a1"]
+    t = task(text, article_id="s1")
+    t["annotations"] = [{"id": 1, "completed_by": 1, "result": [ent("c", "ORG", text, "التحالف الدولي"), ent("s", "LOC", text, "سوريا")]}]
+    write_jsonl(folder / "state.jsonl", [t])
+    write_json(folder / "manifest.json", {"project_id": 1})
+    export.export(TITLE, tmp_path / "small", schema=small, root=tmp_path, ratios=(1, 0, 0))
+    ds = datasets.load_dataset(str(tmp_path / "small"))
+    assert "events" not in ds["train"].features and len(ds["train"]) == 1 and set(ds) == {"train"}
+    assert ds["train"].features["ner_tags"].feature.names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+
+
+def test_writes_are_atomic_and_replace_only_with_overwrite(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled)
+    with pytest.raises(export.ExportError, match="exists already"):
+        export.export(TITLE, out, schema=SCHEMA, root=pulled)
+    before = (out / "README.md").read_text(encoding="utf-8")
+
+    def broken(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "write_conll", broken)
+    with pytest.raises(OSError):
+        export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="conll", overwrite=True)
+    assert (out / "README.md").read_text(encoding="utf-8") == before and (out / "data").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    with pytest.raises(OSError):
+        export.export(TITLE, tmp_path / "new", schema=SCHEMA, root=pulled, fmt="conll")
+    assert not (tmp_path / "new").exists()
+    monkeypatch.undo()
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="conll", overwrite=True)
+    assert (out / "conll").exists() and not (out / "data").exists()
+
+
+def test_cli_export_and_bad_options(pulled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli"
+    assert main(["export", "--project", TITLE, "--out", str(out), "--pulled", str(pulled)]) == 0
+    assert "Exported 3 article(s) as hf" in capsys.readouterr().out
+    assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--split", "0.9,0.2"]) == 1
+    assert "add up to 1" in capsys.readouterr().err
+    assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--format", "xml"]) == 1
+    assert "choose one of hf, conll, brat, jsonl" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from . import adjudicate as adjudicate_mod
 from . import export as export_mod
 from . import ingest as ingest_mod
 from . import pull as pull_mod
@@ -144,6 +145,8 @@ def _echo_push(report: push_mod.PushReport) -> None:
     )
     if report.cleaned:
         typer.echo("Cleaning: " + ", ".join(f"{rule} in {n}" for rule, n in sorted(report.cleaned.items())))
+    if report.project.maximum_annotations > 1:
+        typer.echo(f"Annotators per article: {report.project.maximum_annotations}")
     typer.echo(f"Open: {report.url}")
 
 
@@ -155,6 +158,7 @@ def push(
     rules: RulesOpt = None,
     new_version: Annotated[bool, typer.Option("--new-version", help="Push articles whose text changed as a new version.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Tasks per import request.")] = push_mod.DEFAULT_BATCH,
+    annotators: Annotated[Optional[int], typer.Option(min=1, help="Annotators per article (Label Studio's overlap).")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Create or reuse the project and import the articles it does not have yet."""
@@ -168,6 +172,7 @@ def push(
             new_version=new_version,
             batch_size=batch_size,
             on_progress=progress,
+            annotators=annotators,
         )
     _echo_push(report)
 
@@ -245,6 +250,69 @@ def validate(
         raise typer.Exit(1)
 
 
+def _fmt(x: float | None) -> str:
+    return "  n/a" if x is None else f"{x:.3f}"
+
+
+@app.command("agreement")
+def agreement(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON.")] = False,
+    out: OutOpt = pull_mod.EXPORTS,
+) -> None:
+    """Inter-annotator agreement of the latest pull: overall, per label, per annotator pair, worst articles."""
+    loaded = schema_mod.load(schema)
+    figures = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=out).as_dict()
+    if as_json:
+        typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    if not figures["articles_compared"]:
+        typer.echo("No article was labelled by two or more annotators yet.")
+        return
+    e, ev = figures["entities"], figures["events"]
+    typer.echo(f"{figures['articles_compared']} article(s) compared, annotators {figures['annotators']}")
+    typer.echo(f"entities  exact   P {_fmt(e['exact']['precision'])}  R {_fmt(e['exact']['recall'])}  F1 {_fmt(e['exact']['f1'])}")
+    typer.echo(f"entities  overlap P {_fmt(e['overlap']['precision'])}  R {_fmt(e['overlap']['recall'])}  F1 {_fmt(e['overlap']['f1'])}")
+    typer.echo(f"triggers  F1 {_fmt(ev['triggers']['f1'])}   arguments F1 {_fmt(ev['arguments']['f1'])}")
+    typer.echo(f"tokens    Krippendorff's alpha {_fmt(figures['tokens']['krippendorff_alpha'])}")
+    for label, v in figures["per_label"].items():
+        typer.echo(f"  {label:<22} exact F1 {_fmt(v['exact']['f1'])}  overlap F1 {_fmt(v['overlap']['f1'])}")
+    for pair in figures["pairs"]:
+        typer.echo(
+            f"  pair {pair['annotators']}: {pair['articles']} article(s), entity F1 {_fmt(pair['entities_exact']['f1'])},"
+            f" kappa {_fmt(pair['cohen_kappa'])}, triggers F1 {_fmt(pair['triggers']['f1'])}, arguments F1 {_fmt(pair['arguments']['f1'])}"
+        )
+    typer.echo("Lowest agreement (review first): " + ", ".join(f"{a['article_id']} ({_fmt(a['entity_f1'])})" for a in figures["lowest_agreement"]))
+
+
+@app.command("adjudicate")
+def adjudicate(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    push_: Annotated[bool, typer.Option("--push", help="Send each disputed article back to Label Studio as a pre-annotation.")] = False,
+    threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of annotators that keeps a mention.")] = 0.5,
+    out: OutOpt = pull_mod.EXPORTS,
+    home: HomeOpt = None,
+) -> None:
+    """List what annotators disagree on after the majority merge; with --push, send it to a reviewer."""
+    loaded = schema_mod.load(schema)
+    title = project or loaded.name
+    found = adjudicate_mod.disputes(title, schema=loaded, root=out, threshold=threshold)
+    for d in found:
+        typer.echo(f"article {d.article_id} (task {d.task_id}):")
+        for line in d.gold.disputes:
+            typer.echo(f"  {line}")
+    typer.echo(f"{len(found)} article(s) in dispute")
+    if push_ and found:
+        with studio_mod.connect(home) as client:
+            n = adjudicate_mod.push_disputes(client, title, found, loaded)
+        typer.echo(
+            f"Sent {n} merged result(s) as pre-annotations named {adjudicate_mod.MODEL_VERSION!r}; a reviewer fixes them,"
+            " submits and marks each ground truth."
+        )
+
+
 @app.command("export")
 def export(
     out: Annotated[Path, typer.Option("--out", help="Folder to write, e.g. exports/NAME.")],
@@ -255,13 +323,14 @@ def export(
     seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 13,
     unit: Annotated[str, typer.Option(help="One row per document or per sentence.")] = "document",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = False,
+    threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="Majority merge: share of annotators that keeps a mention.")] = 0.5,
     pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = pull_mod.EXPORTS,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
     loaded = schema_mod.load(schema)
     report = export_mod.export(
         project or loaded.name, out, schema=loaded, root=pulled, fmt=fmt,
-        ratios=export_mod.parse_split(split), seed=seed, unit=unit, overwrite=overwrite,
+        ratios=export_mod.parse_split(split), seed=seed, unit=unit, overwrite=overwrite, threshold=threshold,
     )
     rows = ", ".join(f"{s} {report.rows[s]}" for s in export_mod.SPLITS)
     typer.echo(f"Exported {sum(report.articles.values())} article(s) as {fmt} ({unit} rows: {rows}) to {report.out}")

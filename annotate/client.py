@@ -254,6 +254,7 @@ class LabelStudioClient:
             title=str(body.get("title") or ""),
             label_config=str(body.get("label_config") or ""),
             task_number=int(body.get("task_number") or 0),
+            maximum_annotations=int(body.get("maximum_annotations") or 1),
         )
 
     def list_projects(self, title: str | None = None) -> list[Project]:
@@ -428,6 +429,36 @@ class LabelStudioClient:
 
     def delete_task(self, task_id: int) -> None:
         self._call("DELETE", f"/api/tasks/{task_id}/", f"delete task {task_id}")
+
+    # --- predictions (pre-annotations shown to annotators) ----------------------------------
+
+    def list_predictions(self, task_id: int) -> list[dict[str, Any]]:
+        body = self._call("GET", "/api/predictions/", f"list the predictions of task {task_id}", params={"task": task_id})
+        return body.get("results", []) if isinstance(body, dict) else body
+
+    def create_prediction(self, task_id: int, result: list[dict[str, Any]], model_version: str, score: float | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"task": task_id, "result": result, "model_version": model_version}
+        if score is not None:
+            payload["score"] = score
+        return self._call("POST", "/api/predictions/", f"save a pre-annotation on task {task_id}", json=payload)
+
+    def delete_prediction(self, prediction_id: int) -> None:
+        self._call("DELETE", f"/api/predictions/{prediction_id}/", f"delete prediction {prediction_id}")
+
+    # --- users -----------------------------------------------------------------------------------
+
+    def create_user(self, email: str, first_name: str = "", last_name: str = "") -> int:
+        """Add a user to the organization (an annotator); returns the user id."""
+        body = self._call(
+            "POST", "/api/users/", f"create the user {email}",
+            json={"email": email, "username": email, "first_name": first_name, "last_name": last_name},
+            retry=False,
+        )
+        return int(body["id"])
+
+    def list_users(self) -> list[dict[str, Any]]:
+        body = self._call("GET", "/api/users/", "list users")
+        return body.get("results", []) if isinstance(body, dict) else body
 
     # --- tokens and organisation settings (administration, used by the tests and `studio`) ---
 

@@ -27,10 +27,10 @@ from . import __version__
 from . import schema as schema_mod
 from .errors import AnnotateError
 from .files import write_jsonl
+from .agreement import DEFAULT_THRESHOLD, Gold, agreement, latest_articles, select_gold
 from .models import Annotation, Schema
 from .pull import EXPORTS, project_folder, read_state
 from .tokens import Token, bio, normalize, sentences, token_span, tokenize
-from .validate import validate_tasks
 
 SPLITS = ("train", "validation", "test")
 FORMATS = ("hf", "conll", "brat", "jsonl")
@@ -47,7 +47,7 @@ class Doc:
 
     article: dict[str, Any]  # task data
     gold: Annotation
-    gold_source: str  # "ground_truth", "single" or "newest"
+    gold_source: str  # "ground_truth", "single" or "majority"
     annotation_ids: list[int]
     annotators: list[str]
     tokens: list[Token]
@@ -143,16 +143,6 @@ def pseudonym(project_id: int, user_id: int | None) -> str:
     return "annotator-" + hashlib.sha256(f"annotate:{project_id}:{user_id}".encode()).hexdigest()[:10]
 
 
-def choose_gold(kept: Sequence[Annotation]) -> tuple[Annotation, str]:
-    """Ground truth wins; one annotation is gold by itself; otherwise the newest (agreement comes later)."""
-    truth = [a for a in kept if a.ground_truth]
-    if truth:
-        return max(truth, key=lambda a: (a.updated_at or "", a.id)), "ground_truth"
-    if len(kept) == 1:
-        return kept[0], "single"
-    return max(kept, key=lambda a: (a.updated_at or "", a.id)), "newest"
-
-
 def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     """The split of an article: from its normalized text and the seed, nothing else.
 
@@ -170,8 +160,8 @@ def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     return SPLITS[-1]
 
 
-def make_doc(article: dict[str, Any], kept: Sequence[Annotation], project_id: int) -> Doc:
-    gold, source = choose_gold(kept)
+def make_doc(article: dict[str, Any], chosen: Gold, kept: Sequence[Annotation], project_id: int) -> Doc:
+    gold, source = chosen.annotation, chosen.source
     text = article["text"]
     mentions = list(gold.entities) + list(gold.events)
     boundaries = {m.start for m in mentions} | {m.end for m in mentions}
@@ -204,36 +194,28 @@ def make_doc(article: dict[str, Any], kept: Sequence[Annotation], project_id: in
     )
 
 
-def gold_docs(tasks: list[dict[str, Any]], schema: Schema, project_id: int) -> tuple[list[Doc], dict[str, int]]:
-    """One Doc per article that has a kept annotation on its latest version; counts of what was left out."""
-    report = validate_tasks(tasks, schema)
-    kept: dict[int, list[Annotation]] = {}
-    for verdict in report.verdicts:
-        if verdict.annotation is not None:
-            kept.setdefault(verdict.task_id, []).append(verdict.annotation)
-    latest: dict[str, dict[str, Any]] = {}
-    for task in tasks:
-        data = task.get("data") or {}
-        aid = str(data.get("article_id") or f"task-{task['id']}")
-        if aid not in latest or int(data.get("version") or 1) > int(latest[aid]["data"].get("version") or 1):
-            latest[aid] = task
+def gold_docs(
+    tasks: list[dict[str, Any]], schema: Schema, project_id: int, threshold: float = DEFAULT_THRESHOLD
+) -> tuple[list[Doc], dict[str, Any]]:
+    """One Doc per article that has a kept annotation on its latest version; counts and agreement."""
+    found, report, n_articles = latest_articles(tasks, schema)
     docs = []
-    without_gold = 0
-    for aid in sorted(latest):
-        task = latest[aid]
-        if task["id"] not in kept:
-            without_gold += 1
-            continue
+    disputed = 0
+    for task, grouped in found:
         article = dict(task["data"])
-        article.setdefault("article_id", aid)
-        docs.append(make_doc(article, kept[task["id"]], project_id))
-    counts = {
-        "articles": len(latest),
-        "articles_without_gold": without_gold,
+        article.setdefault("article_id", grouped.article_id)
+        chosen = select_gold(grouped, schema, threshold)
+        disputed += bool(chosen.disputes)
+        docs.append(make_doc(article, chosen, grouped.annotations + grouped.ground_truth, project_id))
+    counts: dict[str, Any] = {
+        "articles": n_articles,
+        "articles_without_gold": n_articles - len(found),
         "annotations_pulled": report.total.pulled,
         "annotations_kept": report.total.kept + report.total.repaired,
         "annotations_rejected": report.total.rejected,
         "annotations_cancelled": report.total.cancelled,
+        "articles_in_dispute": disputed,
+        "agreement": agreement([grouped for _, grouped in found]).as_dict(),
     }
     return docs, counts
 
@@ -490,11 +472,14 @@ nested or overlapping mention the outer one is tagged and the other stays only i
 
 ## Reliability
 
-Gold per article: the annotation marked ground truth in Label Studio, else the only one, else the newest
-(gold sources: {dict(stats["gold_sources"])}). Annotations pulled: {stats["annotations_pulled"]}; kept after
-validation: {stats["annotations_kept"]}; rejected: {stats["annotations_rejected"]}; cancelled: {stats["annotations_cancelled"]}.
+Gold per article: the annotation marked ground truth in Label Studio, else the only one, else a majority merge
+of the annotators (a mention, event, argument or answer kept when at least half of them gave it)
+(gold sources: {dict(stats["gold_sources"])}; articles with a dispute left after the merge: {stats["articles_in_dispute"]}).
+Annotations pulled: {stats["annotations_pulled"]}; kept after validation: {stats["annotations_kept"]};
+rejected: {stats["annotations_rejected"]}; cancelled: {stats["annotations_cancelled"]}.
 Articles without a kept annotation (not exported): {stats["articles_without_gold"]}.
-Inter-annotator agreement: not computed for this export.
+
+{agreement_text(stats["agreement"])}
 
 ## Provenance
 
@@ -510,6 +495,33 @@ Inter-annotator agreement: not computed for this export.
 Annotators are pseudonymous ids. Offsets are Unicode code points into `text`.
 """
     return "---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def agreement_text(figures: dict[str, Any]) -> str:
+    """The card's agreement paragraph, from ``AgreementReport.as_dict()``."""
+    if not figures["articles_compared"]:
+        return "Inter-annotator agreement: no article was labelled by two or more annotators."
+
+    def f(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    lines = [
+        f"Inter-annotator agreement over {figures['articles_compared']} articles labelled by two or more of"
+        f" {len(figures['annotators'])} annotators (pairwise):",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| entity F1, exact span and type | {f(figures['entities']['exact']['f1'])} |",
+        f"| entity F1, overlapping span, same type | {f(figures['entities']['overlap']['f1'])} |",
+        f"| Krippendorff's alpha (nominal, BIO tokens) | {f(figures['tokens']['krippendorff_alpha'])} |",
+        f"| event trigger F1 (span and type) | {f(figures['events']['triggers']['f1'])} |",
+        f"| event argument F1 (trigger, role, entity) | {f(figures['events']['arguments']['f1'])} |",
+    ]
+    kappas = [p["cohen_kappa"] for p in figures["pairs"] if p["cohen_kappa"] is not None]
+    if kappas:
+        lines.append(f"| Cohen's kappa (BIO tokens), mean over {len(kappas)} pair(s) | {f(sum(kappas) / len(kappas))} |")
+    lines += ["", "Entity F1 (exact) per label: " + ", ".join(f"{k} {f(v['exact']['f1'])}" for k, v in figures["per_label"].items())]
+    return "\n".join(lines)
 
 
 # --- the stage --------------------------------------------------------------------------------
@@ -536,6 +548,7 @@ def export(
     seed: int = 13,
     unit: str = "document",
     overwrite: bool = False,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> ExportReport:
     """Build the gold set from the latest pull and write it to ``out`` atomically."""
     if fmt not in FORMATS:
@@ -549,7 +562,7 @@ def export(
     tasks, manifest = read_state(project_folder(title, root))
     if len({brat_type(e.name) for e in schema.events}) != len(schema.events):
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
-    docs, counts = gold_docs(tasks, schema, int(manifest.get("project_id") or 0))
+    docs, counts = gold_docs(tasks, schema, int(manifest.get("project_id") or 0), threshold)
     if not docs:
         raise ExportError(f"project {title!r} has no article with a kept annotation yet; nothing to export.", "Run `annotate validate` to see why.")
     for doc in docs:

@@ -164,6 +164,7 @@ class Project:
     title: str
     label_config: str
     task_number: int = 0
+    maximum_annotations: int = 1  # annotators wanted per task (Label Studio's overlap)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,9 @@ def find_project(client: LabelStudioClient, title: str) -> Project | None:
     return matches[0] if matches else None
 
 
-def ensure_project(client: LabelStudioClient, title: str, schema: Schema) -> tuple[Project, bool, bool]:
+def ensure_project(
+    client: LabelStudioClient, title: str, schema: Schema, annotators: int | None = None
+) -> tuple[Project, bool, bool]:
     """Create the project, or bring an existing one's config in line with the schema.
 
     Returns the project and whether it was created and whether its config changed.
@@ -63,10 +65,13 @@ def ensure_project(client: LabelStudioClient, title: str, schema: Schema) -> tup
     as ``ConfigRejected`` with its reason.
     """
     settings = project_settings(schema)
+    overlap = {} if annotators is None else {"maximum_annotations": annotators, "overlap_cohort_percentage": 100}
     project = find_project(client, title)
     if project is None:
         client.validate_config(str(settings["label_config"]))
-        return client.create_project(title, **settings), True, False
+        return client.create_project(title, **settings, **overlap), True, False
+    if annotators is not None and project.maximum_annotations != annotators:
+        project = client.update_project(project.id, **overlap)
     # Label Studio stores the config without its final newline.
     if project.label_config.strip() == str(settings["label_config"]).strip():
         return project, False, False
@@ -140,9 +145,13 @@ def push_articles(
     new_version: bool = False,
     batch_size: int = DEFAULT_BATCH,
     on_progress: Progress | None = None,
+    annotators: int | None = None,
 ) -> PushReport:
-    """Push articles to the project titled ``title`` (created if missing); import only what is new."""
-    project, created, updated = ensure_project(client, title, schema)
+    """Push articles to the project titled ``title`` (created if missing); import only what is new.
+
+    ``annotators`` sets how many annotators label each article (Label Studio's overlap).
+    """
+    project, created, updated = ensure_project(client, title, schema, annotators)
     refs = [] if created else client.task_refs(project.id)
     to_import, unchanged = plan(articles, refs, new_version)
     cleaned: dict[str, int] = {}
@@ -180,6 +189,7 @@ def push(
     new_version: bool = False,
     batch_size: int = DEFAULT_BATCH,
     on_progress: Progress | None = None,
+    annotators: int | None = None,
 ) -> PushReport:
     """Read the articles in ``paths`` and push them; the project title defaults to the schema's name."""
     schema = schema_mod.load(schema_path)
@@ -192,4 +202,5 @@ def push(
         new_version=new_version,
         batch_size=batch_size,
         on_progress=on_progress,
+        annotators=annotators,
     )

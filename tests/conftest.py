@@ -32,6 +32,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_datasets_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test loads its exports afresh and offline: a shared cache could serve an older export."""
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
 def _no_outside_label_studio(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests choose their Label Studio explicitly; a developer's own settings must not leak in."""
     monkeypatch.delenv(studio.ENV_URL, raising=False)

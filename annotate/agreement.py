@@ -1,0 +1,405 @@
+"""Agreement between annotators, and the gold annotation of each article.
+
+Figures (pairwise over annotators who labelled the same article):
+
+* entity mentions: precision, recall and F1, exact (same type and span) and
+  overlapping (same type, spans share a character; matched one to one);
+* tokens: Cohen's kappa per pair and Krippendorff's alpha (nominal) over all
+  annotators, on BIO tags of tokens cut at every annotator's boundaries;
+* events: trigger F1 (type and span) and argument F1 (trigger, role, entity).
+
+Gold per article: an annotation marked ground truth wins; a single annotation
+is gold by itself; otherwise a majority merge keeps what at least ``threshold``
+of the annotators agree on, and everything not unanimous is listed as disputed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from .models import Annotation, Argument, EntityMention, EventMention, Schema
+from .tokens import bio, token_span, tokenize
+from .validate import ValidationReport, validate_tasks
+
+DEFAULT_THRESHOLD = 0.5
+MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
+
+
+# --- coefficients (tests compare them with scikit-learn and the krippendorff package) -----------
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
+    """Cohen's kappa of two equally long label sequences (NaN when chance agreement is total)."""
+    n = len(a)
+    if n == 0 or n != len(b):
+        return math.nan
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[label] * cb[label] for label in ca) / (n * n)
+    if expected == 1:
+        return math.nan
+    return (observed - expected) / (1 - expected)
+
+
+def krippendorff_alpha(data: Sequence[Sequence[str | None]]) -> float:
+    """Krippendorff's alpha, nominal, for rows of coders and columns of units (None: not coded)."""
+    coincidence: Counter[tuple[str, str]] = Counter()
+    for unit in zip(*data):
+        values = [v for v in unit if v is not None]
+        m = len(values)
+        if m < 2:
+            continue
+        counts = Counter(values)
+        for c in counts:
+            for k in counts:
+                pairs = counts[c] * (counts[k] - (1 if c == k else 0))
+                if pairs:
+                    coincidence[(c, k)] += pairs / (m - 1)
+    totals: Counter[str] = Counter()
+    for (c, _k), value in coincidence.items():
+        totals[c] += value
+    n = sum(totals.values())
+    if n <= 1:
+        return math.nan
+    disagreement_observed = sum(v for (c, k), v in coincidence.items() if c != k)
+    disagreement_expected = sum(totals[c] * totals[k] for c in totals for k in totals if c != k) / (n - 1)
+    if disagreement_expected == 0:
+        return math.nan
+    return 1 - disagreement_observed / disagreement_expected
+
+
+@dataclass
+class Score:
+    """Matches between a reference and another annotator's items."""
+
+    matched: int = 0
+    reference: int = 0  # items of the first annotator of the pair
+    other: int = 0  # items of the second
+
+    def add(self, other: Score) -> None:
+        self.matched += other.matched
+        self.reference += other.reference
+        self.other += other.other
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.other if self.other else math.nan
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.reference if self.reference else math.nan
+
+    @property
+    def f1(self) -> float:
+        total = self.reference + self.other
+        return 2 * self.matched / total if total else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "precision": _num(self.precision),
+            "recall": _num(self.recall),
+            "f1": _num(self.f1),
+            "matched": self.matched,
+            "reference": self.reference,
+            "other": self.other,
+        }
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else round(x, 6)
+
+
+def _exact(a: Sequence[tuple[Any, ...]], b: Sequence[tuple[Any, ...]]) -> Score:
+    return Score(sum((Counter(a) & Counter(b)).values()), len(a), len(b))
+
+
+def _overlapping(a: Sequence[tuple[str, int, int]], b: Sequence[tuple[str, int, int]]) -> Score:
+    """One-to-one matches of same-type spans that share a character; exact matches first."""
+    left = sorted(a, key=lambda m: (m[1], m[2]))
+    right = list(b)
+    used = [False] * len(right)
+    matched = 0
+    for exact_pass in (True, False):
+        for m in list(left):
+            for j, r in enumerate(right):
+                if used[j] or r[0] != m[0]:
+                    continue
+                if (r[1], r[2]) == (m[1], m[2]) if exact_pass else (r[1] < m[2] and m[1] < r[2]):
+                    used[j] = True
+                    matched += 1
+                    left.remove(m)
+                    break
+    return Score(matched, len(a), len(b))
+
+
+# --- per article ------------------------------------------------------------------------------
+
+
+def _entities(a: Annotation) -> list[tuple[str, int, int]]:
+    return [(e.type, e.start, e.end) for e in a.entities]
+
+
+def _triggers(a: Annotation) -> list[tuple[str, int, int]]:
+    return [(e.type, e.start, e.end) for e in a.events]
+
+
+def _arguments(a: Annotation) -> list[tuple[Any, ...]]:
+    spans = {e.id: (e.type, e.start, e.end) for e in a.entities}
+    return [(ev.type, ev.start, ev.end, arg.role, *spans[arg.entity_id]) for ev in a.events for arg in ev.arguments]
+
+
+def token_tags(text: str, annotations: Sequence[Annotation]) -> list[list[str]]:
+    """BIO entity tags per annotator over tokens cut at every annotator's boundaries, so they align."""
+    boundaries = {x for a in annotations for e in a.entities for x in (e.start, e.end)}
+    tokens, _ = tokenize(text, boundaries)
+    tags = []
+    for a in annotations:
+        spans = [(e.type, *token_span(tokens, e.start, e.end)) for e in a.entities]
+        tags.append(bio(len(tokens), spans)[0])
+    return tags
+
+
+@dataclass
+class ArticleAnnotations:
+    article_id: str
+    text: str
+    annotations: list[Annotation]  # the votes: each annotator's newest kept annotation, ground truth aside
+    ground_truth: list[Annotation]  # kept annotations marked ground truth (a decision, not a vote)
+
+
+def by_annotator(article_id: str, text: str, kept: Iterable[Annotation]) -> ArticleAnnotations:
+    newest: dict[int | None, Annotation] = {}
+    truth = []
+    for a in kept:
+        if a.ground_truth:
+            truth.append(a)
+            continue
+        seen = newest.get(a.annotator)
+        if seen is None or (a.updated_at or "", a.id) > (seen.updated_at or "", seen.id):
+            newest[a.annotator] = a
+    votes = sorted(newest.values(), key=lambda a: (a.annotator is None, a.annotator or 0, a.id))
+    return ArticleAnnotations(article_id, text, votes, truth)
+
+
+def latest_articles(
+    tasks: list[dict[str, Any]], schema: Schema
+) -> tuple[list[tuple[dict[str, Any], ArticleAnnotations]], ValidationReport, int]:
+    """Validate the tasks; for each article's latest version with a kept annotation, the task and its votes.
+
+    Also returns the validation report and how many articles there are in all.
+    """
+    report = validate_tasks(tasks, schema)
+    kept: dict[int, list[Annotation]] = {}
+    for verdict in report.verdicts:
+        if verdict.annotation is not None:
+            kept.setdefault(verdict.task_id, []).append(verdict.annotation)
+    latest: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        data = task.get("data") or {}
+        aid = str(data.get("article_id") or f"task-{task['id']}")
+        if aid not in latest or int(data.get("version") or 1) > int(latest[aid]["data"].get("version") or 1):
+            latest[aid] = task
+    found = [
+        (task, by_annotator(aid, str(task["data"].get("text") or ""), kept[task["id"]]))
+        for aid, task in sorted(latest.items())
+        if task["id"] in kept
+    ]
+    return found, report, len(latest)
+
+
+@dataclass
+class AgreementReport:
+    annotators: list[int | None]
+    articles: int  # articles with at least two annotators
+    entities_exact: Score = field(default_factory=Score)
+    entities_overlap: Score = field(default_factory=Score)
+    triggers: Score = field(default_factory=Score)
+    arguments: Score = field(default_factory=Score)
+    per_label_exact: dict[str, Score] = field(default_factory=lambda: defaultdict(Score))
+    per_label_overlap: dict[str, Score] = field(default_factory=lambda: defaultdict(Score))
+    pairs: dict[tuple[Any, Any], dict[str, Any]] = field(default_factory=dict)
+    alpha: float = math.nan
+    lowest: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "annotators": self.annotators,
+            "articles_compared": self.articles,
+            "entities": {"exact": self.entities_exact.as_dict(), "overlap": self.entities_overlap.as_dict()},
+            "events": {"triggers": self.triggers.as_dict(), "arguments": self.arguments.as_dict()},
+            "tokens": {"krippendorff_alpha": _num(self.alpha)},
+            "per_label": {
+                label: {"exact": self.per_label_exact[label].as_dict(), "overlap": self.per_label_overlap[label].as_dict()}
+                for label in sorted(set(self.per_label_exact) | set(self.per_label_overlap))
+            },
+            "pairs": [
+                {"annotators": list(pair), **{k: (v.as_dict() if isinstance(v, Score) else v) for k, v in figures.items()}}
+                for pair, figures in self.pairs.items()
+            ],
+            "lowest_agreement": [{"article_id": a, "entity_f1": _num(f)} for a, f in self.lowest],
+        }
+
+
+def agreement(articles: Sequence[ArticleAnnotations], lowest: int = 10) -> AgreementReport:
+    """Every figure, from the kept annotations of articles labelled by two or more annotators."""
+    shared = [a for a in articles if len(a.annotations) >= 2]
+    annotators = sorted({x.annotator for a in shared for x in a.annotations}, key=lambda u: (u is None, u or 0))
+    report = AgreementReport(annotators=annotators, articles=len(shared))
+    pair_tags: dict[tuple[Any, Any], tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    pair_scores: dict[tuple[Any, Any], dict[str, Score]] = defaultdict(lambda: defaultdict(Score))
+    pair_articles: Counter[tuple[Any, Any]] = Counter()
+    rows: dict[Any, list[str | None]] = {u: [] for u in annotators}
+    article_f1: list[tuple[str, float]] = []
+    for article in shared:
+        tags = token_tags(article.text, article.annotations)
+        coded = {x.annotator: t for x, t in zip(article.annotations, tags)}
+        width = len(tags[0])
+        for u in annotators:
+            rows[u].extend(coded.get(u, [None] * width))
+        article_score = Score()
+        for (i, a), (j, b) in combinations(list(enumerate(article.annotations)), 2):
+            pair = (a.annotator, b.annotator)
+            pair_articles[pair] += 1
+            exact = _exact(_entities(a), _entities(b))
+            overlap = _overlapping(_entities(a), _entities(b))
+            triggers = _exact(_triggers(a), _triggers(b))
+            arguments = _exact(_arguments(a), _arguments(b))
+            for name, score in (("entities_exact", exact), ("entities_overlap", overlap), ("triggers", triggers), ("arguments", arguments)):
+                getattr(report, name).add(score)
+                pair_scores[pair][name].add(score)
+            article_score.add(exact)
+            for label in {m[0] for m in _entities(a) + _entities(b)}:
+                only = lambda ms: [m for m in ms if m[0] == label]  # noqa: E731
+                report.per_label_exact[label].add(_exact(only(_entities(a)), only(_entities(b))))
+                report.per_label_overlap[label].add(_overlapping(only(_entities(a)), only(_entities(b))))
+            pair_tags[pair][0].extend(tags[i])
+            pair_tags[pair][1].extend(tags[j])
+        f1 = article_score.f1
+        article_f1.append((article.article_id, 1.0 if math.isnan(f1) else f1))  # nothing to disagree on
+    for pair, scores in pair_scores.items():
+        a_tags, b_tags = pair_tags[pair]
+        report.pairs[pair] = {
+            "articles": pair_articles[pair],
+            "entities_exact": scores["entities_exact"],
+            "entities_overlap": scores["entities_overlap"],
+            "triggers": scores["triggers"],
+            "arguments": scores["arguments"],
+            "cohen_kappa": _num(cohen_kappa(a_tags, b_tags)),
+        }
+    report.alpha = krippendorff_alpha([rows[u] for u in annotators]) if shared else math.nan
+    report.lowest = sorted(article_f1, key=lambda x: (x[1], x[0]))[:lowest]
+    return report
+
+
+# --- gold -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gold:
+    annotation: Annotation
+    source: str  # "ground_truth", "single" or "majority"
+    disputes: list[str] = field(default_factory=list)  # what the annotators did not all agree on
+
+
+def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEFAULT_THRESHOLD) -> Gold:
+    """Merge annotations: keep a mention, event, argument or answer at least ``threshold`` of annotators gave."""
+    anns = article.annotations
+    n = len(anns)
+    need = max(1, math.ceil(threshold * n - 1e-9))
+    disputes: list[str] = []
+
+    def support(keys_per_annotator: list[set[Any]]) -> Counter[Any]:
+        counter: Counter[Any] = Counter()
+        for keys in keys_per_annotator:
+            counter.update(keys)
+        return counter
+
+    entity_votes = support([set(_entities(a)) for a in anns])
+    entities = sorted(k for k, v in entity_votes.items() if v >= need)
+    for key, votes in sorted(entity_votes.items()):
+        if votes < n:
+            kept = "kept" if votes >= need else "dropped"
+            disputes.append(f"entity {key[0]} {article.text[key[1]:key[2]]!r} ({key[1]}-{key[2]}): {votes}/{n} annotators, {kept}")
+    trigger_votes = support([set(_triggers(a)) for a in anns])
+    triggers = sorted(k for k, v in trigger_votes.items() if v >= need)
+    for key, votes in sorted(trigger_votes.items()):
+        if votes < n:
+            kept = "kept" if votes >= need else "dropped"
+            disputes.append(f"event {key[0]} {article.text[key[1]:key[2]]!r} ({key[1]}-{key[2]}): {votes}/{n} annotators, {kept}")
+    argument_votes = support([set(_arguments(a)) for a in anns])
+    entity_ids = {k: f"m{i}" for i, k in enumerate(entities)}
+    arguments: dict[tuple[str, int, int], list[Argument]] = defaultdict(list)
+    for key, votes in sorted(argument_votes.items()):
+        trigger, role, entity = key[:3], key[3], key[4:]
+        survives = votes >= need and trigger in triggers and entity in entity_ids
+        if votes < n:
+            disputes.append(
+                f"argument {role} of {trigger[0]} {article.text[trigger[1]:trigger[2]]!r} → {article.text[entity[1]:entity[2]]!r}:"
+                f" {votes}/{n} annotators, {'kept' if survives else 'dropped'}"
+            )
+        if survives:
+            arguments[trigger].append(Argument(role, entity_ids[entity]))
+    # Two types on one span, both kept, is a dispute too: the merge cannot choose.
+    for kind, keys in (("entity", entities), ("event", triggers)):
+        for span, types in _group_spans(keys).items():
+            if len(types) > 1:
+                disputes.append(f"{kind} {article.text[span[0]:span[1]]!r} ({span[0]}-{span[1]}) has types {', '.join(types)}")
+    document: dict[str, Any] = {}
+    for spec in schema.document:
+        answers = Counter(_hashable(a.document.get(spec.name)) for a in anns if spec.name in a.document)
+        if not answers:
+            continue
+        ranked = answers.most_common()
+        if len(ranked) > 1:
+            disputes.append(f"document {spec.name}: " + ", ".join(f"{_plain(v)} ×{c}" for v, c in ranked))
+        if ranked[0][1] >= need and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+            document[spec.name] = _plain(ranked[0][0])
+    merged = Annotation(
+        id=MAJORITY_ID,
+        task_id=anns[0].task_id,
+        article_id=article.article_id,
+        article_version=anns[0].article_version,
+        annotator=None,
+        created_at=None,
+        updated_at=None,
+        lead_time=None,
+        ground_truth=False,
+        cancelled=False,
+        entities=tuple(EntityMention(entity_ids[k], k[0], k[1], k[2], article.text[k[1] : k[2]]) for k in entities),
+        events=tuple(
+            EventMention(f"t{i}", k[0], k[1], k[2], article.text[k[1] : k[2]], tuple(arguments.get(k, ())))
+            for i, k in enumerate(triggers)
+        ),
+        document=document,
+    )
+    return Gold(merged, "majority", disputes)
+
+
+def _group_spans(keys: Iterable[tuple[str, int, int]]) -> dict[tuple[int, int], list[str]]:
+    groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for kind, start, end in keys:
+        groups[(start, end)].append(kind)
+    return groups
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def select_gold(article: ArticleAnnotations, schema: Schema, threshold: float = DEFAULT_THRESHOLD) -> Gold:
+    """The gold annotation of an article: ground truth, else the only one, else the majority merge."""
+    if article.ground_truth:
+        return Gold(max(article.ground_truth, key=lambda a: (a.updated_at or "", a.id)), "ground_truth")
+    if len(article.annotations) == 1:
+        return Gold(article.annotations[0], "single")
+    return majority(article, schema, threshold)
+

@@ -1,0 +1,142 @@
+"""Agreement figures against the reference implementations, and the gold policy."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import krippendorff
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import cohen_kappa_score
+
+from annotate import schema as schema_mod
+from annotate.agreement import (
+    ArticleAnnotations,
+    agreement,
+    by_annotator,
+    cohen_kappa,
+    krippendorff_alpha,
+    majority,
+    select_gold,
+    token_tags,
+)
+from annotate.models import Annotation, Argument, EntityMention, EventMention
+from conftest import DEFAULT_SCHEMA
+
+SCHEMA = schema_mod.load(DEFAULT_SCHEMA)
+TEXT = "قصفت طائرات التحالف مواقع تنظيم داعش في الرقة اليوم وقتل ثلاثة."
+LABELS = st.sampled_from(["O", "B-PER", "I-PER", "B-ORG", "I-ORG"])
+
+
+def same(ours: float, reference: float) -> bool:
+    return (math.isnan(ours) and math.isnan(reference)) or math.isclose(ours, reference, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.lists(LABELS, min_size=n, max_size=n), st.lists(LABELS, min_size=n, max_size=n))))
+def test_cohen_kappa_equals_scikit_learn(pair: tuple[list[str], list[str]]) -> None:
+    a, b = pair
+    with np.errstate(all="ignore"):
+        reference = float(cohen_kappa_score(a, b))
+    assert same(cohen_kappa(a, b), reference)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(2, 5).flatmap(
+        lambda coders: st.integers(2, 30).flatmap(
+            lambda units: st.lists(st.lists(st.one_of(st.none(), LABELS), min_size=units, max_size=units), min_size=coders, max_size=coders)
+        )
+    )
+)
+def test_krippendorff_alpha_equals_the_krippendorff_package(data: list[list[str | None]]) -> None:
+    codes = {"O": 0, "B-PER": 1, "I-PER": 2, "B-ORG": 3, "I-ORG": 4}
+    matrix = np.array([[np.nan if v is None else codes[v] for v in row] for row in data], dtype=float)
+    pairable = sum(1 for unit in zip(*data) if sum(v is not None for v in unit) >= 2)
+    values = {v for unit in zip(*data) if sum(x is not None for x in unit) >= 2 for v in unit if v is not None}
+    if pairable == 0 or len(values) < 2:
+        # The package refuses these inputs (no pairable value, or one value only); alpha is undefined.
+        assert math.isnan(krippendorff_alpha(data))
+        return
+    with np.errstate(all="ignore"):
+        reference = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+    assert same(krippendorff_alpha(data), reference)
+
+
+def ann(aid: int, user: int, entities: list[tuple[str, str]], events: list[tuple[str, str, list[tuple[str, str]]]] = (), **kw: Any) -> Annotation:
+    """entities: (type, surface); events: (type, surface, [(role, entity surface)])."""
+    ents = []
+    for i, (kind, surface) in enumerate(entities):
+        start = TEXT.index(surface)
+        ents.append(EntityMention(f"e{i}", kind, start, start + len(surface), surface))
+    by_surface = {e.text: e.id for e in ents}
+    evs = []
+    for i, (kind, surface, args) in enumerate(events):
+        start = TEXT.index(surface)
+        evs.append(EventMention(f"t{i}", kind, start, start + len(surface), surface, tuple(Argument(r, by_surface[s]) for r, s in args)))
+    fields = dict(id=aid, task_id=1, article_id="a", article_version=1, annotator=user, created_at=None, updated_at=kw.pop("updated_at", f"2026-01-0{aid % 9 + 1}"),
+                  lead_time=None, ground_truth=kw.pop("ground_truth", False), cancelled=False, entities=tuple(ents), events=tuple(evs), document=kw.pop("document", {}))
+    return Annotation(**fields)
+
+
+A = ann(1, 1, [("ORG", "التحالف"), ("ORG", "تنظيم داعش"), ("GPE", "الرقة")], [("Conflict:Attack", "قصفت", [("Attacker", "التحالف"), ("Place", "الرقة")])], document={"on_topic": "conflict"})
+B = ann(2, 2, [("ORG", "التحالف"), ("ORG", "داعش"), ("GPE", "الرقة")], [("Conflict:Attack", "قصفت", [("Attacker", "التحالف")])], document={"on_topic": "conflict"})
+C = ann(3, 3, [("ORG", "التحالف"), ("GPE", "الرقة"), ("TIME", "اليوم")], [("Conflict:Attack", "قصفت", [("Place", "الرقة")]), ("Life:Die", "قتل", [])], document={"on_topic": "other"})
+
+
+def test_entity_event_and_token_figures_on_a_known_example() -> None:
+    report = agreement([by_annotator("a", TEXT, [A, B, C])])
+    assert report.articles == 1 and report.annotators == [1, 2, 3]
+    # exact matches: A-B 2 (التحالف, الرقة), A-C 2, B-C 2; each annotator has 3 entities.
+    assert (report.entities_exact.matched, report.entities_exact.reference, report.entities_exact.other) == (6, 9, 9)
+    # overlapping: A-B also matches تنظيم داعش with داعش.
+    assert report.entities_overlap.matched == 7
+    assert math.isclose(report.entities_exact.f1, 12 / 18)
+    pair = report.pairs[(1, 2)]
+    assert pair["entities_exact"].f1 == pytest.approx(2 / 3) and pair["entities_overlap"].f1 == pytest.approx(1.0)
+    # triggers: Attack by all, Die only by C; arguments: (Attacker) A-B, (Place) A-C.
+    assert report.triggers.matched == 3 and report.arguments.matched == 2
+    assert report.per_label_exact["GPE"].f1 == 1.0 and report.per_label_exact["TIME"].f1 == 0.0
+    tags = token_tags(TEXT, [A, B, C])
+    assert pair["cohen_kappa"] == pytest.approx(cohen_kappa_score(tags[0], tags[1]), abs=1e-6)
+    codes = {t: i for i, t in enumerate(sorted({t for row in tags for t in row}))}
+    matrix = np.array([[codes[t] for t in row] for row in tags], dtype=float)
+    assert report.alpha == pytest.approx(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+    assert report.lowest[0][0] == "a"
+
+
+def test_majority_keeps_what_half_agree_on_and_lists_the_rest() -> None:
+    gold = majority(by_annotator("a", TEXT, [A, B, C]), SCHEMA)
+    assert gold.source == "majority"
+    assert {(e.type, e.text) for e in gold.annotation.entities} == {("ORG", "التحالف"), ("GPE", "الرقة")}  # 3/3 each
+    (attack,) = gold.annotation.events  # Life:Die had 1 of 3
+    by_id = {e.id: e.text for e in gold.annotation.entities}
+    assert {(a.role, by_id[a.entity_id]) for a in attack.arguments} == {("Attacker", "التحالف"), ("Place", "الرقة")}  # 2/3 each
+    assert gold.annotation.document == {"on_topic": "conflict"}
+    text = "\n".join(gold.disputes)
+    assert "entity ORG 'تنظيم داعش'" in text and "1/3 annotators, dropped" in text
+    assert "event Life:Die 'قتل'" in text and "argument Attacker" in text and "document on_topic" in text
+    # With two annotators, half is one vote: the merge is their union, and the differences are disputes.
+    two = majority(by_annotator("a", TEXT, [A, B]), SCHEMA)
+    assert len(two.annotation.entities) == 4 and any("1/2 annotators, kept" in d for d in two.disputes)
+    stricter = majority(by_annotator("a", TEXT, [A, B]), SCHEMA, threshold=1.0)
+    assert {(e.type, e.text) for e in stricter.annotation.entities} == {("ORG", "التحالف"), ("GPE", "الرقة")}
+
+
+def test_gold_policy_ground_truth_then_single_then_majority() -> None:
+    truth = ann(9, 4, [("ORG", "التحالف")], ground_truth=True, updated_at="2025-01-01")
+    assert select_gold(by_annotator("a", TEXT, [A, B, truth]), SCHEMA).annotation is truth
+    assert select_gold(by_annotator("a", TEXT, [B]), SCHEMA).source == "single"
+    assert select_gold(by_annotator("a", TEXT, [A, B, C]), SCHEMA).source == "majority"
+    # An annotator's newer annotation replaces their older one as their vote; ground truth is no vote.
+    newer = ann(7, 1, [("GPE", "الرقة")], updated_at="2026-05-01")
+    grouped = by_annotator("a", TEXT, [A, newer, truth])
+    assert [x.id for x in grouped.annotations] == [7] and grouped.ground_truth == [truth]
+
+
+def test_no_shared_articles_gives_no_figures() -> None:
+    report = agreement([ArticleAnnotations("a", TEXT, [A], [])])
+    assert report.articles == 0 and math.isnan(report.alpha) and report.as_dict()["tokens"]["krippendorff_alpha"] is None

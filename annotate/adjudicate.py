@@ -95,11 +95,13 @@ def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], s
     project = find_project(client, title)
     if project is None:
         raise ProjectError(f"Label Studio has no project titled {title!r}.")
-    # Show the merged result to whoever opens the task, as the start of their annotation.
-    client.update_project(project.id, model_version=MODEL_VERSION, show_collab_predictions=True)
     for dispute in found:
         for old in client.list_predictions(dispute.task_id):
             if old.get("model_version") == MODEL_VERSION:
                 client.delete_prediction(int(old["id"]))
         client.create_prediction(dispute.task_id, to_results(dispute.gold.annotation, schema), MODEL_VERSION)
+    # Show the merged result to whoever opens the task, as the start of their annotation
+    # (Label Studio accepts the model version only once predictions carry it).
+    if found:
+        client.update_project(project.id, model_version=MODEL_VERSION, show_collab_predictions=True)
     return len(found)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from . import schema as schema_mod
-from .agreement import DEFAULT_THRESHOLD, AgreementReport, Gold, agreement, latest_articles, select_gold
+from .agreement import DEFAULT_THRESHOLD, AgreementReport, Gold, agreement, iter_articles, latest_versions, select_gold
 from .client import LabelStudioClient
 from .errors import ProjectError
 from .models import Annotation, Schema
-from .pull import EXPORTS, project_folder, read_state
+from .pull import EXPORTS, iter_state, project_folder
 
 # What the reviewer sees in Label Studio's list of predictions.
 MODEL_VERSION = "annotate: majority merge — review the differences"
@@ -33,16 +33,18 @@ class Dispute:
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS) -> AgreementReport:
     """Agreement figures of the latest pull of a project."""
     schema = schema or schema_mod.load()
-    tasks, _ = read_state(project_folder(title, root))
-    return agreement([grouped for _, grouped in latest_articles(tasks, schema)[0]])
+    folder = project_folder(title, root)
+    latest = latest_versions(iter_state(folder))
+    return agreement(grouped for _, grouped in iter_articles(iter_state(folder), schema, latest))
 
 
 def disputes(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, threshold: float = DEFAULT_THRESHOLD) -> list[Dispute]:
     """Articles whose gold is a majority merge with something the annotators did not all agree on."""
     schema = schema or schema_mod.load()
-    tasks, _ = read_state(project_folder(title, root))
+    folder = project_folder(title, root)
+    latest = latest_versions(iter_state(folder))
     out = []
-    for task, grouped in latest_articles(tasks, schema)[0]:
+    for task, grouped in iter_articles(iter_state(folder), schema, latest):
         gold = select_gold(grouped, schema, threshold)
         if gold.source == "majority" and gold.disputes:
             out.append(Dispute(int(task["id"]), grouped.article_id, gold))

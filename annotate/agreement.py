@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
 from .models import Annotation, Argument, EntityMention, EventMention, Schema
 from .tokens import bio, token_span, tokenize
-from .validate import ValidationReport, validate_tasks
+from .validate import Counts, TextIndex, check_annotation
 
 DEFAULT_THRESHOLD = 0.5
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
@@ -35,42 +35,62 @@ MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
     """Cohen's kappa of two equally long label sequences (NaN when chance agreement is total)."""
-    n = len(a)
-    if n == 0 or n != len(b):
+    if len(a) != len(b):
         return math.nan
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = Counter(a), Counter(b)
-    expected = sum(ca[label] * cb[label] for label in ca) / (n * n)
-    if expected == 1:
-        return math.nan
-    return (observed - expected) / (1 - expected)
+    return _kappa(Counter(zip(a, b)))
 
 
-def krippendorff_alpha(data: Sequence[Sequence[str | None]]) -> float:
-    """Krippendorff's alpha, nominal, for rows of coders and columns of units (None: not coded)."""
-    coincidence: Counter[tuple[str, str]] = Counter()
-    for unit in zip(*data):
-        values = [v for v in unit if v is not None]
-        m = len(values)
-        if m < 2:
-            continue
-        counts = Counter(values)
-        for c in counts:
-            for k in counts:
-                pairs = counts[c] * (counts[k] - (1 if c == k else 0))
-                if pairs:
-                    coincidence[(c, k)] += pairs / (m - 1)
+def _add_unit(coincidence: Counter[tuple[str, str]], values: Sequence[str | None]) -> None:
+    """Add one unit's pairable values to a coincidence matrix (Krippendorff's o_ck)."""
+    present = [v for v in values if v is not None]
+    m = len(present)
+    if m < 2:
+        return
+    counts = Counter(present)
+    for c in counts:
+        for k in counts:
+            pairs = counts[c] * (counts[k] - (1 if c == k else 0))
+            if pairs:
+                coincidence[(c, k)] += pairs / (m - 1)
+
+
+def _alpha(coincidence: Counter[tuple[str, str]]) -> float:
     totals: Counter[str] = Counter()
     for (c, _k), value in coincidence.items():
         totals[c] += value
     n = sum(totals.values())
     if n <= 1:
         return math.nan
-    disagreement_observed = sum(v for (c, k), v in coincidence.items() if c != k)
-    disagreement_expected = sum(totals[c] * totals[k] for c in totals for k in totals if c != k) / (n - 1)
-    if disagreement_expected == 0:
+    observed = sum(v for (c, k), v in coincidence.items() if c != k)
+    expected = sum(totals[c] * totals[k] for c in totals for k in totals if c != k) / (n - 1)
+    if expected == 0:
         return math.nan
-    return 1 - disagreement_observed / disagreement_expected
+    return 1 - observed / expected
+
+
+def krippendorff_alpha(data: Sequence[Sequence[str | None]]) -> float:
+    """Krippendorff's alpha, nominal, for rows of coders and columns of units (None: not coded)."""
+    coincidence: Counter[tuple[str, str]] = Counter()
+    for unit in zip(*data):
+        _add_unit(coincidence, unit)
+    return _alpha(coincidence)
+
+
+def _kappa(pairs: Counter[tuple[str, str]]) -> float:
+    """Cohen's kappa from the counts of (label of one, label of the other) over shared items."""
+    n = sum(pairs.values())
+    if n == 0:
+        return math.nan
+    observed = sum(c for (x, y), c in pairs.items() if x == y) / n
+    first: Counter[str] = Counter()
+    second: Counter[str] = Counter()
+    for (x, y), c in pairs.items():
+        first[x] += c
+        second[y] += c
+    expected = sum(first[label] * second[label] for label in first) / (n * n)
+    if expected == 1:
+        return math.nan
+    return (observed - expected) / (1 - expected)
 
 
 @dataclass
@@ -186,30 +206,44 @@ def by_annotator(article_id: str, text: str, kept: Iterable[Annotation]) -> Arti
     return ArticleAnnotations(article_id, text, votes, truth)
 
 
-def latest_articles(
-    tasks: list[dict[str, Any]], schema: Schema
-) -> tuple[list[tuple[dict[str, Any], ArticleAnnotations]], ValidationReport, int]:
-    """Validate the tasks; for each article's latest version with a kept annotation, the task and its votes.
-
-    Also returns the validation report and how many articles there are in all.
-    """
-    report = validate_tasks(tasks, schema)
-    kept: dict[int, list[Annotation]] = {}
-    for verdict in report.verdicts:
-        if verdict.annotation is not None:
-            kept.setdefault(verdict.task_id, []).append(verdict.annotation)
-    latest: dict[str, dict[str, Any]] = {}
+def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The latest version of every article (a first, light pass over the tasks)."""
+    latest: dict[str, int] = {}
     for task in tasks:
         data = task.get("data") or {}
-        aid = str(data.get("article_id") or f"task-{task['id']}")
-        if aid not in latest or int(data.get("version") or 1) > int(latest[aid]["data"].get("version") or 1):
-            latest[aid] = task
-    found = [
-        (task, by_annotator(aid, str(task["data"].get("text") or ""), kept[task["id"]]))
-        for aid, task in sorted(latest.items())
-        if task["id"] in kept
-    ]
-    return found, report, len(latest)
+        aid = _article_id(task)
+        latest[aid] = max(latest.get(aid, 0), int(data.get("version") or 1))
+    return latest
+
+
+def _article_id(task: dict[str, Any]) -> str:
+    data = task.get("data") or {}
+    return str(data.get("article_id") or f"task-{task.get('id')}")
+
+
+def iter_articles(
+    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, int], totals: Counts | None = None
+) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
+    """Validate task by task; yield each article's latest task that has kept annotations, with its votes.
+
+    Every annotation is counted in ``totals``, exported or not. One task per
+    article is used (the first of its latest version), so nothing is exported twice.
+    """
+    seen: set[str] = set()
+    for task in tasks:
+        data = task.get("data") or {}
+        aid = _article_id(task)
+        index = TextIndex(str(data.get("text") or ""))
+        kept = []
+        for raw in task.get("annotations") or []:
+            verdict = check_annotation(task, raw, schema, latest_version=latest.get(aid), index=index)
+            if totals is not None:
+                totals.add(verdict.status)
+            if verdict.annotation is not None:
+                kept.append(verdict.annotation)
+        if kept and aid not in seen and int(data.get("version") or 1) == latest.get(aid):
+            seen.add(aid)
+            yield task, by_annotator(aid, str(data.get("text") or ""), kept)
 
 
 @dataclass
@@ -245,55 +279,82 @@ class AgreementReport:
         }
 
 
-def agreement(articles: Sequence[ArticleAnnotations], lowest: int = 10) -> AgreementReport:
-    """Every figure, from the kept annotations of articles labelled by two or more annotators."""
-    shared = [a for a in articles if len(a.annotations) >= 2]
-    annotators = sorted({x.annotator for a in shared for x in a.annotations}, key=lambda u: (u is None, u or 0))
-    report = AgreementReport(annotators=annotators, articles=len(shared))
-    pair_tags: dict[tuple[Any, Any], tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    pair_scores: dict[tuple[Any, Any], dict[str, Score]] = defaultdict(lambda: defaultdict(Score))
-    pair_articles: Counter[tuple[Any, Any]] = Counter()
-    rows: dict[Any, list[str | None]] = {u: [] for u in annotators}
-    article_f1: list[tuple[str, float]] = []
-    for article in shared:
+class AgreementBuilder:
+    """Agreement figures accumulated article by article (nothing per token is kept)."""
+
+    def __init__(self, lowest: int = 10) -> None:
+        self.lowest = lowest
+        self.annotators: set[Any] = set()
+        self.articles = 0
+        self.scores: dict[str, Score] = defaultdict(Score)
+        self.per_label_exact: dict[str, Score] = defaultdict(Score)
+        self.per_label_overlap: dict[str, Score] = defaultdict(Score)
+        self.pair_scores: dict[tuple[Any, Any], dict[str, Score]] = defaultdict(lambda: defaultdict(Score))
+        self.pair_tags: dict[tuple[Any, Any], Counter[tuple[str, str]]] = defaultdict(Counter)
+        self.pair_articles: Counter[tuple[Any, Any]] = Counter()
+        self.coincidence: Counter[tuple[str, str]] = Counter()
+        self.article_f1: list[tuple[str, float]] = []
+
+    def add(self, article: ArticleAnnotations) -> None:
+        if len(article.annotations) < 2:
+            return
+        self.articles += 1
+        self.annotators.update(a.annotator for a in article.annotations)
         tags = token_tags(article.text, article.annotations)
-        coded = {x.annotator: t for x, t in zip(article.annotations, tags)}
-        width = len(tags[0])
-        for u in annotators:
-            rows[u].extend(coded.get(u, [None] * width))
+        for unit in zip(*tags):
+            _add_unit(self.coincidence, unit)
         article_score = Score()
         for (i, a), (j, b) in combinations(list(enumerate(article.annotations)), 2):
             pair = (a.annotator, b.annotator)
-            pair_articles[pair] += 1
-            exact = _exact(_entities(a), _entities(b))
-            overlap = _overlapping(_entities(a), _entities(b))
-            triggers = _exact(_triggers(a), _triggers(b))
-            arguments = _exact(_arguments(a), _arguments(b))
-            for name, score in (("entities_exact", exact), ("entities_overlap", overlap), ("triggers", triggers), ("arguments", arguments)):
-                getattr(report, name).add(score)
-                pair_scores[pair][name].add(score)
-            article_score.add(exact)
+            self.pair_articles[pair] += 1
+            scores = {
+                "entities_exact": _exact(_entities(a), _entities(b)),
+                "entities_overlap": _overlapping(_entities(a), _entities(b)),
+                "triggers": _exact(_triggers(a), _triggers(b)),
+                "arguments": _exact(_arguments(a), _arguments(b)),
+            }
+            for name, score in scores.items():
+                self.scores[name].add(score)
+                self.pair_scores[pair][name].add(score)
+            article_score.add(scores["entities_exact"])
             for label in {m[0] for m in _entities(a) + _entities(b)}:
-                only = lambda ms: [m for m in ms if m[0] == label]  # noqa: E731
-                report.per_label_exact[label].add(_exact(only(_entities(a)), only(_entities(b))))
-                report.per_label_overlap[label].add(_overlapping(only(_entities(a)), only(_entities(b))))
-            pair_tags[pair][0].extend(tags[i])
-            pair_tags[pair][1].extend(tags[j])
+                mine = [m for m in _entities(a) if m[0] == label]
+                theirs = [m for m in _entities(b) if m[0] == label]
+                self.per_label_exact[label].add(_exact(mine, theirs))
+                self.per_label_overlap[label].add(_overlapping(mine, theirs))
+            self.pair_tags[pair].update(zip(tags[i], tags[j]))
         f1 = article_score.f1
-        article_f1.append((article.article_id, 1.0 if math.isnan(f1) else f1))  # nothing to disagree on
-    for pair, scores in pair_scores.items():
-        a_tags, b_tags = pair_tags[pair]
-        report.pairs[pair] = {
-            "articles": pair_articles[pair],
-            "entities_exact": scores["entities_exact"],
-            "entities_overlap": scores["entities_overlap"],
-            "triggers": scores["triggers"],
-            "arguments": scores["arguments"],
-            "cohen_kappa": _num(cohen_kappa(a_tags, b_tags)),
-        }
-    report.alpha = krippendorff_alpha([rows[u] for u in annotators]) if shared else math.nan
-    report.lowest = sorted(article_f1, key=lambda x: (x[1], x[0]))[:lowest]
-    return report
+        self.article_f1.append((article.article_id, 1.0 if math.isnan(f1) else f1))  # nothing to disagree on
+
+    def report(self) -> AgreementReport:
+        annotators = sorted(self.annotators, key=lambda u: (u is None, u or 0))
+        report = AgreementReport(annotators=annotators, articles=self.articles)
+        report.entities_exact = self.scores["entities_exact"]
+        report.entities_overlap = self.scores["entities_overlap"]
+        report.triggers = self.scores["triggers"]
+        report.arguments = self.scores["arguments"]
+        report.per_label_exact = self.per_label_exact
+        report.per_label_overlap = self.per_label_overlap
+        for pair, scores in self.pair_scores.items():
+            report.pairs[pair] = {
+                "articles": self.pair_articles[pair],
+                "entities_exact": scores["entities_exact"],
+                "entities_overlap": scores["entities_overlap"],
+                "triggers": scores["triggers"],
+                "arguments": scores["arguments"],
+                "cohen_kappa": _num(_kappa(self.pair_tags[pair])),
+            }
+        report.alpha = _alpha(self.coincidence) if self.articles else math.nan
+        report.lowest = sorted(self.article_f1, key=lambda x: (x[1], x[0]))[: self.lowest]
+        return report
+
+
+def agreement(articles: Iterable[ArticleAnnotations], lowest: int = 10) -> AgreementReport:
+    """Every figure, from the kept annotations of articles labelled by two or more annotators."""
+    builder = AgreementBuilder(lowest)
+    for article in articles:
+        builder.add(article)
+    return builder.report()
 
 
 # --- gold -------------------------------------------------------------------------------------

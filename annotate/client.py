@@ -325,6 +325,7 @@ class LabelStudioClient:
         page_size: int = 1000,
         annotations: bool = False,
         updated_since: str | None = None,
+        include: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every task of a project, page by page, in id order.
 
@@ -346,6 +347,8 @@ class LabelStudioClient:
             params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size, "query": json.dumps(query)}
             if annotations:
                 params["fields"] = "all"
+            if include:
+                params["include"] = include  # only these task fields: much less to send than the texts
             body = self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params)
             tasks = body.get("tasks", []) if isinstance(body, dict) else body
             yield from tasks
@@ -369,22 +372,24 @@ class LabelStudioClient:
         return body
 
     def task_refs(self, project_id: int) -> list[TaskRef]:
-        """What push needs of every task: its id and the article id, version and hash in its data."""
-        refs = []
-        for task in self.iter_tasks(project_id):
-            data = task.get("data") or {}
-            try:
-                version = int(data.get("version") or 1)
-            except (TypeError, ValueError):
-                version = 1
-            refs.append(
-                TaskRef(
-                    id=int(task["id"]),
-                    article_id=None if data.get("article_id") is None else str(data["article_id"]),
-                    version=version,
-                    content_hash=data.get("content_hash"),
-                )
-            )
+        """What push needs of every task: its id and the article id, version and hash.
+
+        Push stores them in each task's ``meta`` so they can be listed without the
+        texts; a task imported some other way is read from its ``data`` instead.
+        """
+        refs: list[TaskRef] = []
+        without_meta: list[int] = []
+        for task in self.iter_tasks(project_id, include="id,meta"):
+            meta = task.get("meta") or {}
+            if "article_id" in meta:
+                refs.append(_task_ref(int(task["id"]), meta))
+            else:
+                without_meta.append(int(task["id"]))
+        if without_meta:
+            missing = set(without_meta)
+            for task in self.iter_tasks(project_id, include="id,data"):
+                if int(task["id"]) in missing:
+                    refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
         return refs
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
@@ -476,6 +481,20 @@ class LabelStudioClient:
     def create_personal_access_token(self) -> str:
         body = self._call("POST", "/api/token/", "create a personal access token", retry=False)
         return str(body["token"])
+
+
+def _task_ref(task_id: int, fields: dict[str, Any]) -> TaskRef:
+    try:
+        version = int(fields.get("version") or 1)
+    except (TypeError, ValueError):
+        version = 1
+    article_id = fields.get("article_id")
+    return TaskRef(
+        id=task_id,
+        article_id=None if article_id is None else str(article_id),
+        version=version,
+        content_hash=fields.get("content_hash"),
+    )
 
 
 def _reason(exc: Exception) -> str:

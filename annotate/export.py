@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from datasets import ClassLabel, Features, List, Value
@@ -26,10 +26,10 @@ from datasets.arrow_writer import ParquetWriter
 from . import __version__
 from . import schema as schema_mod
 from .errors import AnnotateError
-from .files import write_jsonl
-from .agreement import DEFAULT_THRESHOLD, Gold, agreement, latest_articles, select_gold
+from .agreement import DEFAULT_THRESHOLD, AgreementBuilder, Gold, iter_articles, latest_versions, select_gold
 from .models import Annotation, Schema
-from .pull import EXPORTS, project_folder, read_state
+from .validate import Counts
+from .pull import EXPORTS, iter_state, project_folder, read_manifest
 from .tokens import Token, bio, normalize, sentences, token_span, tokenize
 
 SPLITS = ("train", "validation", "test")
@@ -194,32 +194,6 @@ def make_doc(article: dict[str, Any], chosen: Gold, kept: Sequence[Annotation], 
     )
 
 
-def gold_docs(
-    tasks: list[dict[str, Any]], schema: Schema, project_id: int, threshold: float = DEFAULT_THRESHOLD
-) -> tuple[list[Doc], dict[str, Any]]:
-    """One Doc per article that has a kept annotation on its latest version; counts and agreement."""
-    found, report, n_articles = latest_articles(tasks, schema)
-    docs = []
-    disputed = 0
-    for task, grouped in found:
-        article = dict(task["data"])
-        article.setdefault("article_id", grouped.article_id)
-        chosen = select_gold(grouped, schema, threshold)
-        disputed += bool(chosen.disputes)
-        docs.append(make_doc(article, chosen, grouped.annotations + grouped.ground_truth, project_id))
-    counts: dict[str, Any] = {
-        "articles": n_articles,
-        "articles_without_gold": n_articles - len(found),
-        "annotations_pulled": report.total.pulled,
-        "annotations_kept": report.total.kept + report.total.repaired,
-        "annotations_rejected": report.total.rejected,
-        "annotations_cancelled": report.total.cancelled,
-        "articles_in_dispute": disputed,
-        "agreement": agreement([grouped for _, grouped in found]).as_dict(),
-    }
-    return docs, counts
-
-
 # --- rows ---------------------------------------------------------------------------
 
 
@@ -291,33 +265,108 @@ def rows(doc: Doc, schema: Schema, unit: str) -> Iterator[dict[str, Any]]:
         yield row
 
 
-# --- writers ------------------------------------------------------------------------------
+# --- writers (each gets documents one at a time and keeps nothing of them) -------------------------
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.-]+", "-", name, flags=re.UNICODE).strip("-.") or "article"
 
 
-def write_hf(docs: list[Doc], schema: Schema, unit: str, out: Path) -> dict[str, int]:
-    feats = features(schema)
-    counts = {}
-    (out / "data").mkdir(parents=True)
-    for split in SPLITS:
-        path = out / "data" / f"{split}.parquet"
-        n = 0
-        writer = ParquetWriter(path=str(path), features=feats)
-        for doc in docs:
-            if doc.split == split:
-                for row in rows(doc, schema, unit):
-                    writer.write(row)
-                    n += 1
-        if n:
+class Writer:
+    """Writes one format; ``rows`` counts rows per split."""
+
+    def __init__(self, out: Path, schema: Schema, unit: str) -> None:
+        self.out, self.schema, self.unit = out, schema, unit
+        self.rows: Counter[str] = Counter()
+
+    def write(self, doc: Doc) -> None:
+        raise NotImplementedError
+
+    def close(self) -> dict[str, int]:
+        return {s: self.rows[s] for s in SPLITS}
+
+
+class HFWriter(Writer):
+    """Parquet per split, with the features in its metadata (``datasets`` reads them back)."""
+
+    def __init__(self, out: Path, schema: Schema, unit: str) -> None:
+        super().__init__(out, schema, unit)
+        self.features = features(schema)
+        self.writers: dict[str, ParquetWriter] = {}
+        (out / "data").mkdir(parents=True)
+
+    def write(self, doc: Doc) -> None:
+        writer = self.writers.get(doc.split)
+        if writer is None:
+            # Opened on the first row: `datasets` cannot load an empty split, so none is written.
+            writer = self.writers[doc.split] = ParquetWriter(path=str(self.out / "data" / f"{doc.split}.parquet"), features=self.features)
+        for row in rows(doc, self.schema, self.unit):
+            writer.write(row)
+            self.rows[doc.split] += 1
+
+    def close(self) -> dict[str, int]:
+        for writer in self.writers.values():
             writer.finalize()
-        writer.close()
-        if not n:
-            path.unlink()  # an empty split is left out: `datasets` cannot load one
-        counts[split] = n
-    return counts
+            writer.close()
+        return super().close()
+
+
+class _TextFiles(Writer):
+    """One text file per split, opened on first use."""
+
+    folder = ""
+    suffix = ""
+
+    def __init__(self, out: Path, schema: Schema, unit: str) -> None:
+        super().__init__(out, schema, unit)
+        (out / self.folder).mkdir(parents=True)
+        self.files: dict[str, IO[str]] = {}
+
+    def file(self, split: str) -> IO[str]:
+        if split not in self.files:
+            self.files[split] = open(self.out / self.folder / f"{split}{self.suffix}", "w", encoding="utf-8")
+        return self.files[split]
+
+    def close(self) -> dict[str, int]:
+        for split in SPLITS:
+            self.file(split).close()  # every split gets its file, empty or not
+        return super().close()
+
+
+class ConllWriter(_TextFiles):
+    folder, suffix = "conll", ".conll"
+
+    def write(self, doc: Doc) -> None:
+        self.file(doc.split).write("\n".join(conll_lines(doc)) + "\n")
+        self.rows[doc.split] += 1
+
+
+class JsonlWriter(_TextFiles):
+    folder, suffix = "jsonl", ".jsonl"
+
+    def write(self, doc: Doc) -> None:
+        f = self.file(doc.split)
+        for row in rows(doc, self.schema, self.unit):
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self.rows[doc.split] += 1
+
+
+class BratWriter(Writer):
+    def __init__(self, out: Path, schema: Schema, unit: str) -> None:
+        super().__init__(out, schema, unit)
+        for split in SPLITS:
+            (out / "brat" / split).mkdir(parents=True)
+        (out / "brat" / "annotation.conf").write_text(brat_conf(schema), encoding="utf-8")
+
+    def write(self, doc: Doc) -> None:
+        name = _safe_name(doc.article["article_id"])
+        folder = self.out / "brat" / doc.split
+        (folder / f"{name}.txt").write_text(doc.article["text"], encoding="utf-8")
+        (folder / f"{name}.ann").write_text(brat_ann(doc), encoding="utf-8")
+        self.rows[doc.split] += 1
+
+
+WRITERS: dict[str, type[Writer]] = {"hf": HFWriter, "conll": ConllWriter, "brat": BratWriter, "jsonl": JsonlWriter}
 
 
 def conll_lines(doc: Doc) -> Iterator[str]:
@@ -327,18 +376,6 @@ def conll_lines(doc: Doc) -> Iterator[str]:
         for token, tag in zip(doc.tokens[t0:t1], doc.ner_tags[t0:t1]):
             yield f"{token.text}\t{tag}"
         yield ""
-
-
-def write_conll(docs: list[Doc], out: Path) -> dict[str, int]:
-    (out / "conll").mkdir(parents=True)
-    counts = {}
-    for split in SPLITS:
-        chosen = [d for d in docs if d.split == split]
-        with open(out / "conll" / f"{split}.conll", "w", encoding="utf-8") as f:
-            for doc in chosen:
-                f.write("\n".join(conll_lines(doc)) + "\n")
-        counts[split] = len(chosen)
-    return counts
 
 
 def brat_type(name: str) -> str:
@@ -375,34 +412,13 @@ def brat_conf(schema: Schema) -> str:
     return "\n".join(out)
 
 
-def write_brat(docs: list[Doc], schema: Schema, out: Path) -> dict[str, int]:
-    counts = {}
-    for split in SPLITS:
-        folder = out / "brat" / split
-        folder.mkdir(parents=True)
-        chosen = [d for d in docs if d.split == split]
-        for doc in chosen:
-            name = _safe_name(doc.article["article_id"])
-            (folder / f"{name}.txt").write_text(doc.article["text"], encoding="utf-8")
-            (folder / f"{name}.ann").write_text(brat_ann(doc), encoding="utf-8")
-        counts[split] = len(chosen)
-    (out / "brat" / "annotation.conf").write_text(brat_conf(schema), encoding="utf-8")
-    return counts
-
-
-def write_rows_jsonl(docs: list[Doc], schema: Schema, unit: str, out: Path) -> dict[str, int]:
-    counts = {}
-    for split in SPLITS:
-        chosen = [row for d in docs if d.split == split for row in rows(d, schema, unit)]
-        write_jsonl(out / "jsonl" / f"{split}.jsonl", chosen)
-        counts[split] = len(chosen)
-    return counts
-
-
 # --- the card -------------------------------------------------------------------------------
 
 
-def card(schema: Schema, docs: list[Doc], fmt: str, unit: str, counts: dict[str, int], stats: dict[str, Any], manifest: dict[str, Any], seed: int, ratios: Sequence[float]) -> str:
+def card(
+    schema: Schema, fmt: str, unit: str, counts: dict[str, int], stats: dict[str, Any], manifest: dict[str, Any],
+    seed: int, ratios: Sequence[float],
+) -> str:
     feats = features(schema)
     header: dict[str, Any] = {
         "language": ["ar"],
@@ -410,7 +426,7 @@ def card(schema: Schema, docs: list[Doc], fmt: str, unit: str, counts: dict[str,
         "task_categories": ["token-classification"],
         "task_ids": ["named-entity-recognition"],
         "tags": ["arabic", "news", "named-entity-recognition", "event-extraction", "label-studio"],
-        "size_categories": ["n<1K" if len(docs) < 1000 else "1K<n<10K" if len(docs) < 10000 else "10K<n<100K"],
+        "size_categories": [_size(sum(stats["articles_per_split"].values()))],
     }
     if fmt == "hf":
         # `datasets` cannot load a split with no rows, so an empty split is left out (the card says so).
@@ -422,15 +438,11 @@ def card(schema: Schema, docs: list[Doc], fmt: str, unit: str, counts: dict[str,
             "features": feats._to_yaml_list(),
             "splits": [{"name": s, "num_examples": counts[s]} for s in present],
         }
-    by_split: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
-    for doc in docs:
-        by_split[doc.split].update(f"entity {e.type}" for e in doc.gold.entities)
-        by_split[doc.split].update(f"event {e.type}" for e in doc.gold.events)
-        by_split[doc.split].update(f"argument {a.role}" for e in doc.gold.events for a in e.arguments)
+    by_split = stats["label_counts"]
     labels = sorted(set().union(*by_split.values()))
     table = ["| label | " + " | ".join(SPLITS) + " |", "|---|" + "---|" * len(SPLITS)]
     table += [f"| {label} | " + " | ".join(str(by_split[s][label]) for s in SPLITS) + " |" for label in labels]
-    articles = Counter(d.split for d in docs)
+    articles = stats["articles_per_split"]
     entity_list = ", ".join(f"`{e.name}` ({e.ar})" for e in schema.entities)
     event_list = "; ".join(f"`{e.name}` ({e.ar}; roles {' '.join(r.name for r in e.roles)})" for e in schema.events) or "none"
     ratio_list = ", ".join(f"{s} {r:g}" for s, r in zip(SPLITS, ratios))
@@ -497,6 +509,17 @@ Annotators are pseudonymous ids. Offsets are Unicode code points into `text`.
     return "---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n" + body
 
 
+def _size(n: int) -> str:
+    return "n<1K" if n < 1000 else "1K<n<10K" if n < 10_000 else "10K<n<100K" if n < 100_000 else "100K<n<1M"
+
+
+def _label_counts(doc: Doc) -> Counter[str]:
+    counts: Counter[str] = Counter(f"entity {e.type}" for e in doc.gold.entities)
+    counts.update(f"event {e.type}" for e in doc.gold.events)
+    counts.update(f"argument {a.role}" for e in doc.gold.events for a in e.arguments)
+    return counts
+
+
 def agreement_text(figures: dict[str, Any]) -> str:
     """The card's agreement paragraph, from ``AgreementReport.as_dict()``."""
     if not figures["articles_compared"]:
@@ -550,7 +573,11 @@ def export(
     overwrite: bool = False,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> ExportReport:
-    """Build the gold set from the latest pull and write it to ``out`` atomically."""
+    """Build the gold set from the latest pull and write it to ``out`` atomically.
+
+    Streams: the pulled state is read twice (article versions, then the tasks),
+    and each article is validated, merged, tokenized and written before the next.
+    """
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if unit not in UNITS:
@@ -559,37 +586,65 @@ def export(
     if out.exists() and not overwrite:
         raise ExportError(f"{out} exists already; choose another --out or add --overwrite to replace it.")
     schema = schema or schema_mod.load()
-    tasks, manifest = read_state(project_folder(title, root))
     if len({brat_type(e.name) for e in schema.events}) != len(schema.events):
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
-    docs, counts = gold_docs(tasks, schema, int(manifest.get("project_id") or 0), threshold)
-    if not docs:
-        raise ExportError(f"project {title!r} has no article with a kept annotation yet; nothing to export.", "Run `annotate validate` to see why.")
-    for doc in docs:
-        doc.split = split_of(doc.article["text"], seed, ratios)
-    stats: dict[str, Any] = dict(counts)
-    stats["boundary_splits"] = sum(d.boundary_splits for d in docs)
-    stats["entities_not_in_bio"] = sum(len(d.entity_left_out) for d in docs)
-    stats["triggers_not_in_bio"] = sum(len(d.trigger_left_out) for d in docs)
-    stats["gold_sources"] = Counter(d.gold_source for d in docs)
+    folder = project_folder(title, root)
+    manifest = read_manifest(folder)
+    project_id = int(manifest.get("project_id") or 0)
+    latest = latest_versions(iter_state(folder))
+    totals = Counts()
+    builder = AgreementBuilder()
+    stats: dict[str, Any] = {
+        "boundary_splits": 0,
+        "entities_not_in_bio": 0,
+        "triggers_not_in_bio": 0,
+        "gold_sources": Counter(),
+        "articles_in_dispute": 0,
+        "articles_per_split": Counter(),
+        "label_counts": {s: Counter() for s in SPLITS},
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        if fmt == "hf":
-            rows_per_split = write_hf(docs, schema, unit, tmp)
-        elif fmt == "conll":
-            rows_per_split = write_conll(docs, tmp)
-        elif fmt == "brat":
-            rows_per_split = write_brat(docs, schema, tmp)
-        else:
-            rows_per_split = write_rows_jsonl(docs, schema, unit, tmp)
-        (tmp / "README.md").write_text(
-            card(schema, docs, fmt, unit, rows_per_split, stats, manifest, seed, ratios), encoding="utf-8"
+        writer = WRITERS[fmt](tmp, schema, unit)
+        for task, grouped in iter_articles(iter_state(folder), schema, latest, totals):
+            builder.add(grouped)
+            chosen = select_gold(grouped, schema, threshold)
+            article = dict(task["data"])
+            article.setdefault("article_id", grouped.article_id)
+            doc = make_doc(article, chosen, grouped.annotations + grouped.ground_truth, project_id)
+            doc.split = split_of(article["text"], seed, ratios)
+            writer.write(doc)
+            stats["boundary_splits"] += doc.boundary_splits
+            stats["entities_not_in_bio"] += len(doc.entity_left_out)
+            stats["triggers_not_in_bio"] += len(doc.trigger_left_out)
+            stats["gold_sources"][chosen.source] += 1
+            stats["articles_in_dispute"] += bool(chosen.disputes)
+            stats["articles_per_split"][doc.split] += 1
+            stats["label_counts"][doc.split].update(_label_counts(doc))
+        rows_per_split = writer.close()
+        exported = sum(stats["articles_per_split"].values())
+        if not exported:
+            raise ExportError(
+                f"project {title!r} has no article with a kept annotation yet; nothing to export.",
+                "Run `annotate validate` to see why.",
+            )
+        stats.update(
+            {
+                "articles": len(latest),
+                "articles_without_gold": len(latest) - exported,
+                "annotations_pulled": totals.pulled,
+                "annotations_kept": totals.kept + totals.repaired,
+                "annotations_rejected": totals.rejected,
+                "annotations_cancelled": totals.cancelled,
+                "agreement": builder.report().as_dict(),
+            }
         )
+        (tmp / "README.md").write_text(card(schema, fmt, unit, rows_per_split, stats, manifest, seed, ratios), encoding="utf-8")
+        plain = {k: ({s: dict(c) for s, c in v.items()} if k == "label_counts" else dict(v) if isinstance(v, Counter) else v) for k, v in stats.items()}
         (tmp / "export.json").write_text(
             json.dumps({"format": fmt, "unit": unit, "seed": seed, "split": list(ratios), "rows": rows_per_split,
-                        "stats": {k: (dict(v) if isinstance(v, Counter) else v) for k, v in stats.items()},
-                        "manifest": manifest}, ensure_ascii=False, indent=2),
+                        "stats": plain, "manifest": manifest}, ensure_ascii=False, indent=2),
             encoding="utf-8",
         )
         if out.exists():
@@ -603,4 +658,4 @@ def export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ExportReport(out, fmt, rows_per_split, dict(Counter(d.split for d in docs)), stats)
+    return ExportReport(out, fmt, rows_per_split, dict(stats["articles_per_split"]), stats)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,17 +57,30 @@ def project_folder(title: str, root: Path = EXPORTS) -> Path:
     return root / safe
 
 
-def read_state(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The merged tasks and the manifest of the latest pull in ``folder``."""
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the latest pull in ``folder``."""
     state, manifest = folder / "state.jsonl", folder / "manifest.json"
     if not state.exists() or not manifest.exists():
         raise AnnotateError(f"{folder}: nothing has been pulled here yet.", "Run `annotate pull` first.")
     try:
-        with jsonlines.open(state) as reader:
-            tasks = list(reader)
-        return tasks, json.loads(manifest.read_text(encoding="utf-8"))
+        return json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AnnotateError(f"{folder}: the pulled state is damaged ({exc}).", "Run `annotate pull --full`.") from None
+
+
+def iter_state(folder: Path) -> Iterator[dict[str, Any]]:
+    """The merged tasks one by one, so later stages need not hold them all."""
+    read_manifest(folder)
+    try:
+        with jsonlines.open(folder / "state.jsonl") as reader:
+            yield from reader
+    except (OSError, ValueError) as exc:
+        raise AnnotateError(f"{folder}: the pulled state is damaged ({exc}).", "Run `annotate pull --full`.") from None
+
+
+def read_state(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The merged tasks and the manifest of the latest pull in ``folder``."""
+    return list(iter_state(folder)), read_manifest(folder)
 
 
 def _latest_time(tasks: Iterable[dict[str, Any]]) -> str | None:

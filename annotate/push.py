@@ -127,13 +127,13 @@ def plan(articles: list[Article], refs: list[TaskRef], new_version: bool) -> tup
 def _import_batch(client: LabelStudioClient, project_id: int, batch: list[Article]) -> None:
     """Import one batch; if the connection breaks mid-request, find out what landed instead of guessing."""
     try:
-        client.import_tasks(project_id, [{"data": a.task_data()} for a in batch])
+        client.import_tasks(project_id, [a.task() for a in batch])
         return
     except ServerError:
         landed = {(r.article_id, r.version) for r in client.task_refs(project_id)}
     remaining = [a for a in batch if (a.id, a.version) not in landed]
     if remaining:
-        client.import_tasks(project_id, [{"data": a.task_data()} for a in remaining])
+        client.import_tasks(project_id, [a.task() for a in remaining])
 
 
 def push_articles(

@@ -83,7 +83,7 @@ class ValidationReport:
 # --- offsets ------------------------------------------------------------------------
 
 
-class _TextIndex:
+class TextIndex:
     """Offset conversions for one text, computed once and only when needed."""
 
     def __init__(self, text: str) -> None:
@@ -121,7 +121,7 @@ class _TextIndex:
         return None
 
 
-def _locate(index: _TextIndex, start: int, end: int, stored: str) -> tuple[int, int, str] | None:
+def _locate(index: TextIndex, start: int, end: int, stored: str) -> tuple[int, int, str] | None:
     """Where ``stored`` really is, when that is certain: the repair's new span and its code."""
     text = index.text
     if any(ord(ch) > 0xFFFF for ch in text):
@@ -182,7 +182,7 @@ class _Check:
         return False
 
 
-def _span(check: _Check, index: _TextIndex, rid: str, value: dict[str, Any]) -> tuple[int, int, str] | None:
+def _span(check: _Check, index: TextIndex, rid: str, value: dict[str, Any]) -> tuple[int, int, str] | None:
     text = index.text
     start, end, stored = value.get("start"), value.get("end"), value.get("text")
     if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
@@ -239,7 +239,7 @@ def _span(check: _Check, index: _TextIndex, rid: str, value: dict[str, Any]) -> 
     return start, end, stored
 
 
-def _regions(check: _Check, index: _TextIndex, results: list[dict[str, Any]], schema: Schema) -> dict[str, _Region]:
+def _regions(check: _Check, index: TextIndex, results: list[dict[str, Any]], schema: Schema) -> dict[str, _Region]:
     allowed = {schema_mod.ENTITY_TAG: {e.name for e in schema.entities}, schema_mod.TRIGGER_TAG: {e.name for e in schema.events}}
     regions: dict[str, _Region] = {}
     for result in results:
@@ -411,7 +411,7 @@ def check_annotation(
     *,
     repair: bool = True,
     latest_version: int | None = None,
-    index: _TextIndex | None = None,
+    index: TextIndex | None = None,
 ) -> Verdict:
     """Read one pulled annotation of a task and check it; return what becomes of it."""
     data = task.get("data") or {}
@@ -448,7 +448,7 @@ def check_annotation(
     if not isinstance(results, list) or not results:
         check.add("annotation.empty", "the annotation has no regions and no answers")
         results = []
-    index = index or _TextIndex(text)
+    index = index or TextIndex(text)
     regions = _regions(check, index, results, schema)
     alias = _deduplicate(check, regions)
     _overlaps(check, regions, schema)
@@ -485,7 +485,7 @@ def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: b
     total = Counts()
     for task in tasks:
         data = task.get("data") or {}
-        index = _TextIndex(str(data.get("text") or ""))
+        index = TextIndex(str(data.get("text") or ""))
         latest_version = latest.get(str(data.get("article_id")))
         for raw in task.get("annotations") or []:
             verdict = check_annotation(task, raw, schema, repair=repair, latest_version=latest_version, index=index)

@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from annotate import adjudicate, export, pull, push, schema
-from annotate.agreement import latest_articles, token_tags
+from annotate.agreement import iter_articles, latest_versions, token_tags
 from annotate.cli import main
 from annotate.client import LabelStudioClient
 from conftest import DATA
@@ -51,7 +51,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
 
     # The figures equal the reference implementations on the same token tags.
     tasks_state, _ = pull.read_state(pull.project_folder(project_title, pulled))
-    grouped = {g.article_id: g for _, g in latest_articles(tasks_state, SCHEMA)[0]}
+    grouped = {g.article_id: g for _, g in iter_articles(tasks_state, SCHEMA, latest_versions(tasks_state))}
     clitic_tags = token_tags(clitics, grouped["hard-clitics"].annotations)
     emoji_tags = token_tags(emoji, grouped["hard-emoji"].annotations)
     a, b = clitic_tags[0] + emoji_tags[0], clitic_tags[1] + emoji_tags[1]

@@ -35,6 +35,7 @@ def same(ours: float, reference: float) -> bool:
     return (math.isnan(ours) and math.isnan(reference)) or math.isclose(ours, reference, rel_tol=1e-9, abs_tol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")  # the reference warns on one-label inputs
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.lists(LABELS, min_size=n, max_size=n), st.lists(LABELS, min_size=n, max_size=n))))
 def test_cohen_kappa_equals_scikit_learn(pair: tuple[list[str], list[str]]) -> None:
@@ -44,6 +45,7 @@ def test_cohen_kappa_equals_scikit_learn(pair: tuple[list[str], list[str]]) -> N
     assert same(cohen_kappa(a, b), reference)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(2, 5).flatmap(

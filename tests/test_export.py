@@ -318,7 +318,7 @@ def test_writes_are_atomic_and_replace_only_with_overwrite(pulled: Path, tmp_pat
     def broken(*args: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(export, "write_conll", broken)
+    monkeypatch.setattr(export.ConllWriter, "write", broken)  # fails on the first article
     with pytest.raises(OSError):
         export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="conll", overwrite=True)
     assert (out / "README.md").read_text(encoding="utf-8") == before and (out / "data").exists()

@@ -182,3 +182,12 @@ def test_long_article_is_pushed_whole(client: LabelStudioClient, project_title: 
     report = push.push_articles(client, [article], title=project_title, schema=schema.load(DEFAULT_SCHEMA))
     (task,) = client.iter_tasks(report.project.id)
     assert len(text) > 80_000 and task["data"]["text"] == text
+
+
+def test_tasks_imported_without_meta_are_still_recognised(client: LabelStudioClient, project_title: str) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    articles = synthetic(3)
+    report = push.push_articles(client, articles[:1], title=project_title, schema=s)
+    client.import_tasks(report.project.id, [{"data": articles[1].task_data()}])  # by hand: no meta
+    again = push.push_articles(client, articles, title=project_title, schema=s)
+    assert again.imported == ["art-0002"] and again.unchanged == 2

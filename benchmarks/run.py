@@ -1,0 +1,255 @@
+"""Benchmarks of push, pull and export against a real Label Studio, each beside its floor.
+
+    .venv/bin/python benchmarks/run.py                      # small: N=300, memory 300 vs 3,000
+    .venv/bin/python benchmarks/run.py --n 10000 --memory 5000,50000
+
+Starts its own embedded Label Studio in a temporary folder (or uses ``--home``),
+generates the synthetic corpus (benchmarks/corpus.py), and prints one table of
+figures measured side by side in the same run. Not part of the timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import article  # noqa: E402
+
+from annotate import export, pull, push, schema as schema_mod, studio  # noqa: E402
+from annotate.client import LabelStudioClient  # noqa: E402
+from annotate.files import write_json, write_jsonl  # noqa: E402
+from annotate.ingest import content_hash  # noqa: E402
+
+
+@dataclass
+class Row:
+    step: str
+    ours: float
+    floor: float
+    floor_name: str
+    target: float
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.floor if self.floor else float("inf")
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio <= self.target
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def raw_post_import(client: LabelStudioClient, project_id: int, tasks: list[dict[str, Any]]) -> float:
+    """The floor: one bulk POST of all tasks, nothing else."""
+    with httpx.Client(base_url=client.url, timeout=3600) as http:
+        start = time.perf_counter()
+        response = http.post(
+            f"/api/projects/{project_id}/import",
+            json=tasks,
+            headers={"Authorization": client._auth_header()},
+        )
+        elapsed = time.perf_counter() - start
+    response.raise_for_status()
+    return elapsed
+
+
+def raw_export(client: LabelStudioClient, project_id: int, path: Path) -> float:
+    """The floor: one call of the export endpoint, saved to a file."""
+    with httpx.Client(base_url=client.url, timeout=3600) as http:
+        start = time.perf_counter()
+        response = http.get(
+            f"/api/projects/{project_id}/export",
+            params={"exportType": "JSON", "download_all_tasks": "true"},
+            headers={"Authorization": client._auth_header()},
+        )
+        path.write_bytes(response.content)
+        elapsed = time.perf_counter() - start
+    response.raise_for_status()
+    return elapsed
+
+
+def annotated_tasks(n: int, seed: int, user: int) -> list[dict[str, Any]]:
+    tasks = []
+    for i in range(n):
+        a = article(i, seed)
+        data = {"article_id": a.id, "version": 1, "content_hash": content_hash(a.text), "title": a.title, "text": a.text}
+        tasks.append({"data": data, "meta": {"article_id": a.id, "version": 1, "content_hash": data["content_hash"]},
+                      "annotations": [{"result": a.result, "completed_by": user}]})
+    return tasks
+
+
+def converter_floor(label_config: str, export_path: Path, out: Path) -> float:
+    """Label Studio's own converter (label_studio_sdk.converter), CONLL2003, on the same export."""
+    from label_studio_sdk.converter import Converter
+
+    start = time.perf_counter()
+    Converter(config=label_config, project_dir=None, download_resources=False).convert_to_conll2003(
+        str(export_path), str(out), is_dir=False
+    )
+    return time.perf_counter() - start
+
+
+def synthetic_state(root: Path, title: str, n: int, seed: int) -> None:
+    """A pulled state as `annotate pull` writes it, without a server (for the memory benchmark)."""
+    folder = pull.project_folder(title, root)
+
+    def tasks() -> Any:
+        for i in range(n):
+            a = article(i, seed)
+            data = {"article_id": a.id, "version": 1, "content_hash": content_hash(a.text), "title": a.title, "text": a.text}
+            yield {"id": i + 1, "data": data, "annotations": [{"id": i + 1, "completed_by": 1, "result": a.result}]}
+
+    write_jsonl(folder / "state.jsonl", tasks())
+    write_json(folder / "manifest.json", {"project_id": 1, "project_title": title})
+
+
+def peak_memory_of_export(root: Path, title: str, out: Path) -> float:
+    """Peak resident memory (MiB) of validate + export in a fresh process."""
+    code = (
+        "import resource, sys; from pathlib import Path; from annotate import export;"
+        f"export.export({title!r}, Path({str(out)!r}), root=Path({str(root)!r}));"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: int = 7) -> list[Row]:
+    rows: list[Row] = []
+    s = schema_mod.load()
+    started_here = home is None
+    home = home or work / "studio"
+    if started_here:
+        studio.start(home, port=_free_port(), timeout=600)
+    try:
+        client = studio.connect(home)
+        corpus = work / "corpus.jsonl"
+        write_jsonl(corpus, (article(i, seed).record() for i in range(n)))
+        run_id = os.urandom(3).hex()
+
+        # push N new articles vs one raw bulk POST of the same tasks
+        from annotate.ingest import read_articles
+
+        tasks = [a.task() for a in read_articles([corpus])]
+        floor_project = client.create_project(f"bench-floor-{run_id}", **push.project_settings(s))
+        floor = raw_post_import(client, floor_project.id, tasks)
+        ours, report = timed(lambda: push.push(client, [corpus], title=f"bench-push-{run_id}"))
+        assert len(report.imported) == n, report
+        rows.append(Row(f"push {n:,} new articles", ours, floor, "one raw bulk POST", 1.25))
+        again, report2 = timed(lambda: push.push(client, [corpus], title=f"bench-push-{run_id}"))
+        assert report2.imported == [] and report2.unchanged == n
+        rows.append(Row(f"push the same {n:,} again", again, ours, "the first push", 0.25))
+
+        # pull N annotated articles vs one raw export call
+        user = client.whoami()["id"]
+        annotated = client.create_project(f"bench-pull-{run_id}", **push.project_settings(s))
+        all_tasks = annotated_tasks(n, seed, user)
+        for start in range(0, n, 1000):
+            client.import_tasks(annotated.id, all_tasks[start : start + 1000])
+        raw_path = work / "raw-export.json"
+        floor = raw_export(client, annotated.id, raw_path)
+        pulled = work / "pulled"
+        full, pulled_report = timed(lambda: pull.pull(client, title=annotated.title, schema=s, root=pulled, full=True))
+        assert pulled_report.annotations == n
+        rows.append(Row(f"pull {n:,} annotated articles", full, floor, "one raw export call", 1.2))
+
+        # incremental pull after 1% changed
+        refs = client.task_refs(annotated.id)[: max(1, n // 100)]
+        for ref in refs:
+            task = client.get_task(ref.id)
+            annotation = task["annotations"][0]
+            client.update_annotation(annotation["id"], result=annotation["result"], lead_time=1.0)
+        inc, inc_report = timed(lambda: pull.pull(client, title=annotated.title, schema=s, root=pulled))
+        assert inc_report.mode == "incremental" and inc_report.fetched >= len(refs)
+        rows.append(Row(f"incremental pull, {len(refs)} changed", inc, full, "the full pull", 0.1))
+
+        # validate + export to a DatasetDict vs the SDK converter's CONLL2003 on the same export
+        floor = converter_floor(client.get_project(annotated.id).label_config, raw_path, work / "converter")
+        ours, exported = timed(lambda: export.export(annotated.title, work / "dataset", schema=s, root=pulled))
+        assert sum(exported.rows.values()) == n
+        rows.append(Row(f"validate + export {n:,} to a DatasetDict", ours, floor, "SDK converter CONLL2003", 1.0))
+    finally:
+        if started_here:
+            studio.stop(home)
+
+    # peak memory of validate + export, large vs small (no server needed)
+    small, large = memory
+    peaks = []
+    for size in (small, large):
+        root = work / f"memory-{size}"
+        synthetic_state(root, "memory", size, seed)
+        peaks.append(peak_memory_of_export(root, "memory", work / f"memory-out-{size}"))
+        shutil.rmtree(root)
+    rows.append(Row(f"peak memory, validate + export {large:,} vs {small:,}", peaks[1], peaks[0], f"{small:,} articles", 1.5, "MiB"))
+    return rows
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| step | ours | floor | measured against | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.step} | {r.ours:.2f} {r.unit} | {r.floor:.2f} {r.unit} | {r.floor_name} | {r.ratio:.2f}× | ≤ {r.target}× | {'yes' if r.ok else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import label_studio
+
+    return f"{platform.machine()}, {cpus} cores, {mem:.0f} GiB, Python {platform.python_version()}, Label Studio {label_studio.__version__}"
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=300, help="articles for push, pull and export (default 300)")
+    parser.add_argument("--memory", default="300,3000", help="small,large article counts for the memory ratio")
+    parser.add_argument("--home", type=Path, help="use this running embedded studio instead of starting one")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    small, large = (int(x) for x in args.memory.split(","))
+    work = Path(tempfile.mkdtemp(prefix="annotate-bench-"))
+    try:
+        rows = run(args.n, (small, large), args.home, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"machine: {machine()}")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ | {"ratio": r.ratio, "ok": r.ok} for r in rows], indent=2), encoding="utf-8")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -122,6 +122,15 @@ def test_tokens_split_punctuation_keep_numbers_and_split_clitics_at_boundaries()
     assert normalize("الأمريكيـــة") == "الامريكية" and normalize("قُتِلَ") == "قتل" and normalize("مسؤولية") == "مسءولية"
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("اأإآٱىٰؤئءبتـ") + ["\u064b", "\u064e", "\u0650", "\u0651", "\u0652", "ة", "و", "ي"]), max_size=12))
+def test_normalize_equals_the_pyarabic_functions(token: str) -> None:
+    from pyarabic import araby
+
+    expected = araby.normalize_alef(araby.strip_tatweel(araby.strip_tashkeel(token))).replace("ؤ", "ء").replace("ئ", "ء")
+    assert normalize(token) == expected
+
+
 @st.composite
 def text_and_mentions(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
     words = draw(st.lists(st.sampled_from(["لتنظيم", "داعش", "،", "في", "سوريا", "و17", "🔥", "قُتل", "«الرقة»", "وزارة"]), min_size=1, max_size=15))

@@ -1,0 +1,41 @@
+"""A small run of the benchmark script as a correctness check: every step runs and counts right (nothing is timed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import corpus  # noqa: E402
+import run as bench  # noqa: E402
+
+from annotate import schema  # noqa: E402
+from annotate.validate import check_annotation  # noqa: E402
+
+
+def test_synthetic_articles_are_valid_and_carry_the_hazards() -> None:
+    s = schema.load()
+    texts = []
+    for i in range(200):
+        a = corpus.article(i, seed=3)
+        assert a == corpus.article(i, seed=3)  # deterministic
+        task = {"id": i, "data": {"article_id": a.id, "text": a.text}}
+        verdict = check_annotation(task, {"id": i, "result": a.result}, s)
+        assert verdict.status == "kept", verdict.problems
+        texts.append(a.text)
+    joined = "".join(texts)
+    assert any(ch in joined for ch in corpus.EMOJI) and "ـــ" in joined and "\u064e" in joined  # emoji, tatweel, fatha
+    assert max(len(t) for t in texts) > 10 * min(len(t) for t in texts)  # some long articles
+
+
+@pytest.mark.studio
+def test_small_benchmark_run_covers_every_step(studio_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = bench.main(["--n", "20", "--memory", "10,30", "--home", str(studio_home)])
+    assert [r.step.split(" ")[0] for r in rows] == ["push", "push", "pull", "incremental", "validate", "peak"]
+    assert all(r.ours > 0 and r.floor > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert out.count("\n| ") == 7 and "machine:" in out

@@ -173,6 +173,7 @@ def push(
             batch_size=batch_size,
             on_progress=progress,
             annotators=annotators,
+            cache=studio_mod.home(home) / "push-index",
         )
     _echo_push(report)
 
@@ -189,7 +190,10 @@ def up(
     err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
     status = studio_mod.start(home, port=port)
     with studio_mod.connect(home) as client, _progress("Importing") as progress:
-        report = push_mod.push(client, paths or [Path("seeds")], title=project, schema_path=schema, on_progress=progress)
+        report = push_mod.push(
+            client, paths or [Path("seeds")], title=project, schema_path=schema, on_progress=progress,
+            cache=studio_mod.home(home) / "push-index",
+        )
     _echo_push(report)
     _echo_login(status, show_password=True)
     typer.echo("Stop the studio with: annotate studio stop")

@@ -326,6 +326,7 @@ class LabelStudioClient:
         annotations: bool = False,
         updated_since: str | None = None,
         include: str | None = None,
+        after_id: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every task of a project, page by page, in id order.
 
@@ -336,13 +337,13 @@ class LabelStudioClient:
         page = 1
         seen = 0
         query: dict[str, Any] = {"ordering": ["tasks:id"]}
+        items = []
         if updated_since:
-            query["filters"] = {
-                "conjunction": "and",
-                "items": [
-                    {"filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime", "value": updated_since}
-                ],
-            }
+            items.append({"filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime", "value": updated_since})
+        if after_id is not None:
+            items.append({"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_id})
+        if items:
+            query["filters"] = {"conjunction": "and", "items": items}
         while True:
             params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size, "query": json.dumps(query)}
             if annotations:
@@ -371,15 +372,15 @@ class LabelStudioClient:
             raise LabelStudioError(f"Label Studio's export of project {project_id} is not a list of tasks.")
         return body
 
-    def task_refs(self, project_id: int) -> list[TaskRef]:
-        """What push needs of every task: its id and the article id, version and hash.
+    def task_refs(self, project_id: int, after_id: int | None = None) -> list[TaskRef]:
+        """What push needs of every task (with an id above ``after_id``): its id and the article id, version and hash.
 
         Push stores them in each task's ``meta`` so they can be listed without the
         texts; a task imported some other way is read from its ``data`` instead.
         """
         refs: list[TaskRef] = []
         without_meta: list[int] = []
-        for task in self.iter_tasks(project_id, include="id,meta"):
+        for task in self.iter_tasks(project_id, include="id,meta", after_id=after_id):
             meta = task.get("meta") or {}
             if "article_id" in meta:
                 refs.append(_task_ref(int(task["id"]), meta))
@@ -387,7 +388,7 @@ class LabelStudioClient:
                 without_meta.append(int(task["id"]))
         if without_meta:
             missing = set(without_meta)
-            for task in self.iter_tasks(project_id, include="id,data"):
+            for task in self.iter_tasks(project_id, include="id,data", after_id=after_id):
                 if int(task["id"]) in missing:
                     refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
         return refs

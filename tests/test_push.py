@@ -191,3 +191,36 @@ def test_tasks_imported_without_meta_are_still_recognised(client: LabelStudioCli
     client.import_tasks(report.project.id, [{"data": articles[1].task_data()}])  # by hand: no meta
     again = push.push_articles(client, articles, title=project_title, schema=s)
     assert again.imported == ["art-0002"] and again.unchanged == 2
+
+
+def test_cached_task_index_is_verified_against_the_server(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    cache = tmp_path / "push-index"
+    articles = synthetic(6)
+    first = push.push_articles(client, articles[:4], title=project_title, schema=s, cache=cache)
+    assert len(list(cache.iterdir())) == 1
+    calls: list[int | None] = []
+    listing = client.task_refs
+
+    def counted(project_id: int, after_id: int | None = None) -> list:
+        calls.append(after_id)
+        return listing(project_id, after_id=after_id)
+
+    monkeypatch.setattr(client, "task_refs", counted)
+    # Someone imports an article outside push: it has a higher id than any cached one.
+    client.import_tasks(first.project.id, [articles[4].task()])
+    again = push.push_articles(client, articles[:5], title=project_title, schema=s, cache=cache)
+    assert again.imported == [] and again.unchanged == 5
+    assert calls == [max(r.id for r in listing(first.project.id)[:4])]  # only tasks above the cache were listed
+    # A task deleted in Label Studio: the counts disagree, so everything is listed again and it is pushed anew.
+    deleted = next(r for r in listing(first.project.id) if r.article_id == "art-0001")
+    client.delete_task(deleted.id)
+    calls.clear()
+    third = push.push_articles(client, articles, title=project_title, schema=s, cache=cache)
+    assert sorted(third.imported) == ["art-0001", "art-0005"] and None in calls
+    tasks = tasks_by_article(client, first.project.id)
+    assert len(tasks) == 6 and all(len(t) == 1 for t in tasks.values())
+    (cache / next(iter(cache.iterdir())).name).write_text("not json", encoding="utf-8")
+    assert push.push_articles(client, articles, title=project_title, schema=s, cache=cache).unchanged == 6

@@ -36,6 +36,10 @@ LEGACY_DISABLED_HINT = (
 )
 
 
+def _compact_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def is_personal_access_token(token: str) -> bool:
     """Personal access tokens are JWTs (three dot-separated parts); legacy tokens are 40 hex digits."""
     return token.count(".") == 2 and token.startswith("eyJ")
@@ -143,11 +147,15 @@ class LabelStudioClient:
         safe to repeat; one that may have been processed is repeated only when
         ``retry`` says the request is idempotent.
         """
+        # Compact UTF-8: Arabic text escaped as \uXXXX (the default) would triple the bytes sent.
+        body = None if json is None else _compact_json(json)
         attempt = 0
         while True:
             headers = {"Authorization": self._auth_header()} if auth else {}
+            if json is not None:
+                headers["Content-Type"] = "application/json"
             try:
-                kwargs: dict[str, Any] = {"params": params, "json": json, "headers": headers}
+                kwargs: dict[str, Any] = {"params": params, "content": body, "headers": headers}
                 if timeout is not None:
                     kwargs["timeout"] = timeout
                 response = self._http.request(method, path, **kwargs)

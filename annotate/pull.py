@@ -18,12 +18,14 @@ a failed pull leaves the previous state intact.
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jsonlines
 
@@ -105,6 +107,33 @@ def _keep(task: dict[str, Any]) -> dict[str, Any]:
     return {k: task[k] for k in keys if k in task}
 
 
+_LINE_ID = re.compile(r'\{"id":\s*(\d+)')
+
+
+def _merge_into(state: Path, changed: dict[int, dict[str, Any]], out: IO[str]) -> tuple[int, list[dict[str, Any]]]:
+    """Write the old state with changed tasks replaced and new ones appended; return the task count and the replaced tasks.
+
+    Unchanged lines are copied as they are (not parsed, not re-encoded): an
+    incremental pull costs what changed, plus one copy of the file.
+    """
+    pending = dict(changed)
+    replaced = []
+    count = 0
+    with state.open(encoding="utf-8") as old:
+        for line in old:
+            match = _LINE_ID.match(line)
+            task_id = int(match.group(1)) if match else int(json.loads(line)["id"])
+            if task_id in pending:
+                replaced.append(json.loads(line))
+                line = json.dumps(pending.pop(task_id), ensure_ascii=False) + "\n"
+            out.write(line)
+            count += 1
+    for task_id in sorted(pending):  # new tasks: their ids are above the old ones
+        out.write(json.dumps(pending[task_id], ensure_ascii=False) + "\n")
+        count += 1
+    return count, replaced
+
+
 def pull(
     client: LabelStudioClient,
     *,
@@ -120,63 +149,69 @@ def pull(
         raise ProjectError(f"Label Studio has no project titled {title!r}.", "Check --project, or push articles first.")
     schema = schema or schema_mod.load()
     folder = project_folder(title, root)
-    previous: dict[int, dict[str, Any]] = {}
     last: dict[str, Any] = {}
     if not full and (folder / "manifest.json").exists():
-        tasks, last = read_state(folder)
-        if last.get("project_id") != project.id:
+        last = read_manifest(folder)
+        if last.get("project_id") != project.id or "counts" not in last:
             last = {}  # a project of the same title was re-created: start afresh
-        else:
-            previous = {int(t["id"]): t for t in tasks}
     server = client.server_info()
     current = client.get_project(project.id)  # fresh task count, after any change
-    mode = "incremental" if last.get("watermark") else "full"
-    fetched: list[dict[str, Any]]
-    if mode == "incremental":
-        fetched = []
-        for task in client.iter_tasks(project.id, annotations=True, updated_since=last["watermark"]):
-            fetched.append(_keep(task))
-            if on_progress:
-                on_progress(len(fetched), 0)
-        merged = dict(previous)
-        merged.update({int(t["id"]): t for t in fetched})
-        if len(merged) != current.task_number:
-            # Tasks were deleted: only a full export says which.
-            mode = "full"
-    if mode == "full":
-        fetched = [_keep(t) for t in client.export_tasks(project.id)]
-        merged = {int(t["id"]): t for t in fetched}
-        if on_progress:
-            on_progress(len(fetched), len(fetched))
-    tasks = [merged[i] for i in sorted(merged)]
-    annotations, cancelled = _annotation_counts(tasks)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    manifest = {
-        "tool_version": __version__,
-        "label_studio_url": client.url,
-        "label_studio_version": server.version,
-        "project_id": project.id,
-        "project_title": project.title,
-        "label_config_sha256": schema_mod.config_hash(current.label_config),
-        "schema_name": schema.name,
-        "schema_sha256": schema.sha256,
-        "schema_config_matches": current.label_config.strip() == schema_mod.label_config(schema).strip(),
-        "pulled_at": now,
-        "mode": mode,
-        "watermark": _latest_time(tasks) or last.get("watermark"),
-        "previous_watermark": last.get("watermark"),
-        "counts": {
-            "tasks_fetched": len(fetched),
-            "tasks": len(tasks),
-            "annotations": annotations,
-            "cancelled": cancelled,
-        },
-    }
-    snapshot = folder / "pulls" / now.replace(":", "").replace("-", "").replace(".", "")
-    # The snapshot first, the state last: a crash in between leaves the old state whole.
-    write_jsonl(snapshot / "tasks.jsonl", fetched)
-    write_json(snapshot / "manifest.json", manifest)
-    write_jsonl(folder / "state.jsonl", tasks)
-    write_json(folder / "manifest.json", manifest)
-    return PullReport(folder, snapshot, mode, len(fetched), len(tasks), annotations, cancelled, manifest)
-
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".state.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        mode = "incremental" if last.get("watermark") else "full"
+        fetched: list[dict[str, Any]] = []
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            if mode == "incremental":
+                for task in client.iter_tasks(project.id, annotations=True, updated_since=last["watermark"]):
+                    fetched.append(_keep(task))
+                    if on_progress:
+                        on_progress(len(fetched), 0)
+                count, replaced = _merge_into(folder / "state.jsonl", {int(t["id"]): t for t in fetched}, out)
+                if count != current.task_number:
+                    mode = "full"  # tasks were deleted: only a full export says which
+                else:
+                    before = _annotation_counts(replaced)
+                    after = _annotation_counts(fetched)
+                    annotations = last["counts"]["annotations"] - before[0] + after[0]
+                    cancelled = last["counts"]["cancelled"] - before[1] + after[1]
+                    watermark = max(filter(None, [last.get("watermark"), _latest_time(fetched)]))
+            if mode == "full":
+                out.seek(0)
+                out.truncate()
+                fetched = sorted((_keep(t) for t in client.export_tasks(project.id)), key=lambda t: int(t["id"]))
+                for task in fetched:
+                    out.write(json.dumps(task, ensure_ascii=False) + "\n")
+                count = len(fetched)
+                annotations, cancelled = _annotation_counts(fetched)
+                watermark = _latest_time(fetched) or last.get("watermark")
+                if on_progress:
+                    on_progress(count, count)
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        manifest = {
+            "tool_version": __version__,
+            "label_studio_url": client.url,
+            "label_studio_version": server.version,
+            "project_id": project.id,
+            "project_title": project.title,
+            "label_config_sha256": schema_mod.config_hash(current.label_config),
+            "schema_name": schema.name,
+            "schema_sha256": schema.sha256,
+            "schema_config_matches": current.label_config.strip() == schema_mod.label_config(schema).strip(),
+            "pulled_at": now,
+            "mode": mode,
+            "watermark": watermark,
+            "previous_watermark": last.get("watermark"),
+            "counts": {"tasks_fetched": len(fetched), "tasks": count, "annotations": annotations, "cancelled": cancelled},
+        }
+        snapshot = folder / "pulls" / now.replace(":", "").replace("-", "").replace(".", "")
+        # The snapshot first, the state last: a crash in between leaves the old state whole.
+        write_jsonl(snapshot / "tasks.jsonl", fetched)
+        write_json(snapshot / "manifest.json", manifest)
+        os.replace(tmp, folder / "state.jsonl")
+        write_json(folder / "manifest.json", manifest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return PullReport(folder, snapshot, mode, len(fetched), count, annotations, cancelled, manifest)

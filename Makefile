@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install install-test bench clean
+.PHONY: up test install install-test browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ install-test: $(BIN)/python
 up: install
 	$(BIN)/annotate up
 
-# Installs what the tests need and runs every test, including those against a real Label Studio.
-test: install-test
+# Debian's Chromium (no browser download) and an emoji font for the editor screenshots.
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji
+browser-deps:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
+		echo "Installing $(BROWSER_PACKAGES) with apt-get (needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
+
+# Installs what the tests need and runs every test, including those against a real Label Studio
+# and the one in Label Studio's web editor.
+test: install-test browser-deps
 	$(BIN)/python -m pytest -q
 
 clean:

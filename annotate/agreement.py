@@ -380,18 +380,17 @@ def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEF
             counter.update(keys)
         return counter
 
-    entity_votes = support([set(_entities(a)) for a in anns])
-    entities = sorted(k for k, v in entity_votes.items() if v >= need)
-    for key, votes in sorted(entity_votes.items()):
-        if votes < n:
-            kept = "kept" if votes >= need else "dropped"
-            disputes.append(f"entity {key[0]} {article.text[key[1]:key[2]]!r} ({key[1]}-{key[2]}): {votes}/{n} annotators, {kept}")
-    trigger_votes = support([set(_triggers(a)) for a in anns])
-    triggers = sorted(k for k, v in trigger_votes.items() if v >= need)
-    for key, votes in sorted(trigger_votes.items()):
-        if votes < n:
-            kept = "kept" if votes >= need else "dropped"
-            disputes.append(f"event {key[0]} {article.text[key[1]:key[2]]!r} ({key[1]}-{key[2]}): {votes}/{n} annotators, {kept}")
+    def vote(kind: str, spans: list[set[tuple[str, int, int]]]) -> list[tuple[str, int, int]]:
+        """The spans at least ``need`` annotators gave; every non-unanimous one becomes a dispute."""
+        votes = support(spans)
+        for (label, start, end), count in sorted(votes.items()):
+            if count < n:
+                kept = "kept" if count >= need else "dropped"
+                disputes.append(f"{kind} {label} {article.text[start:end]!r} ({start}-{end}): {count}/{n} annotators, {kept}")
+        return sorted(k for k, v in votes.items() if v >= need)
+
+    entities = vote("entity", [set(_entities(a)) for a in anns])
+    triggers = vote("event", [set(_triggers(a)) for a in anns])
     argument_votes = support([set(_arguments(a)) for a in anns])
     entity_ids = {k: f"m{i}" for i, k in enumerate(entities)}
     arguments: dict[tuple[str, int, int], list[Argument]] = defaultdict(list)

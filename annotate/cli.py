@@ -196,7 +196,7 @@ def up(
         )
     _echo_push(report)
     _echo_login(status, show_password=True)
-    typer.echo("Stop the studio with: annotate studio stop")
+    typer.echo(f"Stop the studio with: {_command()} studio stop")
 
 
 @app.command("pull")
@@ -252,6 +252,17 @@ def validate(
         typer.echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
     if report.total.rejected:
         raise typer.Exit(1)
+
+
+def _command() -> str:
+    """How the user ran this command (e.g. .venv/bin/annotate), to repeat it in advice."""
+    path = Path(sys.argv[0])
+    if path.name != "annotate":
+        return "annotate"
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _fmt(x: float | None) -> str:

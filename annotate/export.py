@@ -402,12 +402,17 @@ class JsonlWriter(_TextFiles):
 class BratWriter(Writer):
     def __init__(self, out: Path, schema: Schema, unit: str) -> None:
         super().__init__(out, schema, unit)
+        self.names: set[str] = set()
         for split in SPLITS:
             (out / "brat" / split).mkdir(parents=True)
         (out / "brat" / "annotation.conf").write_text(brat_conf(schema), encoding="utf-8")
 
     def write(self, doc: Doc) -> None:
-        name = _safe_name(doc.article["article_id"])
+        article_id = doc.article["article_id"]
+        name = _safe_name(article_id)
+        if name in self.names:  # two ids that differ only in characters a file name cannot hold
+            name = f"{name}-{hashlib.sha256(article_id.encode()).hexdigest()[:8]}"
+        self.names.add(name)
         folder = self.out / "brat" / doc.split
         (folder / f"{name}.txt").write_text(doc.article["text"], encoding="utf-8")
         (folder / f"{name}.ann").write_text(brat_ann(doc), encoding="utf-8")

@@ -348,3 +348,19 @@ def test_cli_export_and_bad_options(pulled: Path, tmp_path: Path, capsys: pytest
     assert "add up to 1" in capsys.readouterr().err
     assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--format", "xml"]) == 1
     assert "choose one of hf, conll, brat, jsonl" in capsys.readouterr().err
+
+
+def test_brat_files_of_ids_that_look_alike_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    folder = project_folder(TITLE, tmp_path)
+    tasks = []
+    for i, aid in enumerate(["news/1", "news-1"], start=1):
+        text = ARTICLES["a3"] + f" {i}"
+        t = task(text, article_id=aid)
+        t["id"] = i
+        t["annotations"] = [{"id": i, "completed_by": 1, "result": [ent("g", "GPE", text, "منبج"), answer()]}]
+        tasks.append(t)
+    write_jsonl(folder / "state.jsonl", tasks)
+    write_json(folder / "manifest.json", {"project_id": 1})
+    export.export(TITLE, tmp_path / "brat", schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
+    names = sorted(p.stem for p in (tmp_path / "brat" / "brat" / "train").glob("*.txt"))
+    assert len(names) == 2 and names[0] == "news-1"

@@ -7,6 +7,7 @@ of the labelling view is saved in ``test-artifacts/`` for a person to check.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,11 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
         page.click("button[type=submit]")
         page.wait_for_url(lambda url: "/user/login" not in url)
         page.goto(f"{credentials.url}/projects/{report.project.id}/data?task={task['id']}")
+        page.wait_for_load_state("networkidle")
         page.wait_for_selector(".lsf-htx-richtext .lsf-richtext__line")
-        # The article reads right to left.
-        assert page.evaluate("() => getComputedStyle(document.querySelector('.lsf-htx-richtext')).direction") == "rtl"
+        page.locator(".lsf-label", has_text="GPE").first.wait_for()
+        # The article reads right to left (a locator waits out the editor's re-renders).
+        assert page.locator(".lsf-htx-richtext").first.evaluate("e => getComputedStyle(e).direction") == "rtl"
 
         select(page, "قَصَفَتْ", "Conflict:Attack")
         select(page, "التحالـــف الدولي", "ORG")
@@ -136,7 +139,10 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "labelling-view.png"), full_page=True)
         page.locator("[data-testid='bottombar-submit-button']").click()
-        page.wait_for_timeout(1500)
+        # Submitted when Label Studio has the annotation (not after a guessed pause).
+        deadline = time.monotonic() + 30
+        while not client.get_task(task["id"]).get("annotations") and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
         browser.close()
 
     pulled = tmp_path / "pulled"

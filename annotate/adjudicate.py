@@ -18,6 +18,7 @@ from .client import LabelStudioClient
 from .errors import ProjectError
 from .models import Annotation, Schema
 from .pull import EXPORTS, iter_state, project_folder
+from .push import find_project
 
 # What the reviewer sees in Label Studio's list of predictions.
 MODEL_VERSION = "annotate: majority merge — review the differences"
@@ -92,8 +93,6 @@ def to_results(annotation: Annotation, schema: Schema) -> list[dict[str, Any]]:
 
 def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema) -> int:
     """Save each merged result as the task's pre-annotation (replacing an earlier one); return how many."""
-    from .push import find_project
-
     project = find_project(client, title)
     if project is None:
         raise ProjectError(f"Label Studio has no project titled {title!r}.")

@@ -470,14 +470,7 @@ class LabelStudioClient:
         )
         return int(body["id"])
 
-    def list_users(self) -> list[dict[str, Any]]:
-        body = self._call("GET", "/api/users/", "list users")
-        return body.get("results", []) if isinstance(body, dict) else body
-
-    # --- tokens and organisation settings (administration, used by the tests and `studio`) ---
-
-    def token_settings(self) -> dict[str, Any]:
-        return self._call("GET", "/api/jwt/settings", "read the API token settings")
+    # --- tokens and organisation settings (administration, used by the tests) ---
 
     def set_token_settings(self, *, legacy: bool, personal: bool = True) -> dict[str, Any]:
         return self._call(

@@ -7,9 +7,9 @@ imports only what is missing, in bulk batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 

@@ -8,17 +8,19 @@ marks the result ground truth; the next pull and export take that annotation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import schema as schema_mod
-from .agreement import DEFAULT_THRESHOLD, AgreementReport, Gold, agreement, iter_articles, latest_versions, select_gold
+from .agreement import DEFAULT_THRESHOLD, AgreementReport, ArticleAnnotations, Gold, agreement, iter_articles, select_gold
 from .client import LabelStudioClient
 from .errors import ProjectError
 from .models import Annotation, Schema
 from .pull import EXPORTS, iter_state, project_folder
 from .push import find_project
+from .validate import latest_versions
 
 # What the reviewer sees in Label Studio's list of predictions.
 MODEL_VERSION = "annotate: majority merge — review the differences"
@@ -31,21 +33,23 @@ class Dispute:
     gold: Gold
 
 
+def _pulled_articles(title: str, schema: Schema, root: Path) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
+    """The latest pull's articles with their votes, streamed (versions first, then tasks)."""
+    folder = project_folder(title, root)
+    return iter_articles(iter_state(folder), schema, latest_versions(iter_state(folder)))
+
+
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS) -> AgreementReport:
     """Agreement figures of the latest pull of a project."""
     schema = schema or schema_mod.load()
-    folder = project_folder(title, root)
-    latest = latest_versions(iter_state(folder))
-    return agreement(grouped for _, grouped in iter_articles(iter_state(folder), schema, latest))
+    return agreement(grouped for _, grouped in _pulled_articles(title, schema, root))
 
 
 def disputes(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, threshold: float = DEFAULT_THRESHOLD) -> list[Dispute]:
     """Articles whose gold is a majority merge with something the annotators did not all agree on."""
     schema = schema or schema_mod.load()
-    folder = project_folder(title, root)
-    latest = latest_versions(iter_state(folder))
     out = []
-    for task, grouped in iter_articles(iter_state(folder), schema, latest):
+    for task, grouped in _pulled_articles(title, schema, root):
         gold = select_gold(grouped, schema, threshold)
         if gold.source == "majority" and gold.disputes:
             out.append(Dispute(int(task["id"]), grouped.article_id, gold))

@@ -24,7 +24,7 @@ from typing import Any
 
 from .models import Annotation, Argument, EntityMention, EventMention, Schema
 from .tokens import bio, token_span, tokenize
-from .validate import Counts, TextIndex, check_annotation
+from .validate import Counts, TextIndex, article_id_of, check_annotation
 
 DEFAULT_THRESHOLD = 0.5
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
@@ -206,21 +206,6 @@ def by_annotator(article_id: str, text: str, kept: Iterable[Annotation]) -> Arti
     return ArticleAnnotations(article_id, text, votes, truth)
 
 
-def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """The latest version of every article (a first, light pass over the tasks)."""
-    latest: dict[str, int] = {}
-    for task in tasks:
-        data = task.get("data") or {}
-        aid = _article_id(task)
-        latest[aid] = max(latest.get(aid, 0), int(data.get("version") or 1))
-    return latest
-
-
-def _article_id(task: dict[str, Any]) -> str:
-    data = task.get("data") or {}
-    return str(data.get("article_id") or f"task-{task.get('id')}")
-
-
 def iter_articles(
     tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, int], totals: Counts | None = None
 ) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
@@ -232,7 +217,7 @@ def iter_articles(
     seen: set[str] = set()
     for task in tasks:
         data = task.get("data") or {}
-        aid = _article_id(task)
+        aid = article_id_of(task)
         index = TextIndex(str(data.get("text") or ""))
         kept = []
         for raw in task.get("annotations") or []:

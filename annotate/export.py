@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import tempfile
 from collections import Counter
@@ -27,9 +26,10 @@ from datasets import ClassLabel, Features, List, Value
 from . import __version__
 from . import schema as schema_mod
 from .errors import AnnotateError
-from .agreement import DEFAULT_THRESHOLD, AgreementBuilder, Gold, iter_articles, latest_versions, select_gold
+from .agreement import DEFAULT_THRESHOLD, AgreementBuilder, Gold, iter_articles, select_gold
+from .files import safe_name
 from .models import Annotation, Schema
-from .validate import Counts
+from .validate import Counts, latest_versions
 from .pull import EXPORTS, iter_state, project_folder, read_manifest
 from .tokens import Tokens, bio, normalize, normalize_text, sentences, token_span, tokenize
 
@@ -272,10 +272,6 @@ def rows(doc: Doc, schema: Schema, unit: str) -> Iterator[dict[str, Any]]:
 # --- writers (each gets documents one at a time and keeps nothing of them) -------------------------
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "-", name, flags=re.UNICODE).strip("-.") or "article"
-
-
 class Writer:
     """Writes one format; ``rows`` counts rows per split."""
 
@@ -409,7 +405,7 @@ class BratWriter(Writer):
 
     def write(self, doc: Doc) -> None:
         article_id = doc.article["article_id"]
-        name = _safe_name(article_id)
+        name = safe_name(article_id, "article")
         if name in self.names:  # two ids that differ only in characters a file name cannot hold
             name = f"{name}-{hashlib.sha256(article_id.encode()).hexdigest()[:8]}"
         self.names.add(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,3 +34,8 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 def write_json(path: Path, value: Any) -> None:
     write_atomic(path, lambda f: json.dump(value, f, ensure_ascii=False, indent=2))
+
+
+def safe_name(name: str, fallback: str) -> str:
+    """``name`` as a file name: anything but letters (Arabic ones too), digits, ``.``, ``-`` and ``_`` becomes ``-``."""
+    return re.sub(r"[^\w.-]+", "-", name).strip("-.") or fallback

@@ -33,7 +33,7 @@ from . import __version__
 from . import schema as schema_mod
 from .client import LabelStudioClient
 from .errors import AnnotateError, ProjectError
-from .files import write_json, write_jsonl
+from .files import safe_name, write_json, write_jsonl
 from .models import Schema
 from .push import find_project
 
@@ -55,8 +55,7 @@ class PullReport:
 
 def project_folder(title: str, root: Path = EXPORTS) -> Path:
     """``exports/<title>``, with anything unsafe in a file name replaced (Arabic letters stay)."""
-    safe = re.sub(r"[^\w.-]+", "-", title, flags=re.UNICODE).strip("-.") or "project"
-    return root / safe
+    return root / safe_name(title, "project")
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -85,7 +84,7 @@ def read_state(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return list(iter_state(folder)), read_manifest(folder)
 
 
-def _latest_time(tasks: Iterable[dict[str, Any]]) -> str | None:
+def _latest_time(tasks: list[dict[str, Any]]) -> str | None:
     """The newest change Label Studio recorded: the server's clock, never ours."""
     times = [t.get("updated_at") for t in tasks]
     times += [a.get("updated_at") for t in tasks for a in t.get("annotations") or []]

@@ -416,7 +416,7 @@ def check_annotation(
     """Read one pulled annotation of a task and check it; return what becomes of it."""
     data = task.get("data") or {}
     text = str(data.get("text") or "")
-    article_id = str(data.get("article_id") or f"task-{task.get('id')}")
+    article_id = article_id_of(task)
     annotation_id = int(raw.get("id") or 0)
     check = _Check(article_id, annotation_id, repair)
     completed_by = raw.get("completed_by")
@@ -471,22 +471,32 @@ def check_annotation(
     return Verdict(base["task_id"], annotation_id, article_id, "repaired" if repaired else "kept", annotation, check.problems, raw)
 
 
+def article_id_of(task: dict[str, Any]) -> str:
+    """The article a task holds (tasks imported without one are named after themselves)."""
+    data = task.get("data") or {}
+    return str(data.get("article_id") or f"task-{task.get('id')}")
+
+
+def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The latest version of every article (a first, light pass over the tasks)."""
+    latest: dict[str, int] = {}
+    for task in tasks:
+        aid = article_id_of(task)
+        latest[aid] = max(latest.get(aid, 0), int((task.get("data") or {}).get("version") or 1))
+    return latest
+
+
 def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: bool = True) -> ValidationReport:
     """Check every annotation of every task; every one is accounted for in the counts."""
     tasks = list(tasks)
-    latest: dict[str, int] = {}
-    for task in tasks:
-        data = task.get("data") or {}
-        if data.get("article_id") is not None:
-            key = str(data["article_id"])
-            latest[key] = max(latest.get(key, 1), int(data.get("version") or 1))
+    latest = latest_versions(tasks)
     verdicts: list[Verdict] = []
     per_article: dict[str, Counts] = {}
     total = Counts()
     for task in tasks:
         data = task.get("data") or {}
         index = TextIndex(str(data.get("text") or ""))
-        latest_version = latest.get(str(data.get("article_id")))
+        latest_version = latest.get(article_id_of(task))
         for raw in task.get("annotations") or []:
             verdict = check_annotation(task, raw, schema, repair=repair, latest_version=latest_version, index=index)
             verdicts.append(verdict)

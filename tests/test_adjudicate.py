@@ -13,7 +13,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from annotate import adjudicate, export, pull, push, schema
-from annotate.agreement import iter_articles, latest_versions, token_tags
+from annotate.agreement import iter_articles, token_tags
+from annotate.validate import latest_versions
 from annotate.cli import main
 from annotate.client import LabelStudioClient
 from conftest import DATA

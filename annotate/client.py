@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -29,6 +29,14 @@ from .models import Project, ServerInfo, TaskRef
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {502, 503, 504}
+# A server on loopback or a LAN accepts at once; one that does not is not coming.
+CONNECT_TIMEOUT = 5.0
+# Ordinary calls answer in well under a second; a server silent this long is hung, and
+# a hung server is tried once more, not for minutes.
+READ_TIMEOUT = 20.0
+TIMEOUT_RETRIES = 1
+# Bulk calls (an export, an import of thousands of tasks) may legitimately take minutes.
+BULK_TIMEOUT = 600.0
 LEGACY_DISABLED_HINT = (
     "Create a personal access token in Label Studio (Account & Settings > Personal Access Token) and set"
     " LABEL_STUDIO_API_KEY to it, or let an administrator enable legacy tokens"
@@ -76,7 +84,7 @@ class LabelStudioClient:
         url: str,
         token: str,
         *,
-        timeout: float = 60.0,
+        timeout: float = READ_TIMEOUT,
         retries: int = 4,
         backoff: float = 0.5,
         unreachable_hint: str | None = None,
@@ -92,7 +100,7 @@ class LabelStudioClient:
         )
         self._http = httpx.Client(
             base_url=self.url,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
             headers={"User-Agent": f"annotate/{__version__}"},
             transport=transport,
             follow_redirects=False,
@@ -157,13 +165,27 @@ class LabelStudioClient:
             try:
                 kwargs: dict[str, Any] = {"params": params, "content": body, "headers": headers}
                 if timeout is not None:
-                    kwargs["timeout"] = timeout
+                    kwargs["timeout"] = httpx.Timeout(timeout, connect=CONNECT_TIMEOUT)
                 response = self._http.request(method, path, **kwargs)
             except httpx.ConnectError as exc:
                 # Refused connections are retried briefly (a restarting server), not for long.
                 if attempt >= min(self.retries, 2):
                     raise UnreachableError(
                         f"Cannot reach Label Studio at {self.url} ({_reason(exc)}).", self.unreachable_hint
+                    ) from None
+            except httpx.TimeoutException as exc:
+                if isinstance(exc, httpx.ConnectTimeout):
+                    if attempt >= min(self.retries, 2):
+                        raise UnreachableError(
+                            f"Label Studio at {self.url} did not accept a connection within {CONNECT_TIMEOUT:.0f} s.",
+                            self.unreachable_hint,
+                        ) from None
+                elif not retry or attempt >= min(self.retries, TIMEOUT_RETRIES):
+                    waited = timeout if timeout is not None else self._http.timeout.read
+                    raise ServerError(
+                        f"Label Studio at {self.url} did not answer {method} {path} within {waited:.0f} s"
+                        f" ({attempt + 1} attempt(s)); it may be overloaded or hung.",
+                        "Check `annotate studio status` (or the server's log) and run the command again.",
                     ) from None
             except httpx.TransportError as exc:
                 if not retry or attempt >= self.retries:
@@ -332,26 +354,42 @@ class LabelStudioClient:
         *,
         page_size: int = 1000,
         annotations: bool = False,
-        updated_since: str | None = None,
         include: str | None = None,
         after_id: int | None = None,
+        ids: Sequence[int] | None = None,
+        on_page: Callable[[int, int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every task of a project, page by page, in id order.
+        """Every task of a project (or only those with the given ``ids``), page by page, in id order.
 
-        ``annotations`` includes each task's annotations; ``updated_since`` (an ISO
-        time as Label Studio writes it) keeps only tasks changed at or after it:
-        creating, editing or deleting an annotation changes its task's time.
+        ``annotations`` includes each task's annotations; ``include`` names the only
+        task fields to send; ``on_page`` is told how many tasks came so far, of how many.
         """
+        if ids is not None:
+            # The ids travel in the query string: a few hundred a request keeps it short.
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                query = {"ordering": ["tasks:id"], "selectedItems": {"all": False, "included": chunk}}
+                yield from self._task_pages(project_id, query, page_size, annotations, include, None)
+            return
+        query: dict[str, Any] = {"ordering": ["tasks:id"]}
+        if after_id is not None:
+            query["filters"] = {
+                "conjunction": "and",
+                "items": [{"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_id}],
+            }
+        yield from self._task_pages(project_id, query, page_size, annotations, include, on_page)
+
+    def _task_pages(
+        self,
+        project_id: int,
+        query: dict[str, Any],
+        page_size: int,
+        annotations: bool,
+        include: str | None,
+        on_page: Callable[[int, int], None] | None,
+    ) -> Iterator[dict[str, Any]]:
         page = 1
         seen = 0
-        query: dict[str, Any] = {"ordering": ["tasks:id"]}
-        items = []
-        if updated_since:
-            items.append({"filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime", "value": updated_since})
-        if after_id is not None:
-            items.append({"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_id})
-        if items:
-            query["filters"] = {"conjunction": "and", "items": items}
         while True:
             params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size, "query": json.dumps(query)}
             if annotations:
@@ -363,9 +401,29 @@ class LabelStudioClient:
             yield from tasks
             seen += len(tasks)
             total = body.get("total", seen) if isinstance(body, dict) else seen
+            if on_page:
+                on_page(seen, total)
             if not tasks or seen >= total:
                 return
             page += 1
+
+    def list_task_changes(
+        self, project_id: int, on_page: Callable[[int, int], None] | None = None
+    ) -> dict[int, tuple[str | None, int, int]]:
+        """Every task's ``updated_at`` and annotation counts, without texts: what pull compares to know what changed.
+
+        Saving or deleting an annotation (or a prediction) sets its task's
+        ``updated_at``; the counts catch what a bulk action changes without it.
+        """
+        listed: dict[int, tuple[str | None, int, int]] = {}
+        fields = "id,updated_at,total_annotations,cancelled_annotations"
+        for task in self.iter_tasks(project_id, include=fields, page_size=5000, on_page=on_page):
+            listed[int(task["id"])] = (
+                task.get("updated_at"),
+                int(task.get("total_annotations") or 0),
+                int(task.get("cancelled_annotations") or 0),
+            )
+        return listed
 
     def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
         """Every task with its annotations in one bulk export (Label Studio's JSON export)."""
@@ -374,7 +432,7 @@ class LabelStudioClient:
             f"/api/projects/{project_id}/export",
             f"export project {project_id}",
             params={"exportType": "JSON", "download_all_tasks": "true"},
-            timeout=600.0,
+            timeout=BULK_TIMEOUT,
         )
         if not isinstance(body, list):
             raise LabelStudioError(f"Label Studio's export of project {project_id} is not a list of tasks.")
@@ -414,7 +472,7 @@ class LabelStudioClient:
             params={"return_task_ids": "true", "commit_to_project": "true"},
             json=tasks,
             retry=False,
-            timeout=600.0,
+            timeout=BULK_TIMEOUT,
         )
         ids = body.get("task_ids") if isinstance(body, dict) else None
         if ids is None or len(ids) != len(tasks):

@@ -30,7 +30,7 @@ from .agreement import DEFAULT_THRESHOLD, AgreementBuilder, Gold, iter_articles,
 from .files import safe_name
 from .models import Annotation, Schema
 from .validate import Counts, latest_versions
-from .pull import EXPORTS, iter_state, project_folder, read_manifest
+from .store import EXPORTS, iter_state, project_folder, read_manifest
 from .tokens import Tokens, bio, normalize, normalize_text, sentences, token_span, tokenize
 
 SPLITS = ("train", "validation", "test")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,6 +37,21 @@ def write_json(path: Path, value: Any) -> None:
     write_atomic(path, lambda f: json.dump(value, f, ensure_ascii=False, indent=2))
 
 
+# Far below the 255 bytes a file name may have, leaving room for prefixes and suffixes such as ".txt".
+MAX_NAME_BYTES = 120
+
+
 def safe_name(name: str, fallback: str) -> str:
-    """``name`` as a file name: anything but letters (Arabic ones too), digits, ``.``, ``-`` and ``_`` becomes ``-``."""
-    return re.sub(r"[^\w.-]+", "-", name).strip("-.") or fallback
+    """``name`` as a file name that no other name maps to.
+
+    A name made only of letters (Arabic ones too), digits, ``.``, ``-`` and ``_``,
+    short enough for any file system, is used as it is. Any other name has its
+    other characters replaced by ``-``, is shortened, and gets a short hash of the
+    original: ``rel col`` and ``rel/col`` never share a folder.
+    """
+    cleaned = re.sub(r"[^\w.-]+", "-", name).strip("-.")
+    if cleaned == name and cleaned and len(cleaned.encode("utf-8")) <= MAX_NAME_BYTES:
+        return cleaned
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    stem = (cleaned or fallback).encode("utf-8")[: MAX_NAME_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{stem.rstrip('-.')}-{digest}"

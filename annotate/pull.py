@@ -1,44 +1,61 @@
-"""Pull: fetch every task with its annotations from Label Studio into ``exports/``.
+"""Pull: fetch every task with its annotations from Label Studio into ``exports/<project>/`` (see ``store``).
 
-Layout of ``exports/<project>/``:
-
-* ``state.jsonl``: the merged state, one task a line (what validate reads);
-* ``manifest.json``: the manifest of the latest pull;
-* ``pulls/<time>/tasks.jsonl`` + ``manifest.json``: the raw snapshot of each pull
-  (everything fetched, as Label Studio sent it).
-
-The first pull is one bulk export. Later pulls fetch only tasks changed since
-the last one (an annotation created, edited or deleted changes its task's
-``updated_at``) and merge them by task id; if tasks were deleted, the pull falls
-back to a full export, so the merged state always equals a full pull. Nothing
-is written until everything is fetched, and the state is replaced atomically:
-a failed pull leaves the previous state intact.
+Every pull first lists each task's ``updated_at`` and annotation counts (no
+texts: cheap) and compares that with what the last pull saw of it. The first
+pull, or one asked for with ``--full``, or one whose previous state is damaged,
+is one bulk export; any other pull fetches just the tasks whose listing
+changed, drops the deleted ones and copies the rest. No watermark is trusted:
+Label Studio stamps a task's time before the change is visible to others, so
+a change can show up later with an older time; comparing every task catches it.
+The state is written in one canonical form, so an incremental pull gives the
+same bytes as a full one. Nothing is written until everything is fetched, and
+the state is replaced atomically: a failed pull leaves the previous one intact.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-import jsonlines
-
 from . import __version__
 from . import schema as schema_mod
 from .client import LabelStudioClient
-from .errors import AnnotateError, ProjectError
-from .files import safe_name, write_json, write_jsonl
+from .errors import ProjectError
+from .files import write_json, write_jsonl
 from .models import Schema
 from .push import find_project
+from .store import (
+    EXPORTS,
+    INDEX,
+    MANIFEST,
+    SNAPSHOTS,
+    STATE,
+    DamagedStateError,
+    Listed,
+    project_folder,
+    read_index,
+    read_manifest,
+    state_sha256,
+)
 
-EXPORTS = Path("exports")
-Progress = Callable[[int, int], None]
+# Told what is being done ("listing", "fetching" or "exporting"), how far, of how many (0: not known).
+Progress = Callable[[str, int, int], None]
+# Past this share of changed tasks, one bulk export is faster than fetching them page by page.
+FULL_WHEN_CHANGED = 0.5
+
+TASK_KEYS = ("id", "data", "meta", "created_at", "updated_at", "project", "annotations")
+ANNOTATION_KEYS = (
+    "id", "completed_by", "result", "was_cancelled", "ground_truth", "created_at", "updated_at",
+    "lead_time", "updated_by", "parent_prediction", "parent_annotation", "last_action",
+)
 
 
 @dataclass
@@ -47,51 +64,33 @@ class PullReport:
     snapshot: Path
     mode: str  # "full" or "incremental"
     fetched: int  # tasks fetched by this pull
+    removed: int  # tasks deleted in Label Studio since the last pull (incremental only)
     tasks: int  # tasks in the merged state
     annotations: int
     cancelled: int
     manifest: dict[str, Any]
+    full_because: str | None = None  # why a pull that could have been incremental was full
 
 
-def project_folder(title: str, root: Path = EXPORTS) -> Path:
-    """``exports/<title>``, with anything unsafe in a file name replaced (Arabic letters stay)."""
-    return root / safe_name(title, "project")
+def canonical(task: dict[str, Any]) -> dict[str, Any]:
+    """The fields later stages use, in one order, whichever Label Studio endpoint sent the task.
+
+    The bulk export and the task list differ in extra fields (``created_ago``,
+    ``unique_id``...) and in order; drafts are left out because saving one does
+    not change its task's time, so no pull could keep them current.
+    """
+    out = {k: task[k] for k in TASK_KEYS if k in task and k != "annotations"}
+    annotations = []
+    for a in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
+        kept = {k: a[k] for k in ANNOTATION_KEYS if k in a}
+        if isinstance(kept.get("completed_by"), dict):  # some exports expand the user
+            kept["completed_by"] = kept["completed_by"].get("id")
+        annotations.append(kept)
+    out["annotations"] = annotations
+    return out
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of the latest pull in ``folder``."""
-    state, manifest = folder / "state.jsonl", folder / "manifest.json"
-    if not state.exists() or not manifest.exists():
-        raise AnnotateError(f"{folder}: nothing has been pulled here yet.", "Run `annotate pull` first.")
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AnnotateError(f"{folder}: the pulled state is damaged ({exc}).", "Run `annotate pull --full`.") from None
-
-
-def iter_state(folder: Path) -> Iterator[dict[str, Any]]:
-    """The merged tasks one by one, so later stages need not hold them all."""
-    read_manifest(folder)
-    try:
-        with jsonlines.open(folder / "state.jsonl") as reader:
-            yield from reader
-    except (OSError, ValueError) as exc:
-        raise AnnotateError(f"{folder}: the pulled state is damaged ({exc}).", "Run `annotate pull --full`.") from None
-
-
-def read_state(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The merged tasks and the manifest of the latest pull in ``folder``."""
-    return list(iter_state(folder)), read_manifest(folder)
-
-
-def _latest_time(tasks: list[dict[str, Any]]) -> str | None:
-    """The newest change Label Studio recorded: the server's clock, never ours."""
-    times = [t.get("updated_at") for t in tasks]
-    times += [a.get("updated_at") for t in tasks for a in t.get("annotations") or []]
-    return max((x for x in times if x), default=None)
-
-
-def _annotation_counts(tasks: Iterable[dict[str, Any]]) -> tuple[int, int]:
+def _counts(tasks: Iterable[dict[str, Any]]) -> tuple[int, int]:
     annotations = cancelled = 0
     for task in tasks:
         for annotation in task.get("annotations") or []:
@@ -100,37 +99,81 @@ def _annotation_counts(tasks: Iterable[dict[str, Any]]) -> tuple[int, int]:
     return annotations, cancelled
 
 
-def _keep(task: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a task that later stages use; the data manager adds many derived ones."""
-    keys = ("id", "data", "annotations", "drafts", "meta", "created_at", "updated_at", "project")
-    return {k: task[k] for k in keys if k in task}
+def _line(task: dict[str, Any]) -> str:
+    return json.dumps(task, ensure_ascii=False) + "\n"
 
 
 _LINE_ID = re.compile(r'\{"id":\s*(\d+)')
 
 
-def _merge_into(state: Path, changed: dict[int, dict[str, Any]], out: IO[str]) -> tuple[int, list[dict[str, Any]]]:
-    """Write the old state with changed tasks replaced and new ones appended; return the task count and the replaced tasks.
+class _HashingWriter:
+    """Writes the state and hashes it on the way, for the manifest."""
 
-    Unchanged lines are copied as they are (not parsed, not re-encoded): an
-    incremental pull costs what changed, plus one copy of the file.
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+        self.lines = 0
+
+    def write(self, line: str) -> None:
+        self.out.write(line)
+        self.digest.update(line.encode("utf-8"))
+        self.lines += 1
+
+
+def _merge_into(
+    state: Path, changed: dict[int, dict[str, Any]], removed: set[int], out: _HashingWriter
+) -> list[dict[str, Any]]:
+    """Copy the old state with changed tasks replaced, removed ones dropped and new ones appended; return the old forms of what changed.
+
+    Unchanged lines are copied as they are (not parsed, not re-encoded): the
+    state was checked against its hash first, so they are known whole.
     """
     pending = dict(changed)
     replaced = []
-    count = 0
     with state.open(encoding="utf-8") as old:
         for line in old:
             match = _LINE_ID.match(line)
             task_id = int(match.group(1)) if match else int(json.loads(line)["id"])
-            if task_id in pending:
+            if task_id in pending or task_id in removed:
                 replaced.append(json.loads(line))
-                line = json.dumps(pending.pop(task_id), ensure_ascii=False) + "\n"
+                if task_id in removed:
+                    continue
+                line = _line(pending.pop(task_id))
             out.write(line)
-            count += 1
-    for task_id in sorted(pending):  # new tasks: their ids are above the old ones
-        out.write(json.dumps(pending[task_id], ensure_ascii=False) + "\n")
-        count += 1
-    return count, replaced
+    for task_id in sorted(pending):  # new tasks: ids only grow, so they come after the old ones
+        out.write(_line(pending[task_id]))
+    return replaced
+
+
+def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: int, full: bool) -> tuple[dict[str, Any], dict[int, Listed], str | None]:
+    """The last pull's manifest and index if an incremental pull can build on them, else why not.
+
+    Pulled data of another project (or of this title on another server) is never
+    merged into, nor silently replaced: that needs ``--full``.
+    """
+    if not (folder / MANIFEST).exists() and not (folder / STATE).exists():
+        return {}, {}, None
+    try:
+        last = read_manifest(folder)
+    except DamagedStateError as exc:
+        return {}, {}, exc.message
+    same = (last.get("project_title"), last.get("label_studio_url"), last.get("project_id")) == (title, client.url, project_id)
+    if not same and not full:
+        raise ProjectError(
+            f"{folder} holds the pulled data of project {last.get('project_title')!r}"
+            f" (id {last.get('project_id')} at {last.get('label_studio_url')}), not of {title!r}"
+            f" (id {project_id} at {client.url}).",
+            "Pull into another folder with --out, or replace it with `annotate pull --full`.",
+        )
+    if full:
+        return last, {}, None
+    index_sha, index = read_index(folder)
+    if not index or "counts" not in last:
+        return last, {}, f"{folder / INDEX} is missing or unreadable"
+    actual = state_sha256(folder)
+    if actual != last.get("state_sha256") or actual != index_sha:
+        return last, {}, f"{folder / STATE} is not the state the last pull wrote (cut off or edited)"
+    return last, index, None
 
 
 def pull(
@@ -142,52 +185,53 @@ def pull(
     full: bool = False,
     on_progress: Progress | None = None,
 ) -> PullReport:
-    """Fetch the project's tasks and annotations; incremental unless ``full`` or nothing was pulled before."""
+    """Fetch the project's tasks and annotations; incremental unless ``full``, nothing pulled before, or a damaged state."""
     project = find_project(client, title)
     if project is None:
         raise ProjectError(f"Label Studio has no project titled {title!r}.", "Check --project, or push articles first.")
     schema = schema or schema_mod.load()
     folder = project_folder(title, root)
-    last: dict[str, Any] = {}
-    if not full and (folder / "manifest.json").exists():
-        last = read_manifest(folder)
-        if last.get("project_id") != project.id or "counts" not in last:
-            last = {}  # a project of the same title was re-created: start afresh
+    last, index, full_because = _previous(folder, title, client, project.id, full)
     server = client.server_info()
-    current = client.get_project(project.id)  # fresh task count, after any change
+    current = client.get_project(project.id)
+    progress = on_progress or (lambda what, done, total: None)
+    # Listed before anything is fetched: whatever changes after this shows up in the next pull.
+    listed = client.list_task_changes(project.id, on_page=lambda done, total: progress("listing", done, total))
+    changed = [i for i, seen in listed.items() if index.get(i) != seen]
+    removed = set(index) - set(listed)
+    mode = "incremental" if index else "full"
+    if index and len(changed) > FULL_WHEN_CHANGED * max(len(listed), 1) and len(changed) > 1000:
+        mode, full_because = "full", f"{len(changed)} of {len(listed)} tasks changed"
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".state.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
-        mode = "incremental" if last.get("watermark") else "full"
-        fetched: list[dict[str, Any]] = []
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            out = _HashingWriter(f)
             if mode == "incremental":
-                for task in client.iter_tasks(project.id, annotations=True, updated_since=last["watermark"]):
-                    fetched.append(_keep(task))
-                    if on_progress:
-                        on_progress(len(fetched), 0)
-                count, replaced = _merge_into(folder / "state.jsonl", {int(t["id"]): t for t in fetched}, out)
-                if count != current.task_number:
-                    mode = "full"  # tasks were deleted: only a full export says which
-                else:
-                    before = _annotation_counts(replaced)
-                    after = _annotation_counts(fetched)
-                    annotations = last["counts"]["annotations"] - before[0] + after[0]
-                    cancelled = last["counts"]["cancelled"] - before[1] + after[1]
-                    watermark = max(filter(None, [last.get("watermark"), _latest_time(fetched)]))
-            if mode == "full":
-                out.seek(0)
-                out.truncate()
-                fetched = sorted((_keep(t) for t in client.export_tasks(project.id)), key=lambda t: int(t["id"]))
+                fetched = []
+                for task in client.iter_tasks(project.id, annotations=True, ids=changed):
+                    fetched.append(canonical(task))
+                    progress("fetching", len(fetched), len(changed))
+                got = {int(t["id"]) for t in fetched}
+                removed |= set(changed) - got  # deleted between the listing and the fetch
+                replaced = _merge_into(folder / STATE, {int(t["id"]): t for t in fetched}, removed, out)
+                before, after = _counts(replaced), _counts(fetched)
+                annotations = last["counts"]["annotations"] - before[0] + after[0]
+                cancelled = last["counts"]["cancelled"] - before[1] + after[1]
+            else:
+                progress("exporting", 0, 0)
+                fetched = sorted((canonical(t) for t in client.export_tasks(project.id)), key=lambda t: int(t["id"]))
                 for task in fetched:
-                    out.write(json.dumps(task, ensure_ascii=False) + "\n")
-                count = len(fetched)
-                annotations, cancelled = _annotation_counts(fetched)
-                watermark = _latest_time(fetched) or last.get("watermark")
-                if on_progress:
-                    on_progress(count, count)
+                    out.write(_line(task))
+                annotations, cancelled = _counts(fetched)
+                removed = set()
+                progress("exporting", len(fetched), len(fetched))
+        # Tasks created after the listing have no listing yet: the next pull fetches them again.
+        in_state = {int(t["id"]) for t in fetched} | (set(index) - removed)
+        new_index = {i: listed[i] for i in sorted(in_state) if i in listed}
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        state_hash = out.digest.hexdigest()
         manifest = {
             "tool_version": __version__,
             "label_studio_url": client.url,
@@ -200,17 +244,27 @@ def pull(
             "schema_config_matches": current.label_config.strip() == schema_mod.label_config(schema).strip(),
             "pulled_at": now,
             "mode": mode,
-            "watermark": watermark,
-            "previous_watermark": last.get("watermark"),
-            "counts": {"tasks_fetched": len(fetched), "tasks": count, "annotations": annotations, "cancelled": cancelled},
+            "full_because": full_because,
+            "state_sha256": state_hash,
+            "counts": {
+                "tasks_fetched": len(fetched),
+                "tasks_removed": len(removed),
+                "tasks": out.lines,
+                "annotations": annotations,
+                "cancelled": cancelled,
+            },
         }
-        snapshot = folder / "pulls" / now.replace(":", "").replace("-", "").replace(".", "")
-        # The snapshot first, the state last: a crash in between leaves the old state whole.
+        snapshot = folder / SNAPSHOTS / now.replace(":", "").replace("-", "").replace(".", "")
+        # The snapshot and index first, the state and its manifest last: a crash in between
+        # leaves a state that does not match its index, and the next pull is a full one.
         write_jsonl(snapshot / "tasks.jsonl", fetched)
-        write_json(snapshot / "manifest.json", manifest)
-        os.replace(tmp, folder / "state.jsonl")
-        write_json(folder / "manifest.json", manifest)
+        write_json(snapshot / MANIFEST, manifest)
+        write_json(folder / INDEX, {"state_sha256": state_hash, "tasks": {str(i): list(v) for i, v in new_index.items()}})
+        os.replace(tmp, folder / STATE)
+        write_json(folder / MANIFEST, manifest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return PullReport(folder, snapshot, mode, len(fetched), count, annotations, cancelled, manifest)
+    return PullReport(
+        folder, snapshot, mode, len(fetched), len(removed), out.lines, annotations, cancelled, manifest, full_because
+    )

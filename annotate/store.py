@@ -1,0 +1,116 @@
+"""The pulled data of a project, ``exports/<project>/``: its layout, and readers that check it.
+
+* ``state.jsonl``: the merged tasks, one a line, in task-id order (what validate reads);
+* ``index.json``: per task, what Label Studio listed of it when it was fetched
+  (``updated_at`` and annotation counts), so the next pull can tell what changed;
+* ``manifest.json``: the manifest of the latest pull, with the SHA-256 of the state;
+* ``pulls/<time>/tasks.jsonl`` + ``manifest.json``: the raw snapshot of each pull.
+
+Every reader checks that the folder holds the project it was asked for (two
+titles can share a folder name only through a hash collision, and a folder can
+be copied) and that the state is the one the manifest describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import AnnotateError, ProjectError
+from .files import safe_name
+
+EXPORTS = Path("exports")
+STATE = "state.jsonl"
+MANIFEST = "manifest.json"
+INDEX = "index.json"
+SNAPSHOTS = "pulls"
+
+# What Label Studio lists of a task without its text: enough to know it changed.
+Listed = tuple[str | None, int, int]  # updated_at, total annotations, cancelled annotations
+
+
+class DamagedStateError(AnnotateError):
+    """The pulled state does not match its manifest (truncated, edited, or half written)."""
+
+
+def project_folder(title: str, root: Path = EXPORTS) -> Path:
+    """``exports/<title>``: the title itself when it is a safe file name, else a safe form with a hash of it."""
+    return Path(root) / safe_name(title, "project")
+
+
+def _damaged(folder: Path, why: str) -> DamagedStateError:
+    return DamagedStateError(f"{folder}: the pulled state is damaged ({why}).", "Run `annotate pull --full` to fetch it afresh.")
+
+
+def read_manifest(folder: Path, title: str | None = None) -> dict[str, Any]:
+    """The manifest of the latest pull in ``folder``; with ``title``, refused if it is another project's."""
+    state, manifest = folder / STATE, folder / MANIFEST
+    if not state.exists() or not manifest.exists():
+        raise AnnotateError(f"{folder}: nothing has been pulled here yet.", "Run `annotate pull` first.")
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _damaged(folder, f"{MANIFEST}: {exc}") from None
+    if not isinstance(data, dict):
+        raise _damaged(folder, f"{MANIFEST} is not an object")
+    if title is not None and data.get("project_title") != title:
+        raise ProjectError(
+            f"{folder} holds the pulled data of project {data.get('project_title')!r}, not {title!r}.",
+            "Check --project, or pull this project into another folder.",
+        )
+    return data
+
+
+def state_sha256(folder: Path) -> str:
+    digest = hashlib.sha256()
+    with (folder / STATE).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def iter_state(folder: Path, title: str | None = None) -> Iterator[dict[str, Any]]:
+    """The merged tasks one by one, so later stages need not hold them all.
+
+    The bytes read are hashed on the way: a state that is not the one its
+    manifest names (a truncated line, a lost newline) raises ``DamagedStateError``
+    at the end, before a stage can finish with it.
+    """
+    manifest = read_manifest(folder, title)
+    expected = manifest.get("state_sha256")
+    digest = hashlib.sha256()
+    try:
+        with (folder / STATE).open("rb") as f:
+            for number, line in enumerate(f, start=1):
+                digest.update(line)
+                if not line.endswith(b"\n"):
+                    raise _damaged(folder, f"{STATE} line {number} is cut off")
+                try:
+                    task = json.loads(line)
+                except ValueError as exc:
+                    raise _damaged(folder, f"{STATE} line {number}: {exc}") from None
+                if not isinstance(task, dict) or "id" not in task:
+                    raise _damaged(folder, f"{STATE} line {number} is not a task")
+                yield task
+    except OSError as exc:
+        raise _damaged(folder, str(exc)) from None
+    if expected and digest.hexdigest() != expected:
+        raise _damaged(folder, f"{STATE} differs from the one the last pull wrote")
+
+
+def read_state(folder: Path, title: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The merged tasks and the manifest of the latest pull in ``folder``."""
+    return list(iter_state(folder, title)), read_manifest(folder, title)
+
+
+def read_index(folder: Path) -> tuple[str | None, dict[int, Listed]]:
+    """The state hash the index was written for, and what was listed of each task; empty if unreadable."""
+    try:
+        data = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        tasks = {int(k): (v[0], int(v[1]), int(v[2])) for k, v in data["tasks"].items()}
+        return str(data["state_sha256"]), tasks
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None, {}

@@ -4,6 +4,11 @@ The text is kept exactly as written except for the cleaning rules below, because
 annotation offsets refer to it:
 
 * ``line_endings`` (always): ``\\r\\n`` and lone ``\\r`` become ``\\n``; a byte-order mark is dropped.
+* ``control_chars``: terminal escape sequences (ANSI/CSI ``ESC [ ... m``, OSC ``ESC ] ... BEL``,
+  charset selections like ``ESC ( B``) are removed whole, then every other control character
+  (Unicode category Cc: NUL, BEL, ESC, DEL, C1 U+0080-U+009F ...) except newline and tab. Format
+  characters Arabic needs (ZWNJ, ZWJ, LRM/RLM and other bidi marks, category Cf) are kept.
+  Applies to the title too.
 * ``truncated_teaser``: a line near the top that ends in ``...``/``…`` and whose words
   open a later line (a scraped teaser repeating the lead) is removed.
 * ``trailing_lines``: lines at the very end that are site navigation
@@ -11,6 +16,10 @@ annotation offsets refer to it:
 * ``strip``: blank space at the start and end of the text is removed.
 
 The rules can be changed with a YAML file (``--rules FILE``), see ``IngestRules``.
+
+Whatever the rules, an article id (jsonl ``id`` or .txt file name) with a control character,
+a field with invalid Unicode (an unpaired surrogate), and a .jsonl file without any article
+are refused with an ``IngestError`` naming the file and line.
 """
 
 from __future__ import annotations
@@ -46,12 +55,29 @@ DEFAULT_TRAILING_LINES = (
 _ELLIPSIS = re.compile(r"(\.\.\.|…)\s*$")
 _SPACE = re.compile(r"\s+")
 JSONL_FIELDS = ("id", "title", "text", "url", "published_at", "source")
+# The order rules run in, and the order ``Article.cleaning`` lists them.
+RULE_ORDER = ("line_endings", "control_chars", "truncated_teaser", "trailing_lines", "strip")
+# Terminal escape sequences go as a whole, or their parameters ("[31m") would stay behind as text:
+# CSI (ESC [ or C1 CSI, parameters, intermediates, a final byte), OSC (ESC ] or C1 OSC, up to BEL,
+# ESC \ or C1 ST, on one line so an unterminated one cannot eat the article), and charset
+# selections such as ESC ( B that `tput sgr0` emits.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[\x20-\x2f]+[\x30-\x7e]"
+)
+# Category Cc without newline and tab. Cf (ZWNJ, ZWJ, LRM, RLM, bidi marks) is not Cc: Arabic needs it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
 class IngestRules:
     """Which cleaning rules run. Defaults are what the scraped seed needs."""
 
+    control_chars: bool = True  # terminal escapes and control characters (not Cf marks)
     truncated_teaser: bool = True
     teaser_lines: int = 3  # only the first N non-blank lines can be a teaser
     teaser_min_chars: int = 20  # shorter "teasers" are too weak a match to remove
@@ -99,6 +125,10 @@ def clean(text: str, rules: IngestRules) -> tuple[str, tuple[str, ...]]:
     if normalized != text:
         applied.append("line_endings")
     text = normalized
+    if rules.control_chars:
+        text, removed = _drop_controls(text)
+        if removed:
+            applied.append("control_chars")
     if rules.truncated_teaser:
         text, removed = _drop_teaser(text, rules)
         if removed:
@@ -113,6 +143,38 @@ def clean(text: str, rules: IngestRules) -> tuple[str, tuple[str, ...]]:
             applied.append("strip")
         text = stripped
     return text, tuple(applied)
+
+
+def _drop_controls(text: str) -> tuple[str, bool]:
+    """Remove terminal escape sequences whole, then every control character but newline and tab."""
+    cleaned = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+    return cleaned, cleaned != text
+
+
+def _clean_title(title: str, rules: IngestRules) -> tuple[str, bool]:
+    """The title gets the control_chars rule only: it is not annotated, but annotators read it."""
+    if not rules.control_chars:
+        return title.strip(), False
+    cleaned, removed = _drop_controls(title)
+    return cleaned.strip(), removed
+
+
+def _merge_rules(*groups: Iterable[str]) -> tuple[str, ...]:
+    applied = {rule for group in groups for rule in group}
+    return tuple(rule for rule in RULE_ORDER if rule in applied)
+
+
+def _shown(value: str) -> str:
+    """A name fit for a message: control characters and surrogates as escapes, never raw to the terminal."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+
+
+def _bad_character(value: str) -> str | None:
+    """Describe the first control character (any Cc, newline and tab included) in an id, or None."""
+    match = _ANY_CONTROL.search(value)
+    if match is None:
+        return None
+    return f"U+{ord(match.group()):04X} ({match.group()!r})"
 
 
 def _drop_teaser(text: str, rules: IngestRules) -> tuple[str, bool]:
@@ -170,17 +232,27 @@ def _derived_id(url: str | None, title: str, text: str) -> str:
 
 def read_txt(path: Path, rules: IngestRules) -> Article:
     """A .txt article: the first line is the title, the rest is the text; the id is the file name."""
+    # The id is the file name: a control character in it would reach Label Studio and every export.
+    bad = _bad_character(path.stem)
+    if bad:
+        raise IngestError(
+            f"{_shown(str(path))}: the file name (the article id) has the control character {bad};"
+            " rename the file without it."
+        )
+    if _SURROGATE.search(path.stem):
+        raise IngestError(f"{_shown(str(path))}: the file name (the article id) is not valid UTF-8; rename the file.")
     raw = _decode(path, path.read_bytes())
     had_line_endings = "\r" in raw or raw.startswith("\ufeff")
     title, _, body = raw.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").partition("\n")
-    title = title.strip()
+    title, title_cleaned = _clean_title(title, rules)
     if not title:
         raise IngestError(f"{path}:1: the first line must be the article's title, but it is empty.")
     if not body.strip():
         raise IngestError(f"{path}:2: the article has a title but no text after it.")
     text, cleaning = clean(body, rules)
-    if had_line_endings:
-        cleaning = ("line_endings",) + cleaning
+    cleaning = _merge_rules(
+        cleaning, ("line_endings",) if had_line_endings else (), ("control_chars",) if title_cleaned else ()
+    )
     if not text:
         raise IngestError(f"{path}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
     return Article(
@@ -196,6 +268,7 @@ def read_txt(path: Path, rules: IngestRules) -> Article:
 def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
     """A .jsonl file: one article a line with ``text`` and optional ``id``, ``title``, ``url``, ``published_at``, ``source``."""
     content = _decode(path, path.read_bytes())
+    found = 0
     for number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
@@ -204,6 +277,13 @@ def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise IngestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
+        except RecursionError:
+            # Valid JSON Python will not read: arrays or objects nested thousands deep.
+            raise IngestError(f"{where}: the JSON is nested too deeply to read; flatten the line.") from None
+        except ValueError as exc:
+            # Valid JSON Python will not read: an integer of thousands of digits.
+            reason = str(exc).split(";")[0]
+            raise IngestError(f"{where}: cannot read this JSON ({reason}); write long numbers as text in quotes.") from None
         if not isinstance(record, dict):
             raise IngestError(f"{where}: each line must be a JSON object with at least \"text\".")
         values: dict[str, str | None] = {}
@@ -212,13 +292,27 @@ def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
             if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
                 raise IngestError(f"{where}: field \"{key}\" must be text, not {type(value).__name__}.")
             values[key] = None if value is None else str(value)
+            # A "\\ud800" escape decodes to a lone surrogate, which cannot be hashed, sent or saved.
+            surrogate = _SURROGATE.search(values[key] or "")
+            if surrogate:
+                raise IngestError(
+                    f"{where}: field \"{key}\" has an unpaired surrogate \\u{ord(surrogate.group()):04x}"
+                    " (invalid Unicode); fix the \\u escape."
+                )
         if not values["text"] or not values["text"].strip():
             raise IngestError(f"{where}: the article has no \"text\".")
+        # Checked before strip(), which would silently drop a trailing \\x1f or \\x85 from the id.
+        bad = _bad_character(values["id"] or "")
+        if bad:
+            raise IngestError(f"{where}: the \"id\" has the control character {bad}; remove it.")
         text, cleaning = clean(values["text"], rules)
         if not text:
             raise IngestError(f"{where}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
-        title = (values["title"] or "").strip()
+        title, title_cleaned = _clean_title(values["title"] or "", rules)
+        if title_cleaned:
+            cleaning = _merge_rules(cleaning, ("control_chars",))
         article_id = (values["id"] or "").strip() or _derived_id(values["url"], title, text)
+        found += 1
         yield Article(
             id=article_id,
             title=title,
@@ -229,6 +323,12 @@ def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
             published_at=values["published_at"],
             source=values["source"],
             cleaning=cleaning,
+        )
+    if not found:
+        # Otherwise push would create an empty project and report success.
+        raise IngestError(
+            f"{path}: the file has no articles (it is empty or has only blank lines);"
+            " add one JSON object a line with \"text\", or leave the file out."
         )
 
 
@@ -242,14 +342,16 @@ def _files(paths: Iterable[str | Path]) -> Iterator[Path]:
                 if p.is_file() and p.suffix in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
-                raise IngestError(f"{path}: the folder has no .txt or .jsonl article files.")
+                raise IngestError(f"{_shown(str(path))}: the folder has no .txt or .jsonl article files.")
             yield from found
         elif path.is_file():
             if path.suffix not in SUFFIXES:
-                raise IngestError(f"{path}: unknown article file type; use .txt (title on the first line) or .jsonl.")
+                raise IngestError(
+                    f"{_shown(str(path))}: unknown article file type; use .txt (title on the first line) or .jsonl."
+                )
             yield path
         else:
-            raise IngestError(f"{path}: no such file or folder.")
+            raise IngestError(f"{_shown(str(path))}: no such file or folder.")
 
 
 def iter_articles(paths: Iterable[str | Path], rules: IngestRules | None = None) -> Iterator[Article]:
@@ -262,7 +364,7 @@ def iter_articles(paths: Iterable[str | Path], rules: IngestRules | None = None)
             else:
                 yield from read_jsonl(path, rules)
         except OSError as exc:
-            raise IngestError(f"{path}: cannot read the file ({exc.strerror}).") from None
+            raise IngestError(f"{_shown(str(path))}: cannot read the file ({exc.strerror}).") from None
 
 
 def read_articles(paths: Iterable[str | Path], rules: IngestRules | None = None) -> list[Article]:

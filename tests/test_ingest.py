@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,130 @@ def test_cli_ingest_lists_articles_and_reports_bad_files(tmp_path: Path, capsys:
     assert main(["ingest", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.jsonl:1: not valid JSON" in err and "Traceback" not in err
+
+
+# --- control characters, bad ids, empty files ---------------------------------------
+
+# Format characters (Cf) that Arabic text needs: ZWNJ, ZWJ, LRM, RLM, ALM, LRI/RLI/PDI, LRE/PDF.
+ARABIC_MARKS = "\u200c\u200d\u200e\u200f\u061c\u2066\u2067\u2069\u202a\u202c"
+DIRTY_TEXT = (
+    "\x1b[1;31mقصف\x1b[0m على\x00 الرقة\x07\n"  # SGR colour (whole sequence), NUL, BEL
+    "\x1b]0;window title\x07قتلى\x1b]8;;https://x.test\x1b\\ رابط\x1b]8;;\x1b\\\n"  # OSC ended by BEL and by ESC \
+    "\x9b2Kسطر\x85 \x7fثالث\x0b\x0c\x1b(B\x1b[m\n"  # C1 CSI, NEL, DEL, VT, FF, charset + reset (tput sgr0)
+    f"ال{ARABIC_MARKS}عراق\tجدول"
+)
+CLEAN_TEXT = f"قصف على الرقة\nقتلى رابط\nسطر ثالث\nال{ARABIC_MARKS}عراق\tجدول"
+
+
+def test_control_characters_are_removed_and_arabic_format_marks_kept(tmp_path: Path) -> None:
+    txt = tmp_path / "dirty.txt"
+    txt.write_text("\x1b[32mعنوان\x1b[0m\u200f\x00\n" + DIRTY_TEXT + "\n", encoding="utf-8")
+    rows = tmp_path / "dirty.jsonl"
+    rows.write_text(json.dumps({"id": "j", "title": "عنوان\x9b1m", "text": DIRTY_TEXT}) + "\n", encoding="utf-8")
+    by_id = {a.id: a for a in ingest.read_articles([txt, rows])}
+    assert by_id["dirty"].text == CLEAN_TEXT and by_id["j"].text == CLEAN_TEXT
+    assert by_id["dirty"].title == "عنوان\u200f" and by_id["j"].title == "عنوان"
+    assert by_id["dirty"].cleaning == ("control_chars", "strip") and by_id["j"].cleaning == ("control_chars",)
+    assert by_id["j"].content_hash == ingest.content_hash(CLEAN_TEXT)
+
+
+def test_control_chars_rule_reports_a_title_only_change_and_not_clean_articles(tmp_path: Path) -> None:
+    rows = tmp_path / "a.jsonl"
+    rows.write_text(
+        json.dumps({"id": "t", "title": "\x1b[31mعنوان\x1b[0m", "text": "نص"}) + "\n"
+        + json.dumps({"id": "c", "title": "عنوان", "text": f"نص{ARABIC_MARKS}"}) + "\n",
+        encoding="utf-8",
+    )
+    by_id = {a.id: a for a in ingest.read_articles([rows])}
+    assert by_id["t"].cleaning == ("control_chars",) and by_id["t"].title == "عنوان"
+    assert by_id["c"].cleaning == () and by_id["c"].text == f"نص{ARABIC_MARKS}"
+    assert all("control_chars" not in a.cleaning for a in ingest.read_articles([HARD, SEED]))
+
+
+def test_unterminated_osc_stops_at_the_line_end(tmp_path: Path) -> None:
+    rows = tmp_path / "osc.jsonl"
+    rows.write_text(json.dumps({"id": "o", "text": "قبل\x1b]0;عنوان\nبعد"}) + "\n", encoding="utf-8")
+    (article,) = ingest.read_articles([rows])
+    assert article.text == "قبل]0;عنوان\nبعد"  # the ESC goes; the article after it is not swallowed
+
+
+def test_control_chars_rule_can_be_switched_off(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text("control_chars: false\n", encoding="utf-8")
+    rules = ingest.load_rules(rules_file)
+    assert rules == ingest.IngestRules(control_chars=False)
+    rows = tmp_path / "dirty.jsonl"
+    rows.write_text(json.dumps({"id": "j", "title": "ع\x07", "text": DIRTY_TEXT}) + "\n", encoding="utf-8")
+    (article,) = ingest.read_articles([rows], rules)
+    assert article.text == DIRTY_TEXT and article.title == "ع\x07" and article.cleaning == ()
+    rules_file.write_text("control_chars: no-thanks\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="control_chars must be bool"):
+        ingest.load_rules(rules_file)
+
+
+@pytest.mark.parametrize("article_id", ["a\x1b[31m", "a\x00b", "a\x1f", "a\x85", "\x07a", "a\nb", "a\tb"])
+def test_jsonl_id_with_a_control_character_is_refused(tmp_path: Path, article_id: str) -> None:
+    rows = tmp_path / "ids.jsonl"
+    rows.write_text('{"id": "ok", "text": "نص"}\n' + json.dumps({"id": article_id, "text": "نص"}) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"ids.jsonl:2: the \"id\" has the control character U\+00[0-9A-F]{2} .*; remove it"):
+        ingest.read_articles([rows])
+
+
+@pytest.mark.parametrize("name", ["a\x1b[31m.txt", "\x07.txt", "a\nb.txt", "a\x7f.txt"])
+def test_txt_file_name_with_a_control_character_is_refused(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("عنوان\nنص\n", encoding="utf-8")
+    with pytest.raises(IngestError) as raised:
+        ingest.read_articles([tmp_path])
+    message = str(raised.value)
+    assert "the file name (the article id) has the control character" in message and "rename the file" in message
+    assert str(tmp_path) in message and not any(c in message for c in "\x1b\x07\n\x7f")  # shown escaped
+
+
+@pytest.mark.parametrize("content", ["", "\n", "  \n\n\t\n"], ids=["empty", "newline", "blank-lines"])
+def test_jsonl_without_articles_is_an_error(tmp_path: Path, content: str) -> None:
+    rows = tmp_path / "none.jsonl"
+    rows.write_text(content, encoding="utf-8")
+    with pytest.raises(IngestError, match=r"none.jsonl: the file has no articles"):
+        ingest.read_articles([rows])
+
+
+def test_folder_of_empty_files_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"a.jsonl: the file has no articles"):
+        ingest.read_articles([tmp_path])
+
+
+def test_cli_ingest_refuses_an_empty_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = tmp_path / "none.jsonl"
+    rows.write_text("\n", encoding="utf-8")
+    assert main(["ingest", str(rows)]) == 1
+    err = capsys.readouterr().err
+    assert "has no articles" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": "a", "text": "\\ud800"}', r"x.jsonl:1: field \"text\" has an unpaired surrogate"),
+        ('{"id": "\\udfff", "text": "نص"}', r"x.jsonl:1: field \"id\" has an unpaired surrogate"),
+        ('{"text": "نص", "url": "https://x.test/\\ud83d"}', r"x.jsonl:1: field \"url\" has an unpaired surrogate"),
+        ('{"id": ' + "7" * 5000 + ', "text": "نص"}', r"x.jsonl:1: cannot read this JSON"),
+        ('{"text": "نص", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}", r"x.jsonl:1: the JSON is nested too deeply"),
+    ],
+    ids=["surrogate-text", "surrogate-id", "surrogate-url", "huge-number", "deep-nesting"],
+)
+def test_odd_jsonl_raises_only_ingest_error(tmp_path: Path, content: str, message: str) -> None:
+    rows = tmp_path / "x.jsonl"
+    rows.write_text(content + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=message):
+        ingest.read_articles([rows])
+
+
+def test_odd_paths_raise_only_ingest_error(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match=r"\\x00\.txt: no such file or folder"):
+        ingest.read_articles([tmp_path / "\x00.txt"])
+    undecodable = tmp_path / os.fsdecode(b"caf\xe9.txt")  # a Latin-1 file name on a UTF-8 system
+    undecodable.write_text("عنوان\nنص\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"caf\\udce9\.txt: the file name \(the article id\) is not valid UTF-8"):
+        ingest.read_articles([undecodable])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -153,3 +154,112 @@ def test_cli_schema_check_and_xml(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert ET.fromstring(capsys.readouterr().out).tag == "View"
     assert main(["schema", "check", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot read the schema file" in capsys.readouterr().err
+
+
+# --- YAML that must not pass silently or crash ---------------------------------
+
+SMALL = """\
+name: small
+description: مخطط صغير
+entities:
+  PER: {ar: شخص, description: شخص, color: "#e6194b"}
+  ORG: {ar: منظمة, description: منظمة, color: "#3cb44b"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "first"),
+    [
+        (SMALL + "name: other\n", 6, "name", 1),  # top level: the later name would win
+        (SMALL + "  PER: {ar: فرد, description: فرد, color: \"#000000\"}\n", 6, "entities.PER", 4),
+        (SMALL.replace('color: "#e6194b"}', 'color: "#e6194b", ar: إنسان}'), 4, "entities.PER.ar", 4),
+    ],
+    ids=["top-level", "entity", "field-in-flow-mapping"],
+)
+def test_duplicate_keys_are_problems_with_their_lines(tmp_path: Path, text: str, line: int, field: str, first: int) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(text, encoding="utf-8")
+    (problem,) = schema.check(path)
+    assert problem.code == "yaml.duplicate-key"
+    assert problem.location == f"{path}:{line}: {field}"
+    assert f"first at line {first}" in problem.message
+    with pytest.raises(SchemaError) as raised:
+        schema.load(path)
+    assert [p.code for p in raised.value.problems] == ["yaml.duplicate-key"]
+
+
+def test_cli_schema_check_reports_a_duplicate_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(SMALL + "  PER: {ar: فرد, description: فرد, color: \"#000000\"}\n", encoding="utf-8")
+    assert main(["schema", "check", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "OK" not in out.out
+    assert f"{path}:6: entities.PER: the key 'PER' is given twice (first at line 4)" in out.err
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: &x [*x]\n", 1),
+        ("name: x\nentities: &e\n  PER:\n    more: *e\n", 4),  # a mapping holding an alias to itself
+        ("name: x\nentities:\n  PER: &p\n    - [1, [2, *p]]\n", 4),
+    ],
+    ids=["sequence", "mapping", "nested"],
+)
+def test_self_referencing_alias_is_a_schema_error(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SchemaError) as raised:
+        schema.check(path)
+    assert str(raised.value).startswith(f"{path}:{line}: the alias ")
+    assert [p.code for p in raised.value.problems] == ["yaml.alias-recursive"]
+
+
+def _laughs(levels: int, width: int = 9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_is_refused_before_it_expands(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_laughs(9), encoding="utf-8")  # 9**9 copies of "lol" when expanded
+    started = time.monotonic()
+    with pytest.raises(SchemaError) as raised:
+        schema.check(path)
+    assert time.monotonic() - started < 1
+    # a1 and a2 use 9 + 90 expansions; the first alias of line 4 passes 100.
+    assert str(raised.value).startswith(f"{path}:4: aliases expand to more than 100 copies")
+    assert [p.code for p in raised.value.problems] == ["yaml.alias-limit"]
+
+
+def test_a_few_aliases_are_still_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "aliases.yaml"
+    path.write_text(
+        SMALL
+        + "events:\n"
+        + "  Conflict:Attack:\n"
+        + "    {ar: هجوم, description: هجوم, color: \"#800000\",\n"
+        + "     roles: {Attacker: {ar: المهاجم, types: &agents [PER, ORG]}, Target: {ar: الهدف, types: *agents}}}\n",
+        encoding="utf-8",
+    )
+    attack = schema.load(path).event("Conflict:Attack")
+    assert attack is not None and attack.role("Target").types == ("PER", "ORG")  # type: ignore[union-attr]
+
+
+def test_deep_nesting_is_a_schema_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    with pytest.raises(SchemaError) as raised:
+        schema.check(path)
+    assert [p.code for p in raised.value.problems] == ["yaml.too-deep"]
+    assert str(raised.value).startswith(f"{path}:1: nested more than")
+
+
+@pytest.mark.parametrize("value", ["!unknown x", "!!int twelve"])
+def test_unreadable_tagged_value_is_a_schema_error(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "tag.yaml"
+    path.write_text(SMALL.replace("name: small", f"name: {value}"), encoding="utf-8")
+    with pytest.raises(SchemaError, match=rf"^{re.escape(str(path))}:1: name: cannot read the value"):
+        schema.check(path)

@@ -8,12 +8,18 @@ streamed into the writers.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
+import html
 import json
+import os
+import re
+import secrets
 import shutil
-import tempfile
+import socket
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -273,11 +279,12 @@ def rows(doc: Doc, schema: Schema, unit: str) -> Iterator[dict[str, Any]]:
 
 
 class Writer:
-    """Writes one format; ``rows`` counts rows per split."""
+    """Writes one format; ``rows`` counts rows per split, ``data_files`` names the card's data file per split (hf)."""
 
     def __init__(self, out: Path, schema: Schema, unit: str) -> None:
         self.out, self.schema, self.unit = out, schema, unit
         self.rows: Counter[str] = Counter()
+        self.data_files: dict[str, str] = {}
 
     def write(self, doc: Doc) -> None:
         raise NotImplementedError
@@ -350,8 +357,21 @@ class HFWriter(Writer):
     def close(self) -> dict[str, int]:
         for split in list(self.buffers):
             self.flush(split)
-        for writer in self.writers.values():
+        for split, writer in self.writers.items():
             writer.close()
+            # `datasets` keys its cache on the folder's name and the card alone (load.py,
+            # LocalDatasetModuleFactory.get_module: Hasher.hash of the card's dataset_info and the
+            # configs' unresolved data_files patterns; builder.py, _relative_data_dir), never on
+            # the files' contents or times. A hash of the bytes in the file name, named in the
+            # card, gives every different export its own cache entry.
+            path = self.out / "data" / f"{split}.parquet"
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            name = f"{split}-{digest.hexdigest()[:16]}.parquet"
+            path.rename(path.with_name(name))
+            self.data_files[split] = f"data/{name}"
         return super().close()
 
 
@@ -398,20 +418,28 @@ class JsonlWriter(_TextFiles):
 class BratWriter(Writer):
     def __init__(self, out: Path, schema: Schema, unit: str) -> None:
         super().__init__(out, schema, unit)
-        self.names: set[str] = set()
         for split in SPLITS:
             (out / "brat" / split).mkdir(parents=True)
         (out / "brat" / "annotation.conf").write_text(brat_conf(schema), encoding="utf-8")
 
     def write(self, doc: Doc) -> None:
         article_id = doc.article["article_id"]
-        name = safe_name(article_id, "article")
-        if name in self.names:  # two ids that differ only in characters a file name cannot hold
-            name = f"{name}-{hashlib.sha256(article_id.encode()).hexdigest()[:8]}"
-        self.names.add(name)
         folder = self.out / "brat" / doc.split
-        (folder / f"{name}.txt").write_text(doc.article["text"], encoding="utf-8")
-        (folder / f"{name}.ann").write_text(brat_ann(doc), encoding="utf-8")
+        # safe_name gives different ids different names; only a case-insensitive file system
+        # (`A1` and `a1`) can still make two meet, so a file is never opened over another one.
+        name = safe_name(article_id, "article")
+        try:
+            txt = open(folder / f"{name}.txt", "x", encoding="utf-8")
+        except FileExistsError:
+            name = f"{name}-{hashlib.sha256(article_id.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+            try:
+                txt = open(folder / f"{name}.txt", "x", encoding="utf-8")
+            except FileExistsError:
+                raise ExportError(f"article {article_id!r}: its brat file {folder / name}.txt exists already.") from None
+        with txt:
+            txt.write(doc.article["text"])
+        with open(folder / f"{name}.ann", "x", encoding="utf-8") as ann:
+            ann.write(brat_ann(doc))
         self.rows[doc.split] += 1
 
 
@@ -464,10 +492,31 @@ def brat_conf(schema: Schema) -> str:
 # --- the card -------------------------------------------------------------------------------
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+
+
+def _text(value: Any) -> str:
+    """A value from outside the tool (Label Studio, the schema file) as plain text in the card's Markdown.
+
+    The Hub renders raw HTML in a card, so a project titled ``<img src=x onerror=...>``
+    would become an image with a script. HTML is escaped, and so is Markdown punctuation
+    (no links, emphasis or extra table cells); line breaks become spaces, so the value
+    stays in its line or table cell.
+    """
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(value).split())))
+
+
+def _code(value: Any) -> str:
+    """``value`` as inline code if it is a plain name or hash, else as text: code shows ``&lt;`` and ``\\`` literally."""
+    plain = str(value)
+    return f"`{plain}`" if re.fullmatch(r"[\w.:+-]+", plain) else _text(plain)
+
+
 def card(
     schema: Schema, fmt: str, unit: str, counts: dict[str, int], stats: dict[str, Any], manifest: dict[str, Any],
-    seed: int, ratios: Sequence[float],
+    seed: int, ratios: Sequence[float], data_files: Mapping[str, str] | None = None,
 ) -> str:
+    """The dataset card; ``data_files`` (hf) names each split's parquet file, as ``HFWriter.data_files``."""
     feats = features(schema)
     header: dict[str, Any] = {
         "language": ["ar"],
@@ -481,7 +530,7 @@ def card(
         # `datasets` cannot load a split with no rows, so an empty split is left out (the card says so).
         present = [s for s in SPLITS if counts[s]]
         header["configs"] = [
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in present]}
+            {"config_name": "default", "data_files": [{"split": s, "path": (data_files or {})[s]} for s in present]}
         ]
         header["dataset_info"] = {
             "features": feats._to_yaml_list(),
@@ -490,16 +539,18 @@ def card(
     by_split = stats["label_counts"]
     labels = sorted(set().union(*by_split.values()))
     table = ["| label | " + " | ".join(SPLITS) + " |", "|---|" + "---|" * len(SPLITS)]
-    table += [f"| {label} | " + " | ".join(str(by_split[s][label]) for s in SPLITS) + " |" for label in labels]
+    table += [f"| {_text(label)} | " + " | ".join(str(by_split[s][label]) for s in SPLITS) + " |" for label in labels]
     articles = stats["articles_per_split"]
-    entity_list = ", ".join(f"`{e.name}` ({e.ar})" for e in schema.entities)
-    event_list = "; ".join(f"`{e.name}` ({e.ar}; roles {' '.join(r.name for r in e.roles)})" for e in schema.events) or "none"
+    entity_list = ", ".join(f"{_code(e.name)} ({_text(e.ar)})" for e in schema.entities)
+    event_list = "; ".join(
+        f"{_code(e.name)} ({_text(e.ar)}; roles {' '.join(_text(r.name) for r in e.roles)})" for e in schema.events
+    ) or "none"
     ratio_list = ", ".join(f"{s} {r:g}" for s, r in zip(SPLITS, ratios))
     body = f"""
-# {schema.name}: Arabic news, gold entities and events
+# {_text(schema.name)}: Arabic news, gold entities and events
 
 Gold annotations exported by annotate {__version__} from Label Studio.
-Schema `{schema.name}` v{schema.version}: {schema.description}
+Schema {_code(schema.name)} v{_text(schema.version)}: {_text(schema.description)}
 
 - Entity and value types: {entity_list}
 - Event types: {event_list}
@@ -547,11 +598,11 @@ Articles without a kept annotation (not exported): {stats["articles_without_gold
 
 | | |
 |---|---|
-| Label Studio | {manifest.get("label_studio_version")} |
-| project | {manifest.get("project_title")} (id {manifest.get("project_id")}) |
-| pulled at | {manifest.get("pulled_at")} |
-| labelling config sha256 | `{manifest.get("label_config_sha256")}` |
-| schema sha256 | `{schema.sha256}` |
+| Label Studio | {_text(manifest.get("label_studio_version"))} |
+| project | {_text(manifest.get("project_title"))} (id {_text(manifest.get("project_id"))}) |
+| pulled at | {_text(manifest.get("pulled_at"))} |
+| labelling config sha256 | {_code(manifest.get("label_config_sha256"))} |
+| schema sha256 | {_code(schema.sha256)} |
 | annotate | {__version__} |
 
 Annotators are pseudonymous ids. Offsets are Unicode code points into `text`.
@@ -593,8 +644,135 @@ def agreement_text(figures: dict[str, Any]) -> str:
     kappas = [p["cohen_kappa"] for p in figures["pairs"] if p["cohen_kappa"] is not None]
     if kappas:
         lines.append(f"| Cohen's kappa (BIO tokens), mean over {len(kappas)} pair(s) | {f(sum(kappas) / len(kappas))} |")
-    lines += ["", "Entity F1 (exact) per label: " + ", ".join(f"{k} {f(v['exact']['f1'])}" for k, v in figures["per_label"].items())]
+    lines += ["", "Entity F1 (exact) per label: " + ", ".join(f"{_text(k)} {f(v['exact']['f1'])}" for k, v in figures["per_label"].items())]
     return "\n".join(lines)
+
+
+# --- the folder: temporary copy, leftovers, swap -------------------------------------------------
+
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+# Only this machine's processes can be checked for life: a folder shared with others keeps theirs.
+_HOST = hashlib.sha256(socket.gethostname().encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def _load_renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    """libc's ``renameat2``, or None where there is none (not Linux, glibc before 2.28)."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_renameat2 = _load_renameat2()
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap ``a`` and ``b`` in one step (``renameat2`` with ``RENAME_EXCHANGE``): both exist at every moment.
+
+    False, with nothing changed, where the system cannot do it (no such call, or a
+    kernel or file system that refuses the flag); any other failure is raised.
+    """
+    if _renameat2 is None:
+        return False
+    if _renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+def _stem(out: Path) -> str:
+    # safe_name keeps a short name as it is and shortens a long one, so ".NAME.tmp-..." stays a valid name.
+    return safe_name(out.name, "export")
+
+
+def _own_path(out: Path, kind: str) -> Path:
+    """A hidden name beside ``out`` that says which process on which machine made it."""
+    return out.with_name(f".{_stem(out)}.{kind}-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs; when in doubt, yes (its folder is then kept)."""
+    if pid == os.getpid() or os.name != "posix":  # elsewhere os.kill(pid, 0) would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: another user's process, alive
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def clean_leftovers(out: Path) -> None:
+    """Remove what killed exports to ``out`` left beside it, and put back a previous export they had moved away.
+
+    Only folders of processes of this machine that no longer run are touched, so a
+    concurrent export keeps its own. ``.NAME.old`` is what versions before pid-named
+    folders left when killed between their two renames.
+    """
+    pattern = re.compile(rf"\.{re.escape(_stem(out))}\.(tmp|old)-([0-9a-f]{{8}})-([0-9]+)-[0-9a-f]{{8}}")
+    try:
+        entries = sorted(out.parent.iterdir())
+    except OSError:
+        return
+    for path in entries:
+        found = pattern.fullmatch(path.name)
+        if found:
+            kind, host, pid = found.groups()
+            if host != _HOST or _alive(int(pid)):
+                continue
+        elif path.name == f".{out.name}.old":
+            kind = "old"
+        else:
+            continue
+        try:
+            if kind == "old" and not out.exists() and not out.is_symlink():
+                os.rename(path, out)  # killed between the two renames of a swap: nothing is lost
+            else:
+                _remove(path)
+        except OSError:
+            continue  # not ours to fix (permissions): the export itself goes on
+
+
+def _make_folder(out: Path) -> Path:
+    while True:
+        tmp = _own_path(out, "tmp")
+        try:
+            tmp.mkdir()  # 0o777 & ~umask, as any folder; mkdtemp's 0o700 kept others out of a published set
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Put the finished export ``tmp`` at ``out``; an existing ``out`` is replaced without a moment without one."""
+    if not out.exists() and not out.is_symlink():
+        os.rename(tmp, out)
+    elif exchange(tmp, out):
+        _remove(tmp)  # now the previous export
+    else:
+        # No atomic exchange here: two renames, and a reader may find no folder between them.
+        old = _own_path(out, "old")
+        os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        _remove(old)
 
 
 # --- the stage --------------------------------------------------------------------------------
@@ -633,15 +811,18 @@ def export(
     if unit not in UNITS:
         raise ExportError(f"--unit {unit!r}: choose document or sentence")
     out = Path(out)
+    if out.name in ("", ".", ".."):
+        raise ExportError(f"--out {str(out)!r}: give the export its own folder, like exports/conflict-v1")
+    clean_leftovers(out)  # first: it may put back an export a killed run had moved away
     if out.exists() and not overwrite:
         raise ExportError(f"{out} exists already; choose another --out or add --overwrite to replace it.")
     schema = schema or schema_mod.load()
     if len({brat_type(e.name) for e in schema.events}) != len(schema.events):
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
     folder = project_folder(title, root)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, title)
     project_id = int(manifest.get("project_id") or 0)
-    latest = latest_versions(iter_state(folder))
+    latest = latest_versions(iter_state(folder, title))
     totals = Counts()
     builder = AgreementBuilder()
     stats: dict[str, Any] = {
@@ -654,10 +835,10 @@ def export(
         "label_counts": {s: Counter() for s in SPLITS},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    tmp = _make_folder(out)
     try:
         writer = WRITERS[fmt](tmp, schema, unit)
-        for task, grouped in iter_articles(iter_state(folder), schema, latest, totals):
+        for task, grouped in iter_articles(iter_state(folder, title), schema, latest, totals):
             builder.add(grouped)
             chosen = select_gold(grouped, schema, threshold)
             article = dict(task["data"])
@@ -690,22 +871,17 @@ def export(
                 "agreement": builder.report().as_dict(),
             }
         )
-        (tmp / "README.md").write_text(card(schema, fmt, unit, rows_per_split, stats, manifest, seed, ratios), encoding="utf-8")
+        (tmp / "README.md").write_text(
+            card(schema, fmt, unit, rows_per_split, stats, manifest, seed, ratios, writer.data_files), encoding="utf-8"
+        )
         plain = {k: ({s: dict(c) for s, c in v.items()} if k == "label_counts" else dict(v) if isinstance(v, Counter) else v) for k, v in stats.items()}
         (tmp / "export.json").write_text(
             json.dumps({"format": fmt, "unit": unit, "seed": seed, "split": list(ratios), "rows": rows_per_split,
                         "stats": plain, "manifest": manifest}, ensure_ascii=False, indent=2),
             encoding="utf-8",
         )
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _replace(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise
     return ExportReport(out, fmt, rows_per_split, dict(stats["articles_per_split"]), stats)

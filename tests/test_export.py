@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
+import os
 import re
+import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +24,7 @@ from annotate.cli import main
 from annotate.files import write_json, write_jsonl
 from annotate.pull import project_folder
 from annotate.tokens import bio, normalize, tokenize, token_span
-from conftest import DEFAULT_SCHEMA, SMALL_SCHEMA
+from conftest import DEFAULT_SCHEMA, ROOT, SMALL_SCHEMA
 from test_validate import answer, rel, region, span, task
 
 SCHEMA = schema_mod.load(DEFAULT_SCHEMA)
@@ -91,9 +97,12 @@ def annotations() -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def write_pulled(root: Path, articles: dict[str, str] = ARTICLES) -> Path:
-    folder = project_folder(TITLE, root)
-    anns = annotations()
+def write_pulled(
+    root: Path, articles: dict[str, str] = ARTICLES, anns: dict[str, list[dict[str, Any]]] | None = None,
+    manifest: dict[str, Any] | None = None, title: str = TITLE,
+) -> Path:
+    folder = project_folder(title, root)
+    anns = annotations() if anns is None else anns
     tasks = []
     for i, (aid, text) in enumerate(sorted(articles.items()), start=1):
         t = task(text, article_id=aid, title=f"عنوان {aid}", source="tests")
@@ -101,8 +110,8 @@ def write_pulled(root: Path, articles: dict[str, str] = ARTICLES) -> Path:
         t["annotations"] = anns.get(aid, [])
         tasks.append(t)
     write_jsonl(folder / "state.jsonl", tasks)
-    write_json(folder / "manifest.json", {"project_id": 5, "project_title": TITLE, "label_studio_version": "1.23.2",
-                                          "pulled_at": "2026-11-24T00:00:00Z", "label_config_sha256": "abc"})
+    write_json(folder / "manifest.json", {"project_id": 5, "project_title": title, "label_studio_version": "1.23.2",
+                                          "pulled_at": "2026-11-24T00:00:00Z", "label_config_sha256": "abc", **(manifest or {})})
     return folder
 
 
@@ -310,7 +319,7 @@ def test_small_schema_export_has_no_event_columns(tmp_path: Path) -> None:
     t = task(text, article_id="s1")
     t["annotations"] = [{"id": 1, "completed_by": 1, "result": [ent("c", "ORG", text, "التحالف الدولي"), ent("s", "LOC", text, "سوريا")]}]
     write_jsonl(folder / "state.jsonl", [t])
-    write_json(folder / "manifest.json", {"project_id": 1})
+    write_json(folder / "manifest.json", {"project_id": 1, "project_title": TITLE})
     export.export(TITLE, tmp_path / "small", schema=small, root=tmp_path, ratios=(1, 0, 0))
     ds = datasets.load_dataset(str(tmp_path / "small"))
     assert "events" not in ds["train"].features and len(ds["train"]) == 1 and set(ds) == {"train"}
@@ -348,6 +357,8 @@ def test_cli_export_and_bad_options(pulled: Path, tmp_path: Path, capsys: pytest
     assert "add up to 1" in capsys.readouterr().err
     assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--format", "xml"]) == 1
     assert "choose one of hf, conll, brat, jsonl" in capsys.readouterr().err
+    assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x" / ".."), "--pulled", str(pulled), "--overwrite"]) == 1
+    assert "give the export its own folder" in capsys.readouterr().err and (tmp_path / "cli").is_dir()
 
 
 def test_brat_files_of_ids_that_look_alike_do_not_overwrite_each_other(tmp_path: Path) -> None:
@@ -360,7 +371,255 @@ def test_brat_files_of_ids_that_look_alike_do_not_overwrite_each_other(tmp_path:
         t["annotations"] = [{"id": i, "completed_by": 1, "result": [ent("g", "GPE", text, "منبج"), answer()]}]
         tasks.append(t)
     write_jsonl(folder / "state.jsonl", tasks)
-    write_json(folder / "manifest.json", {"project_id": 1})
+    write_json(folder / "manifest.json", {"project_id": 1, "project_title": TITLE})
     export.export(TITLE, tmp_path / "brat", schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
     names = sorted(p.stem for p in (tmp_path / "brat" / "brat" / "train").glob("*.txt"))
     assert len(names) == 2 and names[0] == "news-1"
+
+
+# --- what `datasets` loads ------------------------------------------------------------------------
+
+
+def without_a3_number() -> dict[str, list[dict[str, Any]]]:
+    """The annotations with one entity fewer: same articles, splits, features and row counts."""
+    anns = annotations()
+    anns["a3"][0]["result"] = [r for r in anns["a3"][0]["result"] if r.get("id") != "n"]
+    return anns
+
+
+def entity_texts(ds: datasets.DatasetDict) -> dict[str, list[str]]:
+    return {r["id"]: sorted(e["text"] for e in r["entities"]) for split in ds.values() for r in split}
+
+
+def test_a_reexport_is_loaded_afresh_through_one_shared_cache(tmp_path: Path) -> None:
+    # `datasets` keyed its cache on the folder's name and the card (features, file patterns, split
+    # sizes), none of which changes when an entity is removed: the second load gave the old rows.
+    cache = str(tmp_path / "one-cache")
+    pulled = tmp_path / "pulled"
+    write_pulled(pulled)
+    out = tmp_path / "exports" / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=(1, 0, 0))
+    assert "٣" in entity_texts(datasets.load_dataset(str(out), cache_dir=cache))["a3"]
+    write_pulled(pulled, anns=without_a3_number())
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=(1, 0, 0), overwrite=True)
+    again = entity_texts(datasets.load_dataset(str(out), cache_dir=cache))
+    assert "٣" not in again["a3"] and len(again["a3"]) == 3
+    names = sorted(p.name for p in (out / "data").iterdir())
+    assert len(names) == 1 and re.fullmatch(r"train-[0-9a-f]{16}\.parquet", names[0])
+    assert f"path: data/{names[0]}" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_two_exports_in_folders_of_one_name_each_load_their_own_rows(tmp_path: Path) -> None:
+    cache = str(tmp_path / "one-cache")
+    write_pulled(tmp_path / "pulled-1")
+    write_pulled(tmp_path / "pulled-2", anns=without_a3_number())
+    first, second = tmp_path / "one" / "gold", tmp_path / "two" / "gold"
+    export.export(TITLE, first, schema=SCHEMA, root=tmp_path / "pulled-1", ratios=(1, 0, 0))
+    export.export(TITLE, second, schema=SCHEMA, root=tmp_path / "pulled-2", ratios=(1, 0, 0))
+    assert len(entity_texts(datasets.load_dataset(str(first), cache_dir=cache))["a3"]) == 4
+    assert len(entity_texts(datasets.load_dataset(str(second), cache_dir=cache))["a3"]) == 3
+    assert len(entity_texts(datasets.load_dataset(str(first), cache_dir=cache))["a3"]) == 4
+
+
+# --- the card shows outside values as text ----------------------------------------------------------
+
+
+def test_card_shows_html_and_markdown_from_label_studio_and_the_schema_as_text(tmp_path: Path) -> None:
+    from markdown_it import MarkdownIt
+
+    title = "<script>alert(1)</script> | [click](javascript:alert(2)) **bold**"
+    write_pulled(tmp_path / "pulled", title=title, manifest={"label_studio_version": "<img src=x onerror=alert(3)>",
+                                                             "pulled_at": "<b>now</b>", "label_config_sha256": "<i>abc</i>"})
+    per = dataclasses.replace(SCHEMA.entities[0], ar="شخص <img src=y onerror=alert(4)>")
+    hostile = dataclasses.replace(SCHEMA, version="<u>1</u>", description="وصف\n<iframe src=z></iframe>", entities=(per, *SCHEMA.entities[1:]))
+    out = tmp_path / "gold"
+    export.export(title, out, schema=hostile, root=tmp_path / "pulled")
+    body = (out / "README.md").read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    page = MarkdownIt("commonmark", {"html": True}).enable("table").render(body)  # raw HTML on, as on the Hub
+    assert not re.search(r"<(script|img|b|i|u|iframe|a)\b", page)
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; | [click](javascript:alert(2)) **bold** (id 5)</td>" in page
+    for shown in ("&lt;img src=x onerror=alert(3)&gt;", "&lt;b&gt;now&lt;/b&gt;", "&lt;i&gt;abc&lt;/i&gt;", "v&lt;u&gt;1&lt;/u&gt;",
+                  "وصف &lt;iframe src=z&gt;&lt;/iframe&gt;", "شخص &lt;img src=y onerror=alert(4)&gt;"):
+        assert shown in page
+    assert "<code>ORG</code>" in page and f"<code>{SCHEMA.sha256}</code>" in page  # plain names stay code
+
+
+# --- the folder: leftovers, the swap, permissions -------------------------------------------------
+
+STOPPED_EXPORT = """
+import sys, time
+from pathlib import Path
+from annotate import export, schema
+
+def stop(self, doc):  # the export stops on its first article, its temporary folder made
+    print(self.out, flush=True)
+    time.sleep(300)
+
+export.JsonlWriter.write = stop
+title, out, schema_file, pulled = sys.argv[1:]
+export.export(title, Path(out), schema=schema.load(Path(schema_file)), root=Path(pulled), fmt="jsonl", overwrite=True)
+"""
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_the_next_export_removes_a_killed_exports_folder_and_keeps_a_running_ones(pulled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exports" / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled)
+    args = [sys.executable, "-c", STOPPED_EXPORT, TITLE, str(out), str(DEFAULT_SCHEMA), str(pulled)]
+    killed = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    running = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        killed_tmp, running_tmp = Path(killed.stdout.readline().strip()), Path(running.stdout.readline().strip())  # type: ignore[union-attr]
+        assert killed_tmp.is_dir() and running_tmp.is_dir() and killed_tmp.parent == out.parent
+        killed.kill()
+        killed.wait()
+        assert killed_tmp.is_dir()  # a kill runs no clean-up
+        export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+        assert not killed_tmp.exists() and running_tmp.is_dir()
+        assert hidden(out.parent) == [running_tmp.name]
+    finally:
+        for process in (killed, running):
+            process.kill()
+            process.wait()
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    assert hidden(out.parent) == [] and (out / "README.md").exists()
+
+
+def test_a_previous_export_moved_away_by_a_killed_swap_is_put_back_and_old_folders_go(pulled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    before = (out / "export.json").read_text(encoding="utf-8")
+    out.rename(tmp_path / ".gold.old")  # how earlier versions left it when killed between their two renames
+    with pytest.raises(export.ExportError, match="exists already"):
+        export.export(TITLE, out, schema=SCHEMA, root=pulled)
+    assert (out / "export.json").read_text(encoding="utf-8") == before and hidden(tmp_path) == []
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process
+    (tmp_path / ".gold.old").mkdir()
+    (tmp_path / f".gold.old-{export._HOST}-{gone.pid}-0123abcd").mkdir()
+    elsewhere = "0" * 8 if export._HOST != "0" * 8 else "1" * 8
+    other_host = tmp_path / f".gold.tmp-{elsewhere}-{gone.pid}-0123abcd"
+    other_host.mkdir()  # another machine's export on a shared folder: its process cannot be checked here
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    assert hidden(tmp_path) == [other_host.name] and (out / "data").is_dir()
+
+
+def test_replacing_an_export_never_leaves_a_moment_without_the_folder(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    old_inode = out.stat().st_ino
+    missing: list[str] = []
+    swaps: list[tuple[int, int]] = []
+
+    def watch(name: str, real: Any) -> Any:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            if not out.exists():
+                missing.append(name)
+            return result
+        return step
+
+    real_exchange = export.exchange
+
+    def exchange(a: Path, b: Path) -> bool:
+        new_inode = a.stat().st_ino
+        done = real_exchange(a, b)
+        swaps.append((new_inode, out.stat().st_ino))
+        assert done and a.stat().st_ino == old_inode  # the previous export, about to be removed
+        return done
+
+    monkeypatch.setattr(export, "exchange", watch("exchange", exchange))
+    for module, name in ((os, "rename"), (os, "replace"), (os, "rmdir"), (export.shutil, "rmtree")):
+        monkeypatch.setattr(module, name, watch(name, getattr(module, name)))
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    assert missing == [] and len(swaps) == 1 and swaps[0][0] == swaps[0][1]
+    assert (out / "data").is_dir() and not (out / "jsonl").exists() and hidden(tmp_path) == []
+
+
+def fake_renameat2(code: int | None) -> Any:
+    import ctypes
+
+    def call(*args: Any) -> int:
+        ctypes.set_errno(code or 0)
+        return -1
+    return None if code is None else call
+
+
+@pytest.mark.parametrize("code", [None, errno.ENOSYS, errno.EINVAL], ids=["no-symbol", "ENOSYS", "EINVAL"])
+def test_without_an_atomic_exchange_the_export_is_replaced_by_two_renames(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int | None) -> None:
+    out = tmp_path / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    monkeypatch.setattr(export, "_renameat2", fake_renameat2(code))
+    assert export.exchange(tmp_path / "a", tmp_path / "b") is False
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    assert (out / "data").is_dir() and not (out / "jsonl").exists() and hidden(tmp_path) == []
+
+
+def test_an_exchange_that_fails_otherwise_keeps_the_previous_export(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    monkeypatch.setattr(export, "_renameat2", fake_renameat2(errno.EACCES))
+    with pytest.raises(PermissionError):
+        export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    assert (out / "jsonl").is_dir() and hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_export_folders_and_files_follow_the_umask(pulled: Path, tmp_path: Path, fmt: str) -> None:
+    previous = os.umask(0o022)
+    try:
+        out = tmp_path / "exports" / "gold"
+        export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt=fmt)
+    finally:
+        os.umask(previous)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
+    assert len(modes) > 3
+    assert {k: v for k, v in modes.items() if v != (0o755 if (tmp_path / k).is_dir() else 0o644)} == {}
+
+
+# --- brat file names ----------------------------------------------------------------------------------
+
+
+def write_articles(root: Path, ids: list[str]) -> dict[str, str]:
+    """One annotated article per id, each with its own text; returns text by id."""
+    folder = project_folder(TITLE, root)
+    tasks, texts = [], {}
+    for i, aid in enumerate(ids, start=1):
+        text = ARTICLES["a3"] + f" {i}"
+        t = task(text, article_id=aid)
+        t["id"] = i
+        t["annotations"] = [{"id": i, "completed_by": 1, "result": [ent("g", "GPE", text, "منبج"), answer()]}]
+        tasks.append(t)
+        texts[aid] = text
+    write_jsonl(folder / "state.jsonl", tasks)
+    write_json(folder / "manifest.json", {"project_id": 1, "project_title": TITLE})
+    return texts
+
+
+def test_brat_names_long_and_unsafe_article_ids_one_file_each(tmp_path: Path) -> None:
+    long_id = "خبر" * 50  # 300 bytes: more than a file name may have
+    ids = [long_id, long_id + "ا", "حدث/1", "حدث:1", "حدث 1", "حدث-1"]
+    assert len(long_id.encode("utf-8")) == 300
+    texts = write_articles(tmp_path, ids)
+    out = tmp_path / "brat"
+    export.export(TITLE, out, schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
+    files = sorted((out / "brat" / "train").glob("*.txt"))
+    assert len(files) == len(ids) and all(len(f.name.encode("utf-8")) <= 255 for f in files)
+    assert sorted(f.read_text(encoding="utf-8") for f in files) == sorted(texts.values())
+    assert "حدث-1.txt" in {f.name for f in files}  # a safe id keeps its name
+    back = read_brat(out / "brat")  # each .ann belongs to its .txt
+    assert len(back) == len(ids) and all(len(mentions) == 1 for mentions, _ in back.values())
+
+
+def test_brat_never_writes_one_file_over_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a case-insensitive file system, where `A1` and `a1` are one file.
+    texts = write_articles(tmp_path, ["A1", "a1", "b1"])
+    monkeypatch.setattr(export, "safe_name", lambda name, fallback: name.lower())
+    out = tmp_path / "brat"
+    export.export(TITLE, out, schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
+    files = sorted((out / "brat" / "train").glob("*.txt"))
+    assert len(files) == 3 and sorted(f.read_text(encoding="utf-8") for f in files) == sorted(texts.values())
+    assert len(list((out / "brat" / "train").glob("*.ann"))) == 3

@@ -18,7 +18,7 @@ from .agreement import DEFAULT_THRESHOLD, AgreementReport, ArticleAnnotations, G
 from .client import LabelStudioClient
 from .errors import ProjectError
 from .models import Annotation, Schema
-from .pull import EXPORTS, iter_state, project_folder
+from .store import EXPORTS, iter_state, project_folder
 from .push import find_project
 from .validate import latest_versions
 
@@ -36,7 +36,7 @@ class Dispute:
 def _pulled_articles(title: str, schema: Schema, root: Path) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
     """The latest pull's articles with their votes, streamed (versions first, then tasks)."""
     folder = project_folder(title, root)
-    return iter_articles(iter_state(folder), schema, latest_versions(iter_state(folder)))
+    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)))
 
 
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS) -> AgreementReport:

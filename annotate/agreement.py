@@ -24,7 +24,8 @@ from typing import Any
 
 from .models import Annotation, Argument, EntityMention, EventMention, Schema
 from .tokens import bio, token_span, tokenize
-from .validate import Counts, TextIndex, article_id_of, check_annotation
+from .errors import AnnotateError
+from .validate import Counts, Latest, TextIndex, article_id_of, check_annotation, copy_problems
 
 DEFAULT_THRESHOLD = 0.5
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
@@ -207,28 +208,42 @@ def by_annotator(article_id: str, text: str, kept: Iterable[Annotation]) -> Arti
 
 
 def iter_articles(
-    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, int], totals: Counts | None = None
+    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, Latest], totals: Counts | None = None
 ) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
-    """Validate task by task; yield each article's latest task that has kept annotations, with its votes.
+    """Validate task by task; yield each article (latest version) that has kept annotations, with its votes.
 
-    Every annotation is counted in ``totals``, exported or not. One task per
-    article is used (the first of its latest version), so nothing is exported twice.
+    Every annotation is counted in ``totals``, exported or not. An article held
+    by several tasks (a duplicate import) is yielded once, with the annotations
+    of all of them read together, when the last of them has been read; copies
+    with different texts stop here with an error, as no gold can be chosen.
     """
-    seen: set[str] = set()
+    conflicting = [p for p in copy_problems(latest) if p.severity == "error"]
+    if conflicting:
+        listing = "\n".join(f"  {p.message}" for p in conflicting[:10])
+        more = f"\n  ... and {len(conflicting) - 10} more" if len(conflicting) > 10 else ""
+        raise AnnotateError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
+    pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
     for task in tasks:
         data = task.get("data") or {}
         aid = article_id_of(task)
+        info = latest.get(aid)
+        version = info.version if info else None
         index = TextIndex(str(data.get("text") or ""))
         kept = []
         for raw in task.get("annotations") or []:
-            verdict = check_annotation(task, raw, schema, latest_version=latest.get(aid), index=index)
+            verdict = check_annotation(task, raw, schema, latest_version=version, index=index)
             if totals is not None:
                 totals.add(verdict.status)
             if verdict.annotation is not None:
                 kept.append(verdict.annotation)
-        if kept and aid not in seen and int(data.get("version") or 1) == latest.get(aid):
-            seen.add(aid)
-            yield task, by_annotator(aid, str(data.get("text") or ""), kept)
+        if info is None or int(data.get("version") or 1) != info.version:
+            continue
+        first, together, read = pending.pop(aid, (task, [], 0))
+        together += kept
+        if read + 1 < len(info.task_ids):
+            pending[aid] = (first, together, read + 1)
+        elif together:
+            yield first, by_annotator(aid, str(data.get("text") or ""), together)
 
 
 @dataclass

@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +29,7 @@ from . import push as push_mod
 from . import schema as schema_mod
 from . import studio as studio_mod
 from . import validate as validate_mod
-from .errors import AnnotateError, SchemaError
+from .errors import AnnotateError, SchemaError, StudioError
 
 app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
 schema_app = typer.Typer(help="Check a schema file or show the Label Studio config it makes.", no_args_is_help=True)
@@ -35,6 +38,19 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(studio_app, name="studio")
 
 err = Console(stderr=True)
+
+# C0 and C1 control characters (but line breaks and tabs): an article id or a title from
+# Label Studio can carry escape sequences that would retitle or rewrite the user's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``) instead of acting on the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    typer.echo(printable(text), err=err, nl=nl)
 
 ProjectOpt = Annotated[Optional[str], typer.Option("--project", help="Label Studio project title (default: the schema's name).")]
 SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", help="Schema file (default: schemas/ace2005_conflict.yaml).")]
@@ -56,6 +72,20 @@ def _progress(label: str) -> Iterator[push_mod.Progress]:
         yield update
 
 
+@contextmanager
+def _stages() -> Iterator[pull_mod.Progress]:
+    """One bar whose label follows the stage; a total of 0 (not known) shows a pulse and the time taken."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        task = bar.add_task("Pulling", total=None)
+
+        def update(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage.capitalize(), completed=done, total=total or None)
+
+        yield update
+
+
 # --- schema ---------------------------------------------------------------------
 
 
@@ -66,7 +96,7 @@ def schema_check(file: Annotated[Path, typer.Argument(help="The schema file (YAM
     if problems:
         raise SchemaError(f"{file}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems), problems)
     schema = schema_mod.load(file)
-    typer.echo(
+    echo(
         f"{file}: OK — {len(schema.entities)} entity/value types, {len(schema.events)} event types,"
         f" {len(schema.role_names)} roles, {len(schema.document)} document fields"
     )
@@ -75,21 +105,20 @@ def schema_check(file: Annotated[Path, typer.Argument(help="The schema file (YAM
 @schema_app.command("xml")
 def schema_xml(file: Annotated[Path, typer.Argument(help="The schema file (YAML).")]) -> None:
     """Print the Label Studio labelling config generated from a schema."""
-    typer.echo(schema_mod.label_config(schema_mod.load(file)), nl=False)
+    echo(schema_mod.label_config(schema_mod.load(file)), nl=False)
 
 
 # --- studio ---------------------------------------------------------------------
 
 
-def _echo_login(status: studio_mod.StudioStatus, show_password: bool) -> None:
+def _echo_login(status: studio_mod.StudioStatus) -> None:
+    """Where to log in; the password stays in its owner-only file (terminal and CI logs keep what is printed)."""
     creds = studio_mod.load_credentials(status.home)
-    typer.echo(f"Label Studio: {status.url}")
+    echo(f"Label Studio: {status.url}")
     if creds:
-        typer.echo(f"  login:    {creds.email}")
-        if show_password:
-            typer.echo(f"  password: {creds.password}")
-        else:
-            typer.echo(f"  password: in {status.home / 'credentials.json'} (readable by you only)")
+        echo(f"  login:    {creds.email}")
+        echo(f"  password: in {studio_mod.credentials_path(status.home)} (readable by you only);"
+             f" show it with `{_command()} studio password`")
 
 
 @studio_app.command("start")
@@ -101,20 +130,36 @@ def studio_start(
     """Start the embedded Label Studio and wait until it answers."""
     err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
     status = studio_mod.start(home, port=port, timeout=timeout)
-    _echo_login(status, show_password=True)
+    _echo_login(status)
+
+
+@studio_app.command("password")
+def studio_password(home: HomeOpt = None) -> None:
+    """Show the embedded studio's login and password, on a terminal only (never into a log or a pipe)."""
+    root = studio_mod.home(home)
+    creds = studio_mod.load_credentials(root)
+    if creds is None:
+        raise StudioError(f"{root} has no embedded studio yet.", studio_mod.START_HINT)
+    if not sys.stdout.isatty():
+        raise StudioError(
+            "The password is shown on a terminal only, so that no log or pipe keeps it.",
+            f"Read it from {studio_mod.credentials_path(root)} (readable by you only).",
+        )
+    echo(f"login:    {creds.email}")
+    echo(f"password: {creds.password}")
 
 
 @studio_app.command("stop")
 def studio_stop(home: HomeOpt = None) -> None:
     """Stop the embedded Label Studio started from this folder (and nothing else)."""
-    typer.echo("stopped" if studio_mod.stop(home) else "not running")
+    echo("stopped" if studio_mod.stop(home) else "not running")
 
 
 @studio_app.command("status")
 def studio_status(home: HomeOpt = None) -> None:
     """Say whether the embedded Label Studio runs, and where."""
     status = studio_mod.status(home)
-    typer.echo(f"{status.message}: {status.url}" + (f" (pid {status.pid})" if status.pid else ""))
+    echo(f"{status.message}: {status.url}" + (f" (pid {status.pid})" if status.pid else ""))
     if not status.running:
         raise typer.Exit(3)
 
@@ -131,23 +176,23 @@ def ingest(
     articles = ingest_mod.read_articles(paths, ingest_mod.load_rules(rules))
     for a in articles:
         cleaning = ", ".join(a.cleaning) or "-"
-        typer.echo(f"{a.id}\t{len(a.text)} chars\t{a.content_hash[:12]}\tcleaned: {cleaning}\t{a.origin}")
-    typer.echo(f"{len(articles)} article(s)")
+        echo(f"{a.id}\t{len(a.text)} chars\t{a.content_hash[:12]}\tcleaned: {cleaning}\t{a.origin}")
+    echo(f"{len(articles)} article(s)")
 
 
 def _echo_push(report: push_mod.PushReport) -> None:
     verb = "created" if report.created else ("updated its labelling config" if report.config_updated else "reused")
-    typer.echo(f"Project {report.project.title!r} (id {report.project.id}): {verb}")
+    echo(f"Project {report.project.title!r} (id {report.project.id}): {verb}")
     new = len(report.imported) - len(report.new_versions)
-    typer.echo(
+    echo(
         f"Articles: {report.articles} read, {new} imported, {len(report.new_versions)} new version(s),"
         f" {report.unchanged} already there"
     )
     if report.cleaned:
-        typer.echo("Cleaning: " + ", ".join(f"{rule} in {n}" for rule, n in sorted(report.cleaned.items())))
+        echo("Cleaning: " + ", ".join(f"{rule} in {n}" for rule, n in sorted(report.cleaned.items())))
     if report.project.maximum_annotations > 1:
-        typer.echo(f"Annotators per article: {report.project.maximum_annotations}")
-    typer.echo(f"Open: {report.url}")
+        echo(f"Annotators per article: {report.project.maximum_annotations}")
+    echo(f"Open: {report.url}")
 
 
 @app.command("push")
@@ -195,8 +240,8 @@ def up(
             cache=studio_mod.home(home) / "push-index",
         )
     _echo_push(report)
-    _echo_login(status, show_password=True)
-    typer.echo(f"Stop the studio with: {_command()} studio stop")
+    _echo_login(status)
+    echo(f"Stop the studio with: {_command()} studio stop")
 
 
 @app.command("pull")
@@ -209,15 +254,18 @@ def pull(
 ) -> None:
     """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
     loaded = schema_mod.load(schema)
-    with studio_mod.connect(home) as client, _progress("Pulling") as progress:
+    with studio_mod.connect(home) as client, _stages() as progress:
         report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=out, full=full, on_progress=progress)
-    typer.echo(
-        f"Pulled ({report.mode}) {report.fetched} task(s); state: {report.tasks} task(s),"
+    if report.full_because:
+        echo(f"note: a full pull instead of an incremental one: {report.full_because}", err=True)
+    removed = f", {report.removed} deleted in Label Studio" if report.removed else ""
+    echo(
+        f"Pulled ({report.mode}) {report.fetched} task(s){removed}; state: {report.tasks} task(s),"
         f" {report.annotations} annotation(s), {report.cancelled} cancelled"
     )
     if not report.manifest["schema_config_matches"]:
-        typer.echo("note: the project's labelling config differs from the schema; push to update it", err=True)
-    typer.echo(f"Saved: {report.folder / 'state.jsonl'} (snapshot {report.snapshot})")
+        echo("note: the project's labelling config differs from the schema; push to update it", err=True)
+    echo(f"Saved: {report.folder / 'state.jsonl'} (snapshot {report.snapshot})")
 
 
 @app.command("validate")
@@ -232,24 +280,24 @@ def validate(
     loaded = schema_mod.load(schema)
     report, paths = validate_mod.validate_project(project or loaded.name, schema=loaded, root=out, repair=not no_repair)
     if as_json:
-        typer.echo(json.dumps(validate_mod.report_dict(report), ensure_ascii=False, indent=2))
+        echo(json.dumps(validate_mod.report_dict(report), ensure_ascii=False, indent=2))
     else:
         for p in report.problems:
-            typer.echo(
+            echo(
                 f"{p.severity:<8} {p.code:<28} {p.article_id or '-'}\t{p.annotation_id or '-'}\t{p.region_id or '-'}\t{p.message}"
             )
         for article_id, c in sorted(report.per_article.items()):
             if c.repaired or c.rejected:
-                typer.echo(
+                echo(
                     f"article {article_id}: {c.pulled} pulled = {c.kept} kept + {c.repaired} repaired"
                     f" + {c.rejected} rejected + {c.cancelled} cancelled"
                 )
         t = report.total
-        typer.echo(
+        echo(
             f"{t.pulled} annotation(s) pulled = {t.kept} kept + {t.repaired} repaired + {t.rejected} rejected"
             f" + {t.cancelled} cancelled"
         )
-        typer.echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
+        echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
     if report.total.rejected:
         raise typer.Exit(1)
 
@@ -280,25 +328,25 @@ def agreement(
     loaded = schema_mod.load(schema)
     figures = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=out).as_dict()
     if as_json:
-        typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        echo(json.dumps(figures, ensure_ascii=False, indent=2))
         return
     if not figures["articles_compared"]:
-        typer.echo("No article was labelled by two or more annotators yet.")
+        echo("No article was labelled by two or more annotators yet.")
         return
     e, ev = figures["entities"], figures["events"]
-    typer.echo(f"{figures['articles_compared']} article(s) compared, annotators {figures['annotators']}")
-    typer.echo(f"entities  exact   P {_fmt(e['exact']['precision'])}  R {_fmt(e['exact']['recall'])}  F1 {_fmt(e['exact']['f1'])}")
-    typer.echo(f"entities  overlap P {_fmt(e['overlap']['precision'])}  R {_fmt(e['overlap']['recall'])}  F1 {_fmt(e['overlap']['f1'])}")
-    typer.echo(f"triggers  F1 {_fmt(ev['triggers']['f1'])}   arguments F1 {_fmt(ev['arguments']['f1'])}")
-    typer.echo(f"tokens    Krippendorff's alpha {_fmt(figures['tokens']['krippendorff_alpha'])}")
+    echo(f"{figures['articles_compared']} article(s) compared, annotators {figures['annotators']}")
+    echo(f"entities  exact   P {_fmt(e['exact']['precision'])}  R {_fmt(e['exact']['recall'])}  F1 {_fmt(e['exact']['f1'])}")
+    echo(f"entities  overlap P {_fmt(e['overlap']['precision'])}  R {_fmt(e['overlap']['recall'])}  F1 {_fmt(e['overlap']['f1'])}")
+    echo(f"triggers  F1 {_fmt(ev['triggers']['f1'])}   arguments F1 {_fmt(ev['arguments']['f1'])}")
+    echo(f"tokens    Krippendorff's alpha {_fmt(figures['tokens']['krippendorff_alpha'])}")
     for label, v in figures["per_label"].items():
-        typer.echo(f"  {label:<22} exact F1 {_fmt(v['exact']['f1'])}  overlap F1 {_fmt(v['overlap']['f1'])}")
+        echo(f"  {label:<22} exact F1 {_fmt(v['exact']['f1'])}  overlap F1 {_fmt(v['overlap']['f1'])}")
     for pair in figures["pairs"]:
-        typer.echo(
+        echo(
             f"  pair {pair['annotators']}: {pair['articles']} article(s), entity F1 {_fmt(pair['entities_exact']['f1'])},"
             f" kappa {_fmt(pair['cohen_kappa'])}, triggers F1 {_fmt(pair['triggers']['f1'])}, arguments F1 {_fmt(pair['arguments']['f1'])}"
         )
-    typer.echo("Lowest agreement (review first): " + ", ".join(f"{a['article_id']} ({_fmt(a['entity_f1'])})" for a in figures["lowest_agreement"]))
+    echo("Lowest agreement (review first): " + ", ".join(f"{a['article_id']} ({_fmt(a['entity_f1'])})" for a in figures["lowest_agreement"]))
 
 
 @app.command("adjudicate")
@@ -315,14 +363,14 @@ def adjudicate(
     title = project or loaded.name
     found = adjudicate_mod.disputes(title, schema=loaded, root=out, threshold=threshold)
     for d in found:
-        typer.echo(f"article {d.article_id} (task {d.task_id}):")
+        echo(f"article {d.article_id} (task {d.task_id}):")
         for line in d.gold.disputes:
-            typer.echo(f"  {line}")
-    typer.echo(f"{len(found)} article(s) in dispute")
+            echo(f"  {line}")
+    echo(f"{len(found)} article(s) in dispute")
     if push_ and found:
         with studio_mod.connect(home) as client:
             n = adjudicate_mod.push_disputes(client, title, found, loaded)
-        typer.echo(
+        echo(
             f"Sent {n} merged result(s) as pre-annotations named {adjudicate_mod.MODEL_VERSION!r}; a reviewer fixes them,"
             " submits and marks each ground truth."
         )
@@ -348,24 +396,46 @@ def export(
         ratios=export_mod.parse_split(split), seed=seed, unit=unit, overwrite=overwrite, threshold=threshold,
     )
     rows = ", ".join(f"{s} {report.rows[s]}" for s in export_mod.SPLITS)
-    typer.echo(f"Exported {sum(report.articles.values())} article(s) as {fmt} ({unit} rows: {rows}) to {report.out}")
-    typer.echo(
+    echo(f"Exported {sum(report.articles.values())} article(s) as {fmt} ({unit} rows: {rows}) to {report.out}")
+    echo(
         f"Boundary splits: {report.stats['boundary_splits']}; mentions outside BIO: "
         f"{report.stats['entities_not_in_bio']} entities, {report.stats['triggers_not_in_bio']} triggers;"
         f" articles without gold: {report.stats['articles_without_gold']}"
     )
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised instead of ``KeyboardInterrupt``: typer turns that into a silent exit status."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted()
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[None]:
+    """Ctrl-C raises ``Interrupted`` while a command runs (the main thread only: signals go there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become a message on stderr and exit status 1 (2 for usage errors)."""
     command = typer.main.get_command(app)
     try:
-        # Without standalone mode click returns typer.Exit's code instead of exiting.
-        code = command.main(args=argv, prog_name="annotate", standalone_mode=False)
+        with _ctrl_c():
+            # Without standalone mode click returns typer.Exit's code instead of exiting.
+            code = command.main(args=argv, prog_name="annotate", standalone_mode=False)
     except AnnotateError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(printable(exc.message))}", markup=True, highlight=False, soft_wrap=True)
         if exc.hint:
-            err.print(f"[yellow]hint:[/] {escape(exc.hint)}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[yellow]hint:[/] {escape(printable(exc.hint))}", markup=True, highlight=False, soft_wrap=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -375,8 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         err.print("aborted")
         return 130
-    except KeyboardInterrupt:
-        err.print("interrupted; run the same command again to finish (nothing is duplicated)")
+    except (Interrupted, KeyboardInterrupt):
+        err.print("interrupted; nothing was half written: run the same command again to finish (nothing is duplicated)")
         return 130
     return code if isinstance(code, int) else 0
 

@@ -77,6 +77,11 @@ def _paths(root: Path) -> dict[str, Path]:
     }
 
 
+def credentials_path(root: Path) -> Path:
+    """The owner-only file with the login, password and token of the studio in ``root``."""
+    return _paths(root)["credentials"]
+
+
 def _private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
@@ -122,6 +127,9 @@ def port_free(port: int, host: str = HOST) -> bool:
         if s.connect_ex((host, port)) == 0:
             return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the server itself binds: a port whose last connections linger in TIME_WAIT
+        # (a studio that just died) is free for it, only a listener makes it busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

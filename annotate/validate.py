@@ -18,7 +18,7 @@ from typing import Any, Literal
 from . import schema as schema_mod
 from .files import write_json, write_jsonl
 from .ingest import content_hash
-from .pull import EXPORTS, project_folder, read_state
+from .store import EXPORTS, project_folder, read_state
 from .models import Annotation, Argument, EntityMention, EventMention, Problem, Schema, Severity
 
 Status = Literal["kept", "repaired", "rejected", "cancelled"]
@@ -70,10 +70,11 @@ class ValidationReport:
     verdicts: list[Verdict]
     per_article: dict[str, Counts]
     total: Counts
+    article_problems: list[Problem] = field(default_factory=list)  # of whole articles, not of one annotation
 
     @property
     def problems(self) -> list[Problem]:
-        return [p for v in self.verdicts for p in v.problems]
+        return self.article_problems + [p for v in self.verdicts for p in v.problems]
 
     @property
     def errors(self) -> int:
@@ -477,13 +478,57 @@ def article_id_of(task: dict[str, Any]) -> str:
     return str(data.get("article_id") or f"task-{task.get('id')}")
 
 
-def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """The latest version of every article (a first, light pass over the tasks)."""
-    latest: dict[str, int] = {}
+@dataclass
+class Latest:
+    """The latest version of an article and every task that holds it (normally one)."""
+
+    version: int
+    task_ids: list[int] = field(default_factory=list)
+    texts: set[int] = field(default_factory=set)  # hashes of their texts: two means two different articles
+
+    @property
+    def conflicting(self) -> bool:
+        return len(self.texts) > 1
+
+
+def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, Latest]:
+    """The latest version of every article and the tasks holding it (a first, light pass over the tasks)."""
+    latest: dict[str, Latest] = {}
     for task in tasks:
         aid = article_id_of(task)
-        latest[aid] = max(latest.get(aid, 0), int((task.get("data") or {}).get("version") or 1))
+        data = task.get("data") or {}
+        version = int(data.get("version") or 1)
+        seen = latest.get(aid)
+        if seen is None or version > seen.version:
+            seen = latest[aid] = Latest(version)
+        if version == seen.version:
+            seen.task_ids.append(int(task.get("id") or 0))
+            seen.texts.add(hash(str(data.get("text") or "")))
     return latest
+
+
+def copy_problems(latest: dict[str, Latest]) -> list[Problem]:
+    """An article held by several tasks: read together (a warning), or, with different texts, an error that stops export."""
+    problems = []
+    for aid, info in sorted(latest.items()):
+        if len(info.task_ids) < 2:
+            continue
+        tasks = ", ".join(str(i) for i in sorted(info.task_ids))
+        if info.conflicting:
+            problems.append(Problem(
+                "article.conflicting-copies", f"article {aid}",
+                f"tasks {tasks} hold version {info.version} of article {aid} with different texts; export stops here."
+                " Delete the wrong task in Label Studio, or give it another article id.",
+                "error", aid,
+            ))
+        else:
+            problems.append(Problem(
+                "article.duplicate-tasks", f"article {aid}",
+                f"tasks {tasks} hold the same article {aid} (version {info.version});"
+                " their annotations are read together as one article.",
+                "warning", aid,
+            ))
+    return problems
 
 
 def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: bool = True) -> ValidationReport:
@@ -496,13 +541,15 @@ def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: b
     for task in tasks:
         data = task.get("data") or {}
         index = TextIndex(str(data.get("text") or ""))
-        latest_version = latest.get(article_id_of(task))
+        info = latest.get(article_id_of(task))
         for raw in task.get("annotations") or []:
-            verdict = check_annotation(task, raw, schema, repair=repair, latest_version=latest_version, index=index)
+            verdict = check_annotation(
+                task, raw, schema, repair=repair, latest_version=info.version if info else None, index=index
+            )
             verdicts.append(verdict)
             per_article.setdefault(verdict.article_id, Counts()).add(verdict.status)
             total.add(verdict.status)
-    return ValidationReport(verdicts, per_article, total)
+    return ValidationReport(verdicts, per_article, total, copy_problems(latest))
 
 
 def _annotation_row(verdict: Verdict) -> dict[str, Any]:
@@ -550,6 +597,6 @@ def validate_project(
 ) -> tuple[ValidationReport, dict[str, Path]]:
     """Validate the latest pull of a project and write the results beside it."""
     folder = project_folder(title, root)
-    tasks, _manifest = read_state(folder)
+    tasks, _manifest = read_state(folder, title)
     report = validate_tasks(tasks, schema or schema_mod.load(), repair=repair)
     return report, write_report(report, folder)

@@ -16,6 +16,7 @@ from annotate import schema as schema_mod
 from annotate.agreement import (
     ArticleAnnotations,
     agreement,
+    iter_articles,
     by_annotator,
     cohen_kappa,
     krippendorff_alpha,
@@ -23,7 +24,9 @@ from annotate.agreement import (
     select_gold,
     token_tags,
 )
+from annotate.errors import AnnotateError
 from annotate.models import Annotation, Argument, EntityMention, EventMention
+from annotate.validate import Counts, latest_versions, validate_tasks
 from conftest import DEFAULT_SCHEMA
 
 SCHEMA = schema_mod.load(DEFAULT_SCHEMA)
@@ -142,3 +145,41 @@ def test_gold_policy_ground_truth_then_single_then_majority() -> None:
 def test_no_shared_articles_gives_no_figures() -> None:
     report = agreement([ArticleAnnotations("a", TEXT, [A], [])])
     assert report.articles == 0 and math.isnan(report.alpha) and report.as_dict()["tokens"]["krippendorff_alpha"] is None
+
+
+def _copy(task_id: int, *annotations: dict[str, Any], text: str = TEXT) -> dict[str, Any]:
+    """A task holding article a1, as a duplicate import makes it."""
+    return {"id": task_id, "data": {"article_id": "a1", "version": 1, "text": text}, "annotations": list(annotations)}
+
+
+def _region(rid: str, label: str, piece: str) -> dict[str, Any]:
+    start = TEXT.index(piece)
+    value = {"start": start, "end": start + len(piece), "text": piece, "labels": [label]}
+    return {"id": rid, "from_name": "entity", "to_name": "text", "type": "labels", "value": value}
+
+
+ANSWER = {"id": "d1", "from_name": "on_topic", "to_name": "text", "type": "choices", "value": {"choices": ["conflict"]}}
+
+
+def test_annotations_of_every_task_of_an_article_are_read_together() -> None:
+    vote = {"id": 1, "completed_by": 1, "result": [_region("g", "LOC", "الرقة"), ANSWER]}
+    truth = {"id": 2, "completed_by": 2, "ground_truth": True, "result": [_region("g", "GPE", "الرقة"), ANSWER]}
+    other = {"id": 3, "completed_by": 3, "result": [_region("g", "GPE", "الرقة"), ANSWER]}
+    tasks = [_copy(7, vote), _copy(8, truth, other)]
+    totals = Counts()
+    articles = list(iter_articles(tasks, SCHEMA, latest_versions(tasks), totals))
+    assert len(articles) == 1 and totals.pulled == totals.kept == 3
+    task, grouped = articles[0]
+    assert task["id"] == 7 and [a.id for a in grouped.annotations] == [1, 3] and [a.id for a in grouped.ground_truth] == [2]
+    gold = select_gold(grouped, SCHEMA)
+    assert gold.source == "ground_truth" and [e.type for e in gold.annotation.entities] == ["GPE"]
+    report = validate_tasks(tasks, SCHEMA)
+    assert [(p.code, p.severity) for p in report.problems] == [("article.duplicate-tasks", "warning")]
+    assert "tasks 7, 8" in report.problems[0].message
+
+
+def test_copies_of_an_article_with_different_texts_stop_the_export() -> None:
+    tasks = [_copy(7), _copy(9, text=TEXT + " آخر")]
+    with pytest.raises(AnnotateError, match="tasks 7, 9 hold version 1 of article a1 with different texts"):
+        list(iter_articles(tasks, SCHEMA, latest_versions(tasks)))
+    assert [p.code for p in validate_tasks(tasks, SCHEMA).problems] == ["article.conflicting-copies"]

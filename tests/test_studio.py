@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pty
+import select
 import socket
 import stat
 import subprocess
@@ -175,3 +177,50 @@ def test_cli_status_and_env_file_modes(studio_home: Path, capsys: pytest.Capture
     assert main(["studio", "stop", "--home", str(tmp_path)]) == 0
     assert "not running" in capsys.readouterr().out
     assert os.access(studio_home / "credentials.json", os.R_OK)
+
+
+def test_start_never_prints_the_password_and_shows_it_on_a_terminal_only(
+    studio_home: Path, credentials, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["studio", "start", "--home", str(studio_home)]) == 0  # already running: prints the login
+    out = capsys.readouterr()
+    assert credentials.password not in out.out + out.err
+    assert str(studio_home / "credentials.json") in out.out and "studio password" in out.out
+
+    assert main(["studio", "password", "--home", str(studio_home)]) == 1  # a pipe or a log: refused
+    out = capsys.readouterr()
+    assert credentials.password not in out.out + out.err and "on a terminal only" in out.err
+
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-c", "from annotate.cli import run; run()", "studio", "password", "--home", str(studio_home)]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE, timeout=60)
+    os.close(follower)
+    shown = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert done.returncode == 0, done.stderr
+    assert credentials.password in shown.decode()
+
+
+def test_a_port_whose_last_connections_linger_is_free(tmp_path: Path) -> None:
+    """A studio that just died leaves its port in TIME_WAIT; the server can bind it, so the probe must say free."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Label Studio's server (socketserver) binds
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    peer = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server's side closes first: its end of the connection waits in TIME_WAIT
+    peer.close()
+    server.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the probe did before: the lingering connection looks like a stranger
+    assert studio.port_free(port)

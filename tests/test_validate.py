@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -329,3 +330,20 @@ def test_random_spans_and_unicode_never_crash_and_balance(tasks: list[dict[str, 
                 assert mention.start < mention.end and mention.text.strip() == mention.text
                 if text is not None:
                     assert text[mention.start : mention.end] == mention.text
+
+
+def test_ids_with_terminal_escapes_are_printed_harmless(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from annotate.cli import main
+    from annotate.files import write_json, write_jsonl
+    from annotate.store import project_folder
+
+    hostile = "a1\x1b]0;pwned\x07\x1b[2J"
+    bad = task(article_id=hostile)
+    bad["annotations"] = [annotation(ent("e1", "NOPE", "التحالف"), answer())]
+    folder = project_folder("p", tmp_path)
+    write_jsonl(folder / "state.jsonl", [bad])
+    write_json(folder / "manifest.json", {"project_id": 1, "project_title": "p"})
+    assert main(["validate", "--project", "p", "--out", str(tmp_path)]) == 1
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
+    assert "a1\\x1b]0;pwned\\x07\\x1b[2J" in out.out and "label.unknown" in out.out

@@ -27,6 +27,7 @@ from . import ingest as ingest_mod
 from . import pull as pull_mod
 from . import push as push_mod
 from . import schema as schema_mod
+from . import store as store_mod
 from . import studio as studio_mod
 from . import validate as validate_mod
 from .errors import AnnotateError, SchemaError, StudioError
@@ -249,7 +250,7 @@ def pull(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed since the last pull.")] = False,
-    out: OutOpt = pull_mod.EXPORTS,
+    out: OutOpt = store_mod.EXPORTS,
     home: HomeOpt = None,
 ) -> None:
     """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
@@ -274,7 +275,7 @@ def validate(
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     no_repair: Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")] = False,
-    out: OutOpt = pull_mod.EXPORTS,
+    out: OutOpt = store_mod.EXPORTS,
 ) -> None:
     """Check every pulled annotation against the text and the schema; exit 1 if any is rejected."""
     loaded = schema_mod.load(schema)
@@ -322,7 +323,7 @@ def agreement(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON.")] = False,
-    out: OutOpt = pull_mod.EXPORTS,
+    out: OutOpt = store_mod.EXPORTS,
 ) -> None:
     """Inter-annotator agreement of the latest pull: overall, per label, per annotator pair, worst articles."""
     loaded = schema_mod.load(schema)
@@ -355,7 +356,7 @@ def adjudicate(
     schema: SchemaOpt = None,
     push_: Annotated[bool, typer.Option("--push", help="Send each disputed article back to Label Studio as a pre-annotation.")] = False,
     threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of annotators that keeps a mention.")] = 0.5,
-    out: OutOpt = pull_mod.EXPORTS,
+    out: OutOpt = store_mod.EXPORTS,
     home: HomeOpt = None,
 ) -> None:
     """List what annotators disagree on after the majority merge; with --push, send it to a reviewer."""
@@ -387,7 +388,7 @@ def export(
     unit: Annotated[str, typer.Option(help="One row per document or per sentence.")] = "document",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = False,
     threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="Majority merge: share of annotators that keeps a mention.")] = 0.5,
-    pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = pull_mod.EXPORTS,
+    pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = store_mod.EXPORTS,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
     loaded = schema_mod.load(schema)

@@ -28,7 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import article  # noqa: E402
 
-from annotate import export, pull, push, schema as schema_mod, studio  # noqa: E402
+from annotate import export, pull, push, schema as schema_mod, store, studio  # noqa: E402
 from annotate.client import LabelStudioClient  # noqa: E402
 from annotate.files import write_json, write_jsonl  # noqa: E402
 from annotate.ingest import content_hash  # noqa: E402
@@ -110,7 +110,7 @@ def converter_floor(label_config: str, export_path: Path, out: Path) -> float:
 
 def synthetic_state(root: Path, title: str, n: int, seed: int) -> None:
     """A pulled state as `annotate pull` writes it, without a server (for the memory benchmark)."""
-    folder = pull.project_folder(title, root)
+    folder = store.project_folder(title, root)
 
     def tasks() -> Any:
         for i in range(n):

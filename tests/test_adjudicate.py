@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from annotate import adjudicate, export, pull, push, schema
+from annotate import adjudicate, export, pull, push, schema, store
 from annotate.agreement import iter_articles, token_tags
 from annotate.validate import latest_versions
 from annotate.cli import main
@@ -51,7 +51,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     assert figures.articles == 2 and figures.annotators == users
 
     # The figures equal the reference implementations on the same token tags.
-    tasks_state, _ = pull.read_state(pull.project_folder(project_title, pulled))
+    tasks_state, _ = store.read_state(store.project_folder(project_title, pulled))
     grouped = {g.article_id: g for _, g in iter_articles(tasks_state, SCHEMA, latest_versions(tasks_state))}
     clitic_tags = token_tags(clitics, grouped["hard-clitics"].annotations)
     emoji_tags = token_tags(emoji, grouped["hard-emoji"].annotations)

@@ -347,3 +347,12 @@ def test_ids_with_terminal_escapes_are_printed_harmless(tmp_path: Path, capsys: 
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
     assert "a1\\x1b]0;pwned\\x07\\x1b[2J" in out.out and "label.unknown" in out.out
+
+
+def test_a_project_title_too_long_for_a_file_name_gets_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from annotate.cli import main
+
+    title = "مشروع " * 60  # 660 bytes: far over the 255 a file name may have
+    assert main(["validate", "--project", title, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "nothing has been pulled here yet" in err and "Traceback" not in err

@@ -183,7 +183,7 @@ class LabelStudioClient:
                 elif not retry or attempt >= min(self.retries, TIMEOUT_RETRIES):
                     waited = timeout if timeout is not None else self._http.timeout.read
                     raise ServerError(
-                        f"Label Studio at {self.url} did not answer {method} {path} within {waited:.0f} s"
+                        f"Label Studio at {self.url} did not answer {method} {path} within {waited:g} s"
                         f" ({attempt + 1} attempt(s)); it may be overloaded or hung.",
                         "Check `annotate studio status` (or the server's log) and run the command again.",
                     ) from None
@@ -346,6 +346,11 @@ class LabelStudioClient:
     def delete_project(self, project_id: int) -> None:
         self._call("DELETE", f"/api/projects/{project_id}/", f"delete project {project_id}")
 
+    def project_description(self, project_id: int) -> str:
+        """A project's description as stored (push marks the projects it creates there until it settles on one)."""
+        body = self._call("GET", f"/api/projects/{project_id}/", f"read project {project_id}")
+        return str(body.get("description") or "")
+
     # --- tasks -----------------------------------------------------------------------
 
     def iter_tasks(
@@ -396,7 +401,7 @@ class LabelStudioClient:
                 params["fields"] = "all"
             if include:
                 params["include"] = include  # only these task fields: much less to send than the texts
-            body = self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params)
+            body = self._task_page(project_id, params)
             tasks = body.get("tasks", []) if isinstance(body, dict) else body
             yield from tasks
             seen += len(tasks)
@@ -501,6 +506,127 @@ class LabelStudioClient:
 
     def delete_task(self, task_id: int) -> None:
         self._call("DELETE", f"/api/tasks/{task_id}/", f"delete task {task_id}")
+
+    # Concurrent pushes: a listing that deletions cannot disturb, what annotators did, removal of duplicates.
+
+    def task_refs_by_id(self, project_id: int, *, skip: Sequence[int] = (), page_size: int = 5000) -> list[TaskRef]:
+        """``task_refs`` of every task but those in ``skip``, paged by id (each page asks for ids above the last one).
+
+        A concurrent push may be deleting duplicate tasks during the listing: with page
+        numbers each deletion shifts the later pages, and tasks would be skipped. ``skip``
+        travels as ranges of consecutive ids (about one per import batch); if there are
+        too many for a short query, nothing is skipped.
+        """
+        runs: list[tuple[int, int]] = []
+        for task_id in sorted(set(skip)):
+            if runs and task_id == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], task_id)
+            else:
+                runs.append((task_id, task_id))
+        # About 3 KB of query string, as many as the 500 ids ``iter_tasks`` sends.
+        skipped = [
+            {"filter": "filter:tasks:id", "operator": "not_in", "type": "Number", "value": {"min": a, "max": b}}
+            for a, b in (runs if len(runs) <= 25 else [])
+        ]
+        refs: list[TaskRef] = []
+        without_meta: list[int] = []
+        last = 0
+        while True:
+            above = {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": last}
+            query = {"ordering": ["tasks:id"], "filters": {"conjunction": "and", "items": [above, *skipped]}}
+            params = {
+                "project": project_id,
+                "page": 1,
+                "page_size": page_size,
+                "query": json.dumps(query, separators=(",", ":")),
+                "include": "id,meta",
+            }
+            body = self._task_page(project_id, params)
+            tasks = body.get("tasks", []) if isinstance(body, dict) else body
+            for task in tasks:
+                meta = task.get("meta") or {}
+                if "article_id" in meta:
+                    refs.append(_task_ref(int(task["id"]), meta))
+                else:
+                    without_meta.append(int(task["id"]))
+            # "total" counts what is left above ``last``; a server that caps page_size still gets paged through.
+            total = body.get("total", len(tasks)) if isinstance(body, dict) else len(tasks)
+            if not tasks or len(tasks) >= total:
+                break
+            last = int(tasks[-1]["id"])
+        if without_meta:
+            for task in self.iter_tasks(project_id, include="id,data", ids=without_meta):
+                refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
+        return refs
+
+    def _task_page(self, project_id: int, params: dict[str, Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params)
+            except ServerError as exc:
+                # Label Studio reads a page in two queries and answers 500 when a task of
+                # the page is deleted in between (a concurrent push removing duplicates).
+                attempt += 1
+                if exc.status != 500 or attempt >= 3:
+                    raise
+                time.sleep(self.backoff)
+
+    def task_work(self, project_id: int, ids: Sequence[int]) -> dict[int, tuple[int, int, bool]]:
+        """What annotators did on each task of ``ids`` that still exists: (annotations, skipped annotations, draft).
+
+        Deleted tasks are absent from the answer. Drafts count whoever saved them: the
+        tasks list's ``drafts`` field shows only the caller's own, and ``draft_exists``
+        (everyone's) is computed only when the query sorts or filters on it, hence the
+        ordering. A task whose draft state is not reported counts as having one.
+        """
+        work: dict[int, tuple[int, int, bool]] = {}
+        fields = "id,total_annotations,cancelled_annotations,draft_exists"
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start : start + 500]]
+            query = {"ordering": ["tasks:draft_exists"], "selectedItems": {"all": False, "included": chunk}}
+            # One page holds the whole chunk: page numbers over a shrinking set could skip tasks.
+            params = {
+                "project": project_id, "page": 1, "page_size": len(chunk), "query": json.dumps(query), "include": fields
+            }
+            body = self._task_page(project_id, params)
+            for task in body.get("tasks", []) if isinstance(body, dict) else body:
+                work[int(task["id"])] = (
+                    int(task.get("total_annotations") or 0),
+                    int(task.get("cancelled_annotations") or 0),
+                    bool(task.get("draft_exists", True)),
+                )
+        return work
+
+    def delete_unworked_tasks(self, project_id: int, ids: Sequence[int]) -> int:
+        """Delete those of the tasks ``ids`` with no annotation, skipped annotation or draft; return how many went.
+
+        One Data Manager action (``delete_tasks``) per 1,000 tasks. The condition travels
+        as filters, so Label Studio checks it when it deletes, not when the caller last
+        looked. Tasks already deleted are not found, which is no error.
+        """
+        deleted = 0
+        nothing_done = {
+            "conjunction": "and",
+            "items": [
+                {"filter": "filter:tasks:total_annotations", "operator": "equal", "type": "Number", "value": 0},
+                {"filter": "filter:tasks:cancelled_annotations", "operator": "equal", "type": "Number", "value": 0},
+                {"filter": "filter:tasks:draft_exists", "operator": "equal", "type": "Boolean", "value": False},
+            ],
+        }
+        # Never an empty selection: to Label Studio that means every task of the project.
+        for start in range(0, len(ids), 1000):
+            chunk = [int(i) for i in ids[start : start + 1000]]
+            body = self._call(
+                "POST",
+                "/api/dm/actions/",
+                f"delete {len(chunk)} duplicate task(s) of project {project_id}",
+                params={"id": "delete_tasks", "project": project_id},
+                json={"selectedItems": {"all": False, "included": chunk}, "filters": nothing_done},
+                retry=True,  # the same selection twice deletes nothing more
+            )
+            deleted += int(body.get("processed_items") or 0) if isinstance(body, dict) else 0
+        return deleted
 
     # --- predictions (pre-annotations shown to annotators) ----------------------------------
 

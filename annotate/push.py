@@ -3,25 +3,49 @@
 Push is idempotent and safe to interrupt: it reads what the project already
 holds (article id, version and content hash travel in every task's data) and
 imports only what is missing, in bulk batches.
+
+Pushes may run at the same time, from one machine or several, with nothing
+shared but the server; Label Studio has no lock or unique title to lean on. So
+each push settles races afterwards by a rule every push applies alike, to
+whatever it sees: of the projects with one title the lowest id wins, and of
+the tasks of one article version the lowest id stays (see ``resolve_title``
+and ``remove_duplicates``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import schema as schema_mod
 from .client import LabelStudioClient
-from .errors import ArticleChangedError, ProjectError, ServerError
+from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
 from .files import write_json
 from .ingest import IngestRules, read_articles
 from .models import Article, Project, Schema, TaskRef
 
 DEFAULT_BATCH = 2000  # measured: fewer requests are faster, up to about this size
+# Pauses before find_project looks again at two projects with one title: a push that
+# lost a creation race deletes its project a round trip after creating it.
+SETTLE_WAITS = (0.5, 1.0, 2.0)
+# How often a push starts over in another project because a concurrent push's won the title.
+MAX_MOVES = 3
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An article version left with several tasks: annotators already worked on more than one, or texts differ."""
+
+    article_id: str
+    version: int
+    task_ids: tuple[int, ...]  # lowest first
+    same_text: bool  # False: pushes of different texts raced, each believing its own is this version
 
 
 @dataclass
@@ -35,6 +59,8 @@ class PushReport:
     new_versions: list[str] = field(default_factory=list)  # of those, the ones pushed as a new version
     unchanged: int = 0  # already in the project with the same text
     cleaned: dict[str, int] = field(default_factory=dict)  # cleaning rule -> articles it changed
+    duplicates_removed: int = 0  # tasks a concurrent (or interrupted) push had imported twice, deleted by this one
+    duplicates_kept: list[Duplicate] = field(default_factory=list)  # article versions still with several tasks
 
 
 def project_settings(schema: Schema) -> dict[str, object]:
@@ -47,15 +73,81 @@ def project_settings(schema: Schema) -> dict[str, object]:
     }
 
 
+def _titled(client: LabelStudioClient, title: str) -> list[Project]:
+    return [p for p in client.list_projects(title=title) if p.title == title]
+
+
 def find_project(client: LabelStudioClient, title: str) -> Project | None:
-    """The project with exactly this title; two of them is an error, since pushing to either could be wrong."""
-    matches = [p for p in client.list_projects(title=title) if p.title == title]
-    if len(matches) > 1:
-        ids = ", ".join(str(p.id) for p in matches)
+    """The project with exactly this title; two of them is an error, since pushing to either could be wrong.
+
+    Two are first looked at again a few times: pushes that created a project at the
+    same moment delete all but one of them within a round trip (``resolve_title``).
+    """
+    for wait in (*SETTLE_WAITS, None):
+        matches = _titled(client, title)
+        if len(matches) <= 1:
+            return matches[0] if matches else None
+        if wait is not None:
+            time.sleep(wait)
+    ids = ", ".join(str(p.id) for p in sorted(matches, key=lambda p: p.id))
+    raise ProjectError(
+        f"{len(matches)} Label Studio projects are titled {title!r} (ids {ids}); rename all but one in Label Studio."
+    )
+
+
+def resolve_title(
+    client: LabelStudioClient, title: str, project: Project, created: bool, marker: str | None = None
+) -> tuple[Project, bool]:
+    """The project that pushes to ``title`` must use when several have that title: the lowest id.
+
+    Two pushes that find no project both create one; each then calls this, and
+    whichever looks first, both pick the same one. Returns it and whether this push
+    created it.
+
+    The push deletes the others it created, and no one else's: a project made by hand
+    is not push's to delete, and another push deletes its own. Its own are
+    ``project`` if it ``created`` it, and any project with the title whose description
+    holds ``marker``: on SQLite, Label Studio runs a request again when the database
+    was locked, and a project creation that failed after its first row was written
+    leaves a project no answer names. A project is deleted only if no annotator
+    worked on it yet (another push may have found it and imported into it; that push
+    notices the project gone and pushes again into the winner).
+    """
+    same = _titled(client, title)
+    if not same:
+        return project, created
+    winner = min(same, key=lambda p: p.id)
+    ours = {project.id} if created else set()
+    if marker is not None and len(same) > 1:
+        for other in same:
+            if other.id not in ours:
+                try:
+                    if marker in client.project_description(other.id):
+                        ours.add(other.id)
+                except NotFoundError:
+                    pass  # deleted meanwhile
+    for other in same:
+        if other.id in ours and other.id != winner.id:
+            _withdraw(client, title, other, winner)
+    return winner, winner.id in ours
+
+
+def _withdraw(client: LabelStudioClient, title: str, project: Project, winner: Project) -> None:
+    """Delete a project this push created and lost with, unless annotators already work in it."""
+    refs = client.task_refs_by_id(project.id)
+    work = client.task_work(project.id, [r.id for r in refs]) if refs else {}
+    worked = [i for i, w in work.items() if any(w)]
+    if worked:
         raise ProjectError(
-            f"{len(matches)} Label Studio projects are titled {title!r} (ids {ids}); rename all but one in Label Studio."
+            f"Two Label Studio projects are titled {title!r}: {winner.id}, and {project.id}, which this push created"
+            f" at the same moment as another push created {winner.id}. Annotators already worked on"
+            f" {len(worked)} task(s) of {project.id}, so it was not deleted.",
+            f"Move that work to project {winner.id} or rename project {project.id}, then push again.",
         )
-    return matches[0] if matches else None
+    try:
+        client.delete_project(project.id)
+    except NotFoundError:
+        pass  # already gone
 
 
 def ensure_project(
@@ -72,7 +164,12 @@ def ensure_project(
     project = find_project(client, title)
     if project is None:
         client.validate_config(str(settings["label_config"]))
-        return client.create_project(title, **settings, **overlap), True, False
+        marker = f"[push {uuid.uuid4().hex}]"  # names this push's projects, including any Label Studio made twice
+        mine = client.create_project(title, **{**settings, "description": f"{settings['description']}\n{marker}"}, **overlap)
+        # Before importing (so the losers are still empty): another push may have created one too.
+        project, ours = resolve_title(client, title, mine, created=True, marker=marker)
+        if ours:
+            return client.update_project(project.id, description=settings["description"]), True, False
     if annotators is not None and project.maximum_annotations != annotators:
         project = client.update_project(project.id, **overlap)
     # Label Studio stores the config without its final newline.
@@ -108,6 +205,15 @@ class TaskIndex:
 
     def add(self, refs: Iterable[TaskRef]) -> None:
         self.refs.update((r.id, r) for r in refs)
+        self._write()
+
+    def discard(self, ids: Iterable[int]) -> None:
+        """Forget deleted tasks: a cache that lists them would let push skip their articles."""
+        for task_id in ids:
+            self.refs.pop(task_id, None)
+        self._write()
+
+    def _write(self) -> None:
         if self.path is not None:
             write_json(self.path, [[r.id, r.article_id, r.version, r.content_hash] for r in self.refs.values()])
 
@@ -185,6 +291,57 @@ def _import_batch(client: LabelStudioClient, project_id: int, batch: list[Articl
     return landed
 
 
+def remove_duplicates(
+    client: LabelStudioClient, project_id: int, refs: Iterable[TaskRef]
+) -> tuple[int, set[int], list[Duplicate]]:
+    """Delete the extra tasks that pushes running together imported for one article version.
+
+    Every push applies the same rule to the tasks it sees: of those of one article
+    version with one text, the lowest id that still exists stays; the others are
+    deleted unless an annotator worked on them (annotation, skip or draft; predictions
+    can be made again and do not count). Since no push ever deletes the lowest id of
+    all, pushes that see different subsets (an import still running, or on PostgreSQL
+    a lower id committed after a higher one) never disagree about what stays, and the
+    last push to check, which started after every import had committed, sees them all.
+
+    A task of the same article version with another text is no copy (two pushes of
+    different files raced): it stays, and is reported with the worked copies.
+
+    Returns how many tasks this call deleted, the ids found gone (deleted by it or
+    before it), and the article versions left with several tasks.
+    """
+    versions: dict[tuple[str, int], list[TaskRef]] = {}
+    for ref in refs:
+        if ref.article_id is not None:
+            versions.setdefault((ref.article_id, ref.version), []).append(ref)
+    versions = {key: group for key, group in versions.items() if len(group) > 1}
+    if not versions:
+        return 0, set(), []
+    work = client.task_work(project_id, sorted(r.id for group in versions.values() for r in group))
+    gone = {r.id for group in versions.values() for r in group if r.id not in work}
+    doomed = []
+    for group in versions.values():
+        copies: dict[str | None, list[int]] = {}
+        for ref in group:
+            if ref.id in work:
+                copies.setdefault(ref.content_hash, []).append(ref.id)
+        for ids in copies.values():
+            doomed.extend(i for i in sorted(ids)[1:] if not any(work[i]))
+    deleted = client.delete_unworked_tasks(project_id, doomed) if doomed else 0
+    if deleted == len(doomed):
+        gone.update(doomed)
+    else:  # an annotator started on one meanwhile (Label Studio kept it), or another push deleted it first
+        left = client.task_work(project_id, doomed)
+        gone.update(i for i in doomed if i not in left)
+    kept = []
+    for (article_id, version), group in sorted(versions.items()):
+        remaining = sorted((r for r in group if r.id not in gone), key=lambda r: r.id)
+        if len(remaining) > 1:
+            same_text = len({r.content_hash for r in remaining}) == 1
+            kept.append(Duplicate(article_id, version, tuple(r.id for r in remaining), same_text))
+    return deleted, gone, kept
+
+
 def push_articles(
     client: LabelStudioClient,
     articles: list[Article],
@@ -201,10 +358,46 @@ def push_articles(
 
     ``annotators`` sets how many annotators label each article (Label Studio's overlap);
     ``cache`` is a folder for the verified index of the project's tasks (see ``TaskIndex``).
+    Pushes running at the same time end with one project and one task per article version.
     """
-    project, created, updated = ensure_project(client, title, schema, annotators)
+    for _ in range(MAX_MOVES + 1):
+        project, created, updated = ensure_project(client, title, schema, annotators)
+        try:
+            report = _push_into(
+                client, project, created, updated, articles, new_version, batch_size, on_progress, cache
+            )
+        except NotFoundError:
+            if any(p.id == project.id for p in _titled(client, title)):
+                raise
+            continue  # the push that created the project found it lost a race and deleted it: push to the winner
+        # A creation race that resolve_title could not see yet (on PostgreSQL a lower id may
+        # become visible after a higher one): the project that won takes the articles again.
+        if resolve_title(client, title, project, created)[0].id == project.id:
+            return report
+    raise ProjectError(
+        f"Pushes to {title!r} running at the same time kept replacing its project; nothing is lost.",
+        "Run the push again.",
+    )
+
+
+def _push_into(
+    client: LabelStudioClient,
+    project: Project,
+    created: bool,
+    updated: bool,
+    articles: list[Article],
+    new_version: bool,
+    batch_size: int,
+    on_progress: Progress | None,
+    cache: Path | None,
+) -> PushReport:
     index = TaskIndex(cache, client.url, project.id)
     refs = [] if created else index.load(client, project)
+    # Left by a push that was interrupted between its import and its check.
+    removed, gone, kept = remove_duplicates(client, project.id, refs)
+    if gone:
+        refs = [r for r in refs if r.id not in gone]
+        index.discard(gone)
     to_import, unchanged = plan(articles, refs, new_version)
     cleaned: dict[str, int] = {}
     for article in articles:
@@ -218,6 +411,8 @@ def push_articles(
         articles=len(articles),
         unchanged=unchanged,
         cleaned=cleaned,
+        duplicates_removed=removed,
+        duplicates_kept=kept,
     )
     if on_progress:
         on_progress(0, len(to_import))
@@ -228,6 +423,18 @@ def push_articles(
         report.new_versions.extend(a.id for a in batch if a.version > 1)
         if on_progress:
             on_progress(start + len(batch), len(to_import))
+    if to_import:
+        # Another push may have imported the same articles meanwhile: it listed the project
+        # before these imports landed (or, on PostgreSQL, its lower ids became visible late).
+        # Every task this push does not know of is listed: usually none, so this stays cheap.
+        known = dict(index.refs)
+        unseen = client.task_refs_by_id(project.id, skip=list(known))
+        known.update((r.id, r) for r in unseen)
+        removed, gone, kept = remove_duplicates(client, project.id, known.values())
+        index.add(unseen)
+        index.discard(gone)
+        report.duplicates_removed += removed
+        report.duplicates_kept = kept
     return report
 
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from annotate import ingest, push, schema
+from annotate import ingest, push, schema, studio
 from annotate.client import LabelStudioClient
 from annotate.errors import ArticleChangedError, ConfigRejected, ProjectError
-from annotate.models import Article
-from conftest import DATA, DEFAULT_SCHEMA, SEEDS, SMALL_SCHEMA
+from annotate.models import Article, Project
+from conftest import DATA, DEFAULT_SCHEMA, ROOT, SEEDS, SMALL_SCHEMA
 from proxy import BreakingProxy
 
 pytestmark = pytest.mark.studio
@@ -224,3 +231,293 @@ def test_cached_task_index_is_verified_against_the_server(
     assert len(tasks) == 6 and all(len(t) == 1 for t in tasks.values())
     (cache / next(iter(cache.iterdir())).name).write_text("not json", encoding="utf-8")
     assert push.push_articles(client, articles, title=project_title, schema=s, cache=cache).unchanged == 6
+
+
+# --- pushes running at the same time ------------------------------------------------------------
+
+# A real `annotate push` that imports everything first and then waits for its go file, so
+# two of them start their pushes within a millisecond or at a chosen offset.
+RACER = """
+import sys, time
+from pathlib import Path
+from annotate.cli import run
+ready, go = Path(sys.argv.pop(1)), Path(sys.argv.pop(1))
+ready.touch()
+while not go.exists():
+    time.sleep(0.002)
+run()
+"""
+
+
+def titled(client: LabelStudioClient, title: str) -> list[Project]:
+    return [p for p in client.list_projects(title=title) if p.title == title]
+
+
+def test_pushes_started_together_end_with_one_project_and_one_task_per_article(
+    client: LabelStudioClient, credentials: studio.Credentials, project_title: str, tmp_path: Path
+) -> None:
+    n = 300
+    path = tmp_path / "news.jsonl"
+    text = "قصفت الطائرات مواقع في الرقة صباح اليوم رقم {}، وأعلن التحالف المسؤولية."
+    rows = [{"id": f"race-{i:04d}", "title": f"خبر عاجل {i}", "text": text.format(i)} for i in range(n)]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    # Two machines: nothing shared but the server (own cache folders, the server named by the environment).
+    env = {**os.environ, studio.ENV_URL: credentials.url, studio.ENV_KEY: credentials.token}
+    # Together (both create a project), 0.1 s apart (about when the first creates it), 0.3 s apart
+    # (the project is there and the first is importing into it; 300 articles take about half a second).
+    offsets = (0.0, 0.1, 0.3)
+    titles = [f"{project_title}-{k}" for k in range(len(offsets))]
+    overlapped = []
+    try:
+        for k, (title, offset) in enumerate(zip(titles, offsets)):
+            racers = []
+            for machine in "ab":
+                ready, go = tmp_path / f"ready-{k}{machine}", tmp_path / f"go-{k}{machine}"
+                command = [
+                    sys.executable, "-c", RACER, str(ready), str(go),
+                    "push", str(path), "--project", title, "--schema", str(SMALL_SCHEMA),
+                    "--batch-size", "50", "--home", str(tmp_path / f"machine-{machine}"),
+                ]
+                process = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+                racers.append((process, ready, go))
+            deadline = time.monotonic() + 120
+            while not all(ready.exists() for _, ready, _ in racers):
+                for process, _, _ in racers:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        process.kill()
+                        pytest.fail(f"a push did not start: {process.communicate()}")
+                time.sleep(0.01)
+            racers[0][2].touch()
+            time.sleep(offset)
+            racers[1][2].touch()
+            outputs = [process.communicate(timeout=600) for process, _, _ in racers]
+            for (process, _, _), (out, err) in zip(racers, outputs):
+                assert process.returncode == 0, f"round {k}: {out}\n{err}"
+            # Whatever the timing: one project, one task per article.
+            (project,) = titled(client, title)
+            refs = client.task_refs(project.id)
+            assert sorted(r.article_id for r in refs) == [r["id"] for r in rows], f"round {k}"
+            # Did the pushes really overlap? Both imported (more imports than articles), or tasks were
+            # created and deleted within the ids the project kept (nothing else runs on this server now).
+            imported = [re.search(r"(\d+) imported", out) for out, _ in outputs]
+            both = sum(int(m.group(1)) for m in imported if m) > n
+            ids = [r.id for r in refs]
+            overlapped.append(both or max(ids) - min(ids) + 1 > n)
+    finally:
+        for title in titles:
+            for project in titled(client, title):
+                client.delete_project(project.id)
+    assert any(overlapped), "the pushes never overlapped: the race was not exercised"
+
+
+def test_push_removes_what_a_concurrent_push_imported_twice_but_keeps_worked_duplicates(
+    client: LabelStudioClient, project_title: str, tmp_path: Path
+) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    cache = tmp_path / "push-index"
+    articles = synthetic(12)
+    first = push.push_articles(client, articles[:4], title=project_title, schema=s, cache=cache)
+    pid = first.project.id
+    region = {"id": "r1", "from_name": "entity", "to_name": "text", "type": "labels",
+              "value": {"start": 30, "end": 35, "text": "الرقة", "labels": ["LOC"]}}
+    mine: dict[str, int] = {}
+
+    def concurrent(done: int, total: int) -> None:
+        if done == 0:
+            # Another push listed the project when this one did; it imports the same eight new
+            # articles, and one this push already has, before this push's tasks land. It read
+            # art-0003 from another file, with another text.
+            other_text = replace(articles[3], text="نص آخر.", content_hash=ingest.content_hash("نص آخر."))
+            client.import_tasks(pid, [a.task() for a in articles[4:]] + [articles[0].task(), other_text.task()])
+        elif done == total:
+            # Before this push checks, annotators open its copies: an annotation, a skip, a draft.
+            # A prediction is no annotator's work (an ML backend adds them to every task).
+            mine.update((r.article_id, r.id) for r in client.task_refs(pid))  # id order: the highest stays
+            client.create_annotation(mine["art-0005"], [region])
+            client.create_annotation(mine["art-0006"], [], was_cancelled=True)
+            draft = {"result": [region], "lead_time": 2.0}
+            client._call("POST", f"/api/tasks/{mine['art-0007']}/drafts", "save a draft", json=draft)
+            client.create_prediction(mine["art-0008"], [region], model_version="m1")
+
+    report = push.push_articles(
+        client, articles, title=project_title, schema=s, cache=cache, batch_size=3, on_progress=concurrent
+    )
+    assert sorted(report.imported) == [a.id for a in articles[4:]]
+    assert report.duplicates_removed == 6  # art-0000's second copy, and five of this push's eight
+    kept = [(d.article_id, d.version, d.same_text) for d in report.duplicates_kept]
+    assert kept == [("art-0003", 1, False), ("art-0005", 1, True), ("art-0006", 1, True), ("art-0007", 1, True)]
+    tasks = tasks_by_article(client, pid)
+    assert set(tasks) == {a.id for a in articles}
+    several = {a: len(t) for a, t in tasks.items() if len(t) > 1}
+    assert several == {"art-0003": 2, "art-0005": 2, "art-0006": 2, "art-0007": 2}
+    assert sorted(t["data"]["text"] for t in tasks["art-0003"]) == sorted([articles[3].text, "نص آخر."])
+    for duplicate in report.duplicates_kept:
+        assert duplicate.task_ids == tuple(sorted(t["id"] for t in tasks[duplicate.article_id]))
+        if duplicate.same_text:
+            assert duplicate.task_ids[1] == mine[duplicate.article_id]  # the worked copy stayed beside the lowest id
+    assert tasks["art-0008"][0]["id"] != mine["art-0008"]  # the copy with only a prediction went
+    # The cached index holds exactly what the project holds.
+    (index,) = cache.iterdir()
+    all_ids = sorted(t["id"] for ts in tasks.values() for t in ts)
+    assert sorted(row[0] for row in json.loads(index.read_text(encoding="utf-8"))) == all_ids
+    # Label Studio applies the condition itself when it deletes (and an empty selection deletes nothing).
+    worked = [mine["art-0005"], mine["art-0006"], mine["art-0007"]]
+    assert client.delete_unworked_tasks(pid, worked) == 0 and client.delete_unworked_tasks(pid, []) == 0
+    assert sorted(t["id"] for ts in tasks_by_article(client, pid).values() for t in ts) == all_ids
+    # A push interrupted between its import and its check left a copy: the next push removes it.
+    client.import_tasks(pid, [articles[1].task()])
+    again = push.push_articles(client, articles, title=project_title, schema=s, cache=cache)
+    assert again.imported == [] and again.unchanged == 12 and again.duplicates_removed == 1
+    assert len(tasks_by_article(client, pid)["art-0001"]) == 1
+
+
+def test_the_check_after_importing_lists_only_tasks_the_push_does_not_know(
+    client: LabelStudioClient, project_title: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    listing = client.task_refs_by_id
+    listed: list[list[str | None]] = []
+
+    def recorded(project_id: int, skip: list[int] | None = None) -> list:
+        refs = listing(project_id, skip=skip or [])
+        listed.append([r.article_id for r in refs])
+        return refs
+
+    monkeypatch.setattr(client, "task_refs_by_id", recorded)
+    # Alone: the check costs one empty answer, not a listing of the 30 tasks just imported.
+    first = push.push_articles(client, synthetic(30), title=project_title, schema=s, batch_size=7)
+    assert len(first.imported) == 30 and listed == [[]]
+    # Someone imported two articles meanwhile: those two are what the check reads.
+    listed.clear()
+
+    def meanwhile(done: int, total: int) -> None:
+        if done == 0:
+            client.import_tasks(first.project.id, [a.task() for a in synthetic(2, "other")])
+
+    again = push.push_articles(client, synthetic(35), title=project_title, schema=s, on_progress=meanwhile)
+    assert sorted(again.imported) == [f"art-{i:04d}" for i in range(30, 35)] and listed == [["other-0000", "other-0001"]]
+
+
+def test_two_projects_one_title_the_lowest_id_wins_and_only_its_creator_deletes_the_other(
+    client: LabelStudioClient, project_title: str, studio_home: Path
+) -> None:
+    config = schema.label_config(schema.load(SMALL_SCHEMA))
+    lowest = client.create_project(project_title, label_config=config)
+    second = client.create_project(project_title, label_config=config)  # empty, just created
+    # A push that did not create the second one leaves it alone, and so does the creator of the lowest.
+    assert push.resolve_title(client, project_title, second, created=False) == (lowest, False)
+    assert push.resolve_title(client, project_title, lowest, created=True) == (lowest, True)
+    assert sorted(p.id for p in titled(client, project_title)) == [lowest.id, second.id]
+    # The push that created the second one deletes it and uses the lowest.
+    assert push.resolve_title(client, project_title, second, created=True) == (lowest, False)
+    assert [p.id for p in titled(client, project_title)] == [lowest.id]
+    # Not once annotators worked in it: that is for a person to sort out.
+    worked = client.create_project(project_title, label_config=config)
+    (task_id,) = client.import_tasks(worked.id, [synthetic(1)[0].task()])
+    client.create_annotation(task_id, [], was_cancelled=True)
+    with pytest.raises(ProjectError, match="Annotators already worked on 1 task"):
+        push.resolve_title(client, project_title, worked, created=True)
+    client.delete_project(worked.id)
+    # find_project looks again before calling two projects an error: the other push is resolving.
+    racing = client.create_project(project_title, label_config=config)
+    with studio.connect(studio_home) as other:
+        resolver = threading.Timer(0.2, push.resolve_title, [other, project_title, racing, True])
+        resolver.start()
+        try:
+            found = push.find_project(client, project_title)
+        finally:
+            resolver.join()
+    assert found is not None and found.id == lowest.id
+
+
+def test_a_project_label_studio_created_twice_is_resolved_by_its_creator(
+    client: LabelStudioClient, project_title: str
+) -> None:
+    # On SQLite Label Studio runs a request again when the database was locked; a creation
+    # that failed after writing its project leaves a second one that no answer names.
+    config = schema.label_config(schema.load(SMALL_SCHEMA))
+    marker = "[push 0123456789abcdef]"
+    others = client.create_project(project_title, label_config=config)
+    client.create_project(project_title, label_config=config, description=f"x\n{marker}")  # made twice
+    mine = client.create_project(project_title, label_config=config, description=f"x\n{marker}")
+    assert push.resolve_title(client, project_title, mine, created=True, marker=marker) == (others, False)
+    assert [p.id for p in titled(client, project_title)] == [others.id]  # both of this push's went
+    # When the unnamed one holds the lowest id, it is the project everyone uses, and it is this push's.
+    client.delete_project(others.id)
+    orphan = client.create_project(project_title, label_config=config, description=f"x\n{marker}")
+    others = client.create_project(project_title, label_config=config)
+    mine = client.create_project(project_title, label_config=config, description=f"x\n{marker}")
+    assert push.resolve_title(client, project_title, mine, created=True, marker=marker) == (orphan, True)
+    assert sorted(p.id for p in titled(client, project_title)) == [orphan.id, others.id]  # the other push deletes its own
+
+
+def test_push_that_loses_a_creation_race_uses_the_winner(
+    client: LabelStudioClient, project_title: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    create = client.create_project
+    winner: list[Project] = []
+
+    def race(title: str, **fields: object) -> Project:
+        # Another push, which also found no project, created it first (with its own marker).
+        winner.append(create(title, **{**fields, "description": "another push"}))
+        return create(title, **fields)
+
+    monkeypatch.setattr(client, "create_project", race)
+    before_import: list[list[int]] = []
+
+    def importing(done: int, total: int) -> None:
+        if done == 0:
+            before_import.append(sorted(p.id for p in titled(client, project_title)))
+
+    report = push.push_articles(client, synthetic(5), title=project_title, schema=s, on_progress=importing)
+    assert report.project.id == winner[0].id and not report.created
+    assert before_import == [[winner[0].id]]  # settled before importing anything, in one pass
+    assert [p.id for p in titled(client, project_title)] == [winner[0].id]
+    tasks = tasks_by_article(client, winner[0].id)
+    assert len(tasks) == 5 and all(len(t) == 1 for t in tasks.values())
+
+
+def test_push_moves_to_a_lower_id_project_that_became_visible_late(
+    client: LabelStudioClient, project_title: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    # On PostgreSQL another push's project can hold the lower id yet become visible only after
+    # this push created its own and checked: hide it until this push has imported.
+    late = client.create_project(project_title, label_config=schema.label_config(s))
+    hidden = {late.id}
+    listing = client.list_projects
+    monkeypatch.setattr(client, "list_projects", lambda title=None: [p for p in listing(title) if p.id not in hidden])
+
+    def reveal(done: int, total: int) -> None:
+        if done == total:
+            hidden.clear()
+
+    report = push.push_articles(client, synthetic(5), title=project_title, schema=s, on_progress=reveal)
+    assert report.project.id == late.id
+    assert [p.id for p in titled(client, project_title)] == [late.id]
+    tasks = tasks_by_article(client, late.id)
+    assert len(tasks) == 5 and all(len(t) == 1 for t in tasks.values())
+
+
+def test_push_into_a_project_deleted_meanwhile_pushes_again_into_the_one_left(
+    client: LabelStudioClient, project_title: str
+) -> None:
+    s = schema.load(SMALL_SCHEMA)
+    config = schema.label_config(s)
+    found = client.create_project(project_title, label_config=config)
+    left: list[Project] = []
+
+    def lost(done: int, total: int) -> None:
+        if not left:
+            # The push that created the project this one found lost its race and deletes it.
+            left.append(client.create_project(project_title, label_config=config))
+            client.delete_project(found.id)
+
+    report = push.push_articles(client, synthetic(5), title=project_title, schema=s, batch_size=2, on_progress=lost)
+    assert report.project.id == left[0].id and len(report.imported) == 5
+    assert [p.id for p in titled(client, project_title)] == [left[0].id]
+    tasks = tasks_by_article(client, left[0].id)
+    assert len(tasks) == 5 and all(len(t) == 1 for t in tasks.values())

@@ -1,0 +1,83 @@
+"""Faults no real Label Studio gives on demand: a server that accepts connections and never answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from annotate import client as client_mod
+from annotate.client import LabelStudioClient
+from annotate.errors import ServerError
+
+
+class SilentServer:
+    """Accepts every connection on loopback, reads the request and never answers."""
+
+    def __init__(self) -> None:
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        self._server.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_a_server_that_never_answers_is_given_up_on_after_one_more_try(silent: SilentServer) -> None:
+    with LabelStudioClient(silent.url, "0" * 40, timeout=0.5, backoff=0.01) as c:
+        with pytest.raises(ServerError, match=r"did not answer GET /api/projects/ within 0.5 s \(2 attempt\(s\)\)"):
+            c.list_projects()
+        assert len(silent.connections) == 2  # not five: a hung server is not coming back in seconds
+        with pytest.raises(ServerError, match=r"did not answer POST /api/tasks/1/annotations/ within 0.5 s \(1 attempt"):
+            c.create_annotation(1, [])
+        assert len(silent.connections) == 3  # a save that may have landed is never sent twice
+
+
+def test_time_outs_fit_the_call() -> None:
+    """Ordinary calls fail within a minute on a hung server; only bulk calls wait for minutes."""
+    worst = (client_mod.TIMEOUT_RETRIES + 1) * client_mod.READ_TIMEOUT
+    assert client_mod.CONNECT_TIMEOUT <= 5 and worst <= 60 and client_mod.BULK_TIMEOUT >= 300
+    with LabelStudioClient("http://127.0.0.1:9", "0" * 40) as c:
+        assert c._http.timeout.connect == client_mod.CONNECT_TIMEOUT and c._http.timeout.read == client_mod.READ_TIMEOUT
+
+
+def test_ctrl_c_while_waiting_for_a_hung_server_stops_cleanly(silent: SilentServer, tmp_path: Path) -> None:
+    env = {**os.environ, "LABEL_STUDIO_URL": silent.url, "LABEL_STUDIO_API_KEY": "0" * 40}
+    command = [sys.executable, "-c", "from annotate.cli import run; run()", "pull", "--project", "p", "--out", str(tmp_path)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not silent.connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert silent.connections, "the command never reached the server"
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import signal
@@ -189,6 +190,18 @@ def _echo_push(report: push_mod.PushReport) -> None:
         f"Articles: {report.articles} read, {new} imported, {len(report.new_versions)} new version(s),"
         f" {report.unchanged} already there"
     )
+    if report.duplicates_removed:
+        echo(f"Duplicates: removed {report.duplicates_removed} task(s) that a concurrent or interrupted push imported twice")
+    for dup in report.duplicates_kept[:20]:
+        tasks = ", ".join(str(i) for i in dup.task_ids)
+        if dup.same_text:
+            echo(f"note: article {dup.article_id} v{dup.version} is in tasks {tasks}, annotated in more than one;"
+                 " pull and export read them together", err=True)
+        else:
+            echo(f"note: article {dup.article_id} v{dup.version} is in tasks {tasks} with different texts; export stops"
+                 " until you delete the wrong one in Label Studio (or push the right text with --new-version)", err=True)
+    if len(report.duplicates_kept) > 20:
+        echo(f"note: ... and {len(report.duplicates_kept) - 20} more article(s) in several tasks", err=True)
     if report.cleaned:
         echo("Cleaning: " + ", ".join(f"{rule} in {n}" for rule, n in sorted(report.cleaned.items())))
     if report.project.maximum_annotations > 1:
@@ -428,6 +441,22 @@ def _ctrl_c() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become a message on stderr and exit status 1 (2 for usage errors)."""
+    def classes(name: str) -> tuple[type[BaseException], ...]:
+        # Newer typer (0.25+) raises its own vendored copy of click's exceptions, which click's
+        # classes do not catch; older typer (>=0.12) raises click's. Both are caught; the vendored
+        # module is looked up only if it exists. Exit and Abort moved to typer.exceptions.
+        found: list[type[BaseException]] = [getattr(click.exceptions, name)]
+        other = getattr(typer, name, None) if name in ("Exit", "Abort") else None
+        if other is None:
+            try:
+                other = getattr(importlib.import_module("typer._click.exceptions"), name, None)
+            except ImportError:
+                other = None
+        if isinstance(other, type) and issubclass(other, BaseException) and other not in found:
+            found.append(other)
+        return tuple(found)
+
+    exits, aborts, usage_errors = classes("Exit"), classes("Abort"), classes("ClickException")
     command = typer.main.get_command(app)
     try:
         with _ctrl_c():
@@ -438,12 +467,12 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err.print(f"[yellow]hint:[/] {escape(printable(exc.hint))}", markup=True, highlight=False, soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except exits as exc:
+        return int(getattr(exc, "exit_code", 0))
+    except usage_errors as exc:
+        exc.show()  # type: ignore[attr-defined]  # click's short usage message
+        return int(getattr(exc, "exit_code", 1))  # 2 for usage errors, 1 for other click errors
+    except aborts:
         err.print("aborted")
         return 130
     except (Interrupted, KeyboardInterrupt):

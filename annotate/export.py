@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import yaml
 from datasets import ClassLabel, Features, List, Value
@@ -37,7 +38,7 @@ from .files import safe_name
 from .models import Annotation, Schema
 from .validate import Counts, latest_versions
 from .store import EXPORTS, iter_state, project_folder, read_manifest
-from .tokens import Tokens, bio, normalize, normalize_text, sentences, token_span, tokenize
+from .tokens import Tokens, bio, normalization_rows, normalize, sentences, split_key_text, token_span, tokenize
 
 SPLITS = ("train", "validation", "test")
 FORMATS = ("hf", "conll", "brat", "jsonl")
@@ -157,7 +158,7 @@ def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     Keyed on the normalized text, so duplicates land together and adding
     articles never moves one already assigned.
     """
-    key = " ".join(normalize_text(text).split())
+    key = " ".join(split_key_text(text).split())  # the folding splits were always keyed on: none moves
     digest = hashlib.sha256(f"{seed}\0{key}".encode("utf-8")).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     total = 0.0
@@ -168,7 +169,8 @@ def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     return SPLITS[-1]
 
 
-def make_doc(article: dict[str, Any], chosen: Gold, kept: Sequence[Annotation], project_id: int) -> Doc:
+def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation], project_id: int) -> Doc:
+    """``votes``: the annotators' kept annotations, ground truth aside (a decision, named by ``gold``)."""
     gold, source = chosen.annotation, chosen.source
     text = article["text"]
     mentions = list(gold.entities) + list(gold.events)
@@ -188,8 +190,8 @@ def make_doc(article: dict[str, Any], chosen: Gold, kept: Sequence[Annotation], 
         article=article,
         gold=gold,
         gold_source=source,
-        annotation_ids=sorted(a.id for a in kept),
-        annotators=sorted({pseudonym(project_id, a.annotator) for a in kept}),
+        annotation_ids=sorted(a.id for a in votes if not a.ground_truth),
+        annotators=sorted({pseudonym(project_id, a.annotator) for a in votes if not a.ground_truth}),
         tokens=tokens,
         boundary_splits=splits,
         entity_tokens=entity_tokens,
@@ -285,6 +287,8 @@ class Writer:
         self.out, self.schema, self.unit = out, schema, unit
         self.rows: Counter[str] = Counter()
         self.data_files: dict[str, str] = {}
+        self.num_bytes: dict[str, int] = {}  # hf: each split's in-memory Arrow size, as `datasets` counts it
+        self.file_bytes: dict[str, int] = {}  # hf: each split's parquet file size
 
     def write(self, doc: Doc) -> None:
         raise NotImplementedError
@@ -365,6 +369,8 @@ class HFWriter(Writer):
             # the files' contents or times. A hash of the bytes in the file name, named in the
             # card, gives every different export its own cache entry.
             path = self.out / "data" / f"{split}.parquet"
+            self.num_bytes[split] = arrow_size(path)
+            self.file_bytes[split] = path.stat().st_size
             digest = hashlib.sha256()
             with path.open("rb") as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
@@ -392,8 +398,8 @@ class _TextFiles(Writer):
         return self.files[split]
 
     def close(self) -> dict[str, int]:
-        for split in SPLITS:
-            self.file(split).close()  # every split gets its file, empty or not
+        for f in self.files.values():
+            f.close()  # a split without rows has no file, as in hf (the card names the absent splits)
         return super().close()
 
 
@@ -418,13 +424,13 @@ class JsonlWriter(_TextFiles):
 class BratWriter(Writer):
     def __init__(self, out: Path, schema: Schema, unit: str) -> None:
         super().__init__(out, schema, unit)
-        for split in SPLITS:
-            (out / "brat" / split).mkdir(parents=True)
+        (out / "brat").mkdir(parents=True)  # split folders come with their first article: none for an empty split
         (out / "brat" / "annotation.conf").write_text(brat_conf(schema), encoding="utf-8")
 
     def write(self, doc: Doc) -> None:
         article_id = doc.article["article_id"]
         folder = self.out / "brat" / doc.split
+        folder.mkdir(exist_ok=True)
         # safe_name gives different ids different names; only a case-insensitive file system
         # (`A1` and `a1`) can still make two meet, so a file is never opened over another one.
         name = safe_name(article_id, "article")
@@ -441,6 +447,21 @@ class BratWriter(Writer):
         with open(folder / f"{name}.ann", "x", encoding="utf-8") as ann:
             ann.write(brat_ann(doc))
         self.rows[doc.split] += 1
+
+
+def arrow_size(path: Path) -> int:
+    """The split's size as `datasets` records it (the card's ``num_bytes``): the Arrow size in memory, not the file's.
+
+    Read back batch by batch as datasets' parquet builder reads it (one row group per batch,
+    packaged_modules/parquet, ``_generate_tables``) and summed as its ArrowWriter sums
+    ``pa_table.nbytes``; one batch at a time, so a large split is never held whole.
+    """
+    with path.open("rb") as f:
+        fragment = pads.ParquetFileFormat().make_fragment(f)
+        if not fragment.row_groups:
+            return 0
+        batches = fragment.to_batches(batch_size=fragment.row_groups[0].num_rows, batch_readahead=0, fragment_readahead=0)
+        return sum(pa.Table.from_batches([b]).nbytes for b in batches)
 
 
 WRITERS: dict[str, type[Writer]] = {"hf": HFWriter, "conll": ConllWriter, "brat": BratWriter, "jsonl": JsonlWriter}
@@ -480,10 +501,17 @@ def brat_ann(doc: Doc) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def brat_cardinality(most: int | None) -> str:
+    """brat's role suffix for at most ``most`` arguments: ``?`` (0-1), ``{0-N}``, ``*`` (any number)."""
+    if most is None:
+        return "*"
+    return "?" if most == 1 else f"{{0-{most}}}"
+
+
 def brat_conf(schema: Schema) -> str:
     out = ["[entities]"] + [e.name for e in schema.entities] + ["", "[relations]", "", "[events]"]
     for ev in schema.events:
-        roles = ", ".join(f"{r.name}*:{'|'.join(r.types)}" for r in ev.roles)
+        roles = ", ".join(f"{r.name}{brat_cardinality(r.max)}:{'|'.join(r.types)}" for r in ev.roles)
         out.append(f"{brat_type(ev.name)}\t{roles}")
     out += ["", "[attributes]", ""]
     return "\n".join(out)
@@ -515,8 +543,9 @@ def _code(value: Any) -> str:
 def card(
     schema: Schema, fmt: str, unit: str, counts: dict[str, int], stats: dict[str, Any], manifest: dict[str, Any],
     seed: int, ratios: Sequence[float], data_files: Mapping[str, str] | None = None,
+    num_bytes: Mapping[str, int] | None = None, file_bytes: Mapping[str, int] | None = None,
 ) -> str:
-    """The dataset card; ``data_files`` (hf) names each split's parquet file, as ``HFWriter.data_files``."""
+    """The dataset card; ``data_files``, ``num_bytes`` and ``file_bytes`` (hf) as ``HFWriter``'s, per split."""
     feats = features(schema)
     header: dict[str, Any] = {
         "language": ["ar"],
@@ -532,9 +561,15 @@ def card(
         header["configs"] = [
             {"config_name": "default", "data_files": [{"split": s, "path": (data_files or {})[s]} for s in present]}
         ]
+        # What datasets reads (SplitDict._from_yaml_list needs name, num_bytes and num_examples per
+        # split, else it warns and ignores them) and what the Hub writes: num_bytes and dataset_size
+        # are the Arrow size in memory, download_size the parquet files' size.
+        sizes = {s: (num_bytes or {}).get(s, 0) for s in present}
         header["dataset_info"] = {
             "features": feats._to_yaml_list(),
-            "splits": [{"name": s, "num_examples": counts[s]} for s in present],
+            "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": counts[s]} for s in present],
+            "download_size": sum((file_bytes or {}).get(s, 0) for s in present),
+            "dataset_size": sum(sizes.values()),
         }
     by_split = stats["label_counts"]
     labels = sorted(set().union(*by_split.values()))
@@ -558,14 +593,15 @@ Schema {_code(schema.name)} v{_text(schema.version)}: {_text(schema.description)
 ## Contents
 
 Unit: one row per **{unit}**. Splits by article (never by sentence), from the article's normalized
-text and seed {seed} with ratios {ratio_list}: articles with the same
-normalized text share a split, and adding articles later never moves an article.
+text (as `normalized_tokens`, but ى → ا as in earlier versions, so no article moves) and seed {seed} with
+ratios {ratio_list}: articles with the same normalized text share a split, and adding articles later
+never moves an article.
 
 | split | articles | rows |
 |---|---|---|
 """ + "\n".join(f"| {s} | {articles[s]} | {counts[s]} |" for s in SPLITS) + """
 
-A split with no rows is not in the Hugging Face config (`datasets` cannot load an empty split).
+""" + absent_text(counts) + """
 
 Label counts (mentions, events, arguments):
 
@@ -576,8 +612,12 @@ Label counts (mentions, events, arguments):
 Tokens split on white space and on Arabic and Latin punctuation; numbers (with Arabic-Indic digits) stay whole;
 a word is split where an entity or trigger starts or ends inside it (clitics such as و ف ب ل ك ال):
 **{stats["boundary_splits"]} boundary splits** were made. Every mention covers whole tokens.
-`normalized_tokens`: diacritics and tatweel removed, alef forms أ إ آ ٱ ى → ا, hamza carriers ؤ ئ → ء
-(pyarabic's strip_tashkeel, strip_tatweel and normalize_alef).
+`normalized_tokens`: each token with these changes, in this order (pyarabic's strip_tashkeel, strip_tatweel
+and normalize_alef, except alef maksura ى → ي as CAMeL Tools' normalize_alef_maksura_ar):
+
+| change | characters | become |
+|---|---|---|
+""" + "\n".join(normalization_rows()) + f"""
 
 `ner_tags` and `event_tags` are BIO over the schema's entity and event types. Where BIO cannot hold a
 nested or overlapping mention the outer one is tagged and the other stays only in `entities`/`events`
@@ -608,6 +648,17 @@ Articles without a kept annotation (not exported): {stats["articles_without_gold
 Annotators are pseudonymous ids. Offsets are Unicode code points into `text`.
 """
     return "---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def absent_text(counts: Mapping[str, int]) -> str:
+    """The card's sentence on splits without rows: they have no file in any format, nor a config entry."""
+    absent = [s for s in SPLITS if not counts.get(s)]
+    if not absent:
+        return "Every split has rows."
+    return (
+        f"Absent (no rows, so no file in any format and not in the Hugging Face config; `datasets` cannot load an"
+        f" empty split): {', '.join(absent)}."
+    )
 
 
 def _size(n: int) -> str:
@@ -843,7 +894,7 @@ def export(
             chosen = select_gold(grouped, schema, threshold)
             article = dict(task["data"])
             article.setdefault("article_id", grouped.article_id)
-            doc = make_doc(article, chosen, grouped.annotations + grouped.ground_truth, project_id)
+            doc = make_doc(article, chosen, grouped.annotations, project_id)
             doc.split = split_of(article["text"], seed, ratios)
             writer.write(doc)
             stats["boundary_splits"] += doc.boundary_splits
@@ -872,7 +923,9 @@ def export(
             }
         )
         (tmp / "README.md").write_text(
-            card(schema, fmt, unit, rows_per_split, stats, manifest, seed, ratios, writer.data_files), encoding="utf-8"
+            card(schema, fmt, unit, rows_per_split, stats, manifest, seed, ratios, writer.data_files, writer.num_bytes,
+                 writer.file_bytes),
+            encoding="utf-8",
         )
         plain = {k: ({s: dict(c) for s, c in v.items()} if k == "label_counts" else dict(v) if isinstance(v, Counter) else v) for k, v in stats.items()}
         (tmp / "export.json").write_text(

@@ -114,25 +114,83 @@ def tokenize(text: str, boundaries: Iterable[int] = ()) -> tuple[Tokens, int]:
     return Tokens(text, token_starts, token_ends), sum(len(c) for c in inside.values())
 
 
-# pyarabic's character sets, applied with compiled regular expressions: the same result as its
-# strip_tashkeel, strip_tatweel and normalize_alef in a fraction of the time (tests compare them).
-_STRIP = re.compile("[" + "".join(araby.TASHKEEL) + araby.TATWEEL + "]")
-_ALEFS = re.compile("[" + "".join(a for a in araby.ALEFAT if a != araby.ALEF) + "]")
-_SMALL_ALEF_PAIRS = (araby.SMALL_ALEF + araby.ALEF_MAKSURA, araby.ALEF_MAKSURA + araby.SMALL_ALEF)
+# Every change ``normalize`` makes, in the order applied: (what is replaced, by what, a name for the
+# card). The card's table is made from this one, so code and card cannot disagree. pyarabic's
+# strip_tashkeel, strip_tatweel and normalize_alef (tests compare them), except alef maksura: ى → ي
+# as CAMeL Tools' normalize_alef_maksura_ar and most Arabic NER work (pyarabic: ى → ا, يحيى → يحيا).
+NORMALIZATION: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (tuple(araby.TASHKEEL), "", "diacritics (tanwin, harakat, sukun, shadda)"),
+    ((araby.TATWEEL,), "", "tatweel"),
+    # A small alef written on alef maksura is one letter: ىٰ stays ى (then ي), not ىا.
+    ((araby.SMALL_ALEF + araby.ALEF_MAKSURA, araby.ALEF_MAKSURA + araby.SMALL_ALEF), araby.ALEF_MAKSURA, "small alef on alef maksura"),
+    (("آ", "أ", "إ", "ٱ", araby.SMALL_ALEF), araby.ALEF, "alef forms (madda, hamza above and below, wasla, small alef)"),
+    ((araby.ALEF_MAKSURA,), "ي", "alef maksura"),
+    (("ؤ", "ئ"), "ء", "hamza carriers"),
+)
+# The split key keeps the folding used before ى → ي (ى → ا): changing it would move almost every
+# article (على, إلى) to another split and leak old test articles into the new training split.
+SPLIT_KEY_NORMALIZATION = tuple(
+    (sources, araby.ALEF if sources == (araby.ALEF_MAKSURA,) else target, name) for sources, target, name in NORMALIZATION
+)
+
+
+def _steps(table: Sequence[tuple[tuple[str, ...], str, str]]) -> list[tuple[dict[int, str] | None, tuple[str, ...], str]]:
+    """The table as steps: runs of one-character rows merged into one ``str.translate`` table (fast)."""
+    steps: list[tuple[dict[int, str] | None, tuple[str, ...], str]] = []
+    for sources, target, _ in table:
+        if all(len(x) == 1 for x in sources):
+            last = steps[-1][0] if steps else None
+            # Merged only when no earlier source or target is a later source: one pass equals the rows in order.
+            if last is not None and not any(ord(x) in last or x in last.values() for x in sources):
+                last.update({ord(x): target for x in sources})
+            else:
+                steps.append(({ord(x): target for x in sources}, (), ""))
+        else:
+            steps.append((None, sources, target))
+    return steps
+
+
+_NORMALIZE = _steps(NORMALIZATION)
+_SPLIT_KEY = _steps(SPLIT_KEY_NORMALIZATION)
+
+
+def _apply(text: str, steps: list[tuple[dict[int, str] | None, tuple[str, ...], str]]) -> str:
+    for table, sequences, target in steps:
+        if table is not None:
+            text = text.translate(table)
+        else:
+            for seq in sequences:
+                text = text.replace(seq, target)
+    return text
 
 
 @lru_cache(maxsize=1 << 16)  # news repeats its words: most tokens were seen before
 def normalize(token: str) -> str:
-    """No diacritics or tatweel, alef forms (أ إ آ ٱ ى) as ا, hamza carriers (ؤ ئ) as ء."""
+    """``token`` with every change of ``NORMALIZATION``: no diacritics or tatweel, alef forms as ا, ى as ي, ؤ ئ as ء."""
     return normalize_text(token)
 
 
 def normalize_text(text: str) -> str:
     """``normalize`` for any length of text (not cached)."""
-    text = _STRIP.sub("", text)
-    for pair in _SMALL_ALEF_PAIRS:
-        text = text.replace(pair, araby.ALEF_MAKSURA)
-    return _ALEFS.sub(araby.ALEF, text).replace("ؤ", "ء").replace("ئ", "ء")
+    return _apply(text, _NORMALIZE)
+
+
+def split_key_text(text: str) -> str:
+    """``text`` folded as the split key is (``SPLIT_KEY_NORMALIZATION``: ى → ا, as before)."""
+    return _apply(text, _SPLIT_KEY)
+
+
+def normalization_rows() -> list[str]:
+    """``NORMALIZATION`` as Markdown table rows for the card: code points (marks alone cannot be shown) and letters."""
+
+    def show(seq: str) -> str:
+        points = " ".join(f"U+{ord(c):04X}" for c in seq)
+        return points if all(unicodedata.category(c) == "Mn" for c in seq) else f"{points} ({seq})"
+
+    return [
+        f"| {name} | {', '.join(show(x) for x in sources)} | {show(target) if target else 'removed'} |"
+        for sources, target, name in NORMALIZATION
+    ]
 
 
 def sentences(text: str, tokens: Tokens, keep_together: Iterable[tuple[int, int]] = ()) -> list[tuple[int, int]]:

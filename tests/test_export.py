@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import logging
 import os
 import re
 import stat
@@ -15,6 +16,7 @@ from typing import Any
 
 import datasets
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
@@ -131,13 +133,58 @@ def test_tokens_split_punctuation_keep_numbers_and_split_clitics_at_boundaries()
     assert normalize("الأمريكيـــة") == "الامريكية" and normalize("قُتِلَ") == "قتل" and normalize("مسؤولية") == "مسءولية"
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("اأإآٱىٰؤئءبتـ") + ["\u064b", "\u064e", "\u0650", "\u0651", "\u0652", "ة", "و", "ي"]), max_size=12))
-def test_normalize_equals_the_pyarabic_functions(token: str) -> None:
+NORMALIZE_ALPHABET = list("اأإآٱىٰؤئءبتـ") + ["\u064b", "\u064e", "\u0650", "\u0651", "\u0652", "ة", "و", "ي"]
+
+
+def pyarabic_normalize(token: str) -> str:
     from pyarabic import araby
 
-    expected = araby.normalize_alef(araby.strip_tatweel(araby.strip_tashkeel(token))).replace("ؤ", "ء").replace("ئ", "ء")
-    assert normalize(token) == expected
+    return araby.normalize_alef(araby.strip_tatweel(araby.strip_tashkeel(token))).replace("ؤ", "ء").replace("ئ", "ء")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(NORMALIZE_ALPHABET), max_size=12))
+def test_normalize_equals_the_pyarabic_functions_but_alef_maksura_becomes_yeh(token: str) -> None:
+    if "ى" not in token:
+        assert normalize(token) == pyarabic_normalize(token)
+    # pyarabic turns ى into ا, we into ي (CAMeL Tools' convention): where the input has no ي of its
+    # own, reading our ي as ا must give pyarabic's result exactly, and no ى is left.
+    if "ي" not in token:
+        assert normalize(token).replace("ي", "ا") == pyarabic_normalize(token)
+        assert ("ي" in normalize(token)) == ("ى" in token)  # every ى (also ىٰ) gives ي
+    assert "ى" not in normalize(token)
+
+
+def test_alef_maksura_becomes_yeh_and_the_card_states_the_code_table(pulled: Path, tmp_path: Path) -> None:
+    from annotate.tokens import NORMALIZATION
+
+    assert normalize("يحيى") == "يحيي" and normalize("على") == "علي" and normalize("مُوسَىٰ") == "موسي"
+    out = tmp_path / "card"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    section = card.split("| change | characters | become |\n|---|---|---|\n")[1].split("\n\n")[0]
+
+    def chars(cell: str) -> list[str]:  # "U+0623 (أ), U+0670" -> ["أ", "\u0670"]
+        return ["".join(chr(int(h, 16)) for h in re.findall(r"U\+([0-9A-F]{4,6})", item)) for item in cell.split(", ")]
+
+    stated = []
+    for line in section.splitlines():
+        _, name, sources, target, _ = [c.strip() for c in line.split("|")]
+        stated.append((tuple(chars(sources)), "" if target == "removed" else chars(target)[0], name))
+    assert stated == list(NORMALIZATION)
+    assert ("ى",) in [row[0] for row in stated] and dict((r[0], r[1]) for r in stated)[("ى",)] == "ي"
+
+
+def test_split_keys_keep_the_earlier_folding_of_alef_maksura() -> None:
+    import hashlib
+
+    # Before ى → ي the split key folded ى to ا (pyarabic): almost every article has على or إلى, so
+    # the key must stay as it was or the new test split would hold old training articles.
+    for text in ["قال الوزير إلى الصحفيين على الهواء", "يحيى في الرقة", "مُوسَىٰ"]:
+        key = " ".join(pyarabic_normalize(text).split())
+        u = int.from_bytes(hashlib.sha256(f"13\0{key}".encode()).digest()[:8], "big") / 2**64
+        expected = "train" if u < 0.5 else "validation" if u < 0.75 else "test"
+        assert export.split_of(text, 13, (0.5, 0.25, 0.25)) == expected
 
 
 @st.composite
@@ -230,6 +277,8 @@ def test_hf_export_loads_with_features_and_exact_mentions(pulled: Path, tmp_path
     assert len(attack["arguments"]) == 3 and len(a1["annotators"]) == 2 and a1["annotators"][0].startswith("annotator-")
     a2 = rows["a2"]
     assert a2["gold_source"] == "ground_truth" and len(a2["events"]) == 2
+    # The ground truth (201) is the decision, named by gold_annotation_id; the votes are the others.
+    assert a2["gold_annotation_id"] == 201 and a2["annotation_ids"] == [202] and len(a2["annotators"]) == 1
     assert a2["normalized_tokens"][a2["tokens"].index("قُتل")] == "قتل"
     tags = [feats["ner_tags"].feature.names[t] for t in rows["a3"]["ner_tags"]]
     assert tags[rows["a3"]["tokens"].index("٢٣") - 1 : rows["a3"]["tokens"].index("آذار") + 1] == ["B-TIME", "I-TIME", "I-TIME"]
@@ -239,10 +288,34 @@ def test_hf_export_loads_with_features_and_exact_mentions(pulled: Path, tmp_path
     assert "1.23.2" in card and SCHEMA.sha256 in card and "Inter-annotator agreement over 1 articles" in card
 
 
+def test_hf_card_split_sizes_are_what_datasets_reads_and_computes(pulled: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "gold"
+    ratios = (0.34, 0.33, 0.33)
+    seed = next(n for n in range(1000) if len({export.split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
+    export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=ratios, seed=seed)
+    info = yaml.safe_load((out / "README.md").read_text(encoding="utf-8").split("---\n")[1])["dataset_info"]
+    # datasets logs to its own logger, which does not propagate: listen to it directly.
+    logger = logging.getLogger("datasets")
+    level = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity_warning()
+    logger.addHandler(caplog.handler)
+    try:
+        ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+    finally:
+        logger.removeHandler(caplog.handler)
+        datasets.logging.set_verbosity(level)
+    assert not [r for r in caplog.records if "dataset_info" in r.getMessage()], caplog.text
+    # The loaded sizes are computed by datasets from the data, not copied from the card.
+    loaded = {s: (d.info.splits[s].num_examples, d.info.splits[s].num_bytes) for s, d in ds.items()}
+    assert loaded == {x["name"]: (x["num_examples"], x["num_bytes"]) for x in info["splits"]}
+    assert info["dataset_size"] == sum(b for _, b in loaded.values()) == ds["train"].info.dataset_size
+    assert info["download_size"] == sum(f.stat().st_size for f in (out / "data").glob("*.parquet"))
+
+
 def test_sentence_rows_have_offsets_relative_to_the_sentence(pulled: Path, tmp_path: Path) -> None:
     out = tmp_path / "sent"
     export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl", unit="sentence")
-    rows = [json.loads(line) for split in export.SPLITS for line in (out / "jsonl" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(line) for split in export.SPLITS for line in lines(out / "jsonl" / f"{split}.jsonl")]
     a1 = [r for r in rows if r["article_id"] == "a1"]
     assert [r["id"] for r in a1] == ["a1#s0", "a1#s1"]
     assert sum(len(r["entities"]) for r in a1) == 7
@@ -252,6 +325,11 @@ def test_sentence_rows_have_offsets_relative_to_the_sentence(pulled: Path, tmp_p
         for ev in r.get("events", []):
             ids = {e["id"] for e in r["entities"]}
             assert all(arg["entity_id"] in ids for arg in ev["arguments"])  # arguments never cross sentences
+
+
+def lines(path: Path) -> list[str]:
+    """A split file's lines; none for a split without rows, which has no file."""
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def read_brat(folder: Path) -> dict[str, tuple[set[Any], set[Any]]]:
@@ -284,7 +362,7 @@ def test_brat_rereads_to_the_same_mentions_and_events(pulled: Path, tmp_path: Pa
     back = read_brat(out / "brat")
     hf = tmp_path / "hf"
     export.export(TITLE, hf, schema=SCHEMA, root=pulled, fmt="jsonl")
-    rows = {json.loads(line)["id"]: json.loads(line) for s in export.SPLITS for line in (hf / "jsonl" / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()}
+    rows = {json.loads(line)["id"]: json.loads(line) for s in export.SPLITS for line in lines(hf / "jsonl" / f"{s}.jsonl")}
     assert set(back) == set(rows)
     for aid, row in rows.items():
         mentions, events = back[aid]
@@ -295,7 +373,23 @@ def test_brat_rereads_to_the_same_mentions_and_events(pulled: Path, tmp_path: Pa
             for ev in row["events"]
         }
         assert events == expected
-    assert "Conflict_Attack\tAttacker*:PER|ORG|GPE" in (out / "brat" / "annotation.conf").read_text(encoding="utf-8")
+    conf = (out / "brat" / "annotation.conf").read_text(encoding="utf-8")
+    assert "Conflict_Attack\tAttacker*:PER|ORG|GPE" in conf
+    # Origin and Destination: `max: 1` in the schema, so brat's 0-1 (`?`), not any number (`*`).
+    assert "Origin?:GPE|LOC|FAC" in conf and "Destination?:GPE|LOC|FAC" in conf and "Origin*" not in conf
+    assert [export.brat_cardinality(m) for m in (None, 1, 3)] == ["*", "?", "{0-3}"]
+
+
+@pytest.mark.parametrize("fmt", ["conll", "jsonl", "brat", "hf"])
+def test_an_empty_split_has_no_file_and_the_card_names_it(pulled: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / fmt
+    report = export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt=fmt, ratios=(0.5, 0, 0.5))
+    assert report.rows["validation"] == 0 and report.rows["train"] and report.rows["test"]
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*")}
+    assert not [n for n in names if "validation" in n], names
+    assert [n for n in names if "train" in n] and [n for n in names if "test" in n]
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "Absent (no rows, so no file in any format" in card and "): validation." in card
 
 
 def test_conll_matches_ner_tags(pulled: Path, tmp_path: Path) -> None:
@@ -303,8 +397,8 @@ def test_conll_matches_ner_tags(pulled: Path, tmp_path: Path) -> None:
     export.export(TITLE, conll, schema=SCHEMA, root=pulled, fmt="conll")
     export.export(TITLE, rows_out, schema=SCHEMA, root=pulled, fmt="jsonl")
     for split in export.SPLITS:
-        docs = (conll / "conll" / f"{split}.conll").read_text(encoding="utf-8").split("-DOCSTART-\tO\n")[1:]
-        rows = [json.loads(line) for line in (rows_out / "jsonl" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+        docs = "\n".join(lines(conll / "conll" / f"{split}.conll")).split("-DOCSTART-\tO\n")[1:]
+        rows = [json.loads(line) for line in lines(rows_out / "jsonl" / f"{split}.jsonl")]
         assert len(docs) == len(rows)
         for doc, row in zip(docs, rows):
             pairs = [tuple(line.split("\t")) for line in doc.splitlines() if line]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import signal
 import sys
 import threading
@@ -31,7 +30,7 @@ from . import schema as schema_mod
 from . import store as store_mod
 from . import studio as studio_mod
 from . import validate as validate_mod
-from .errors import AnnotateError, SchemaError, StudioError
+from .errors import AnnotateError, SchemaError, StudioError, printable
 
 app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
 schema_app = typer.Typer(help="Check a schema file or show the Label Studio config it makes.", no_args_is_help=True)
@@ -40,16 +39,6 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(studio_app, name="studio")
 
 err = Console(stderr=True)
-
-# C0 and C1 control characters (but line breaks and tabs): an article id or a title from
-# Label Studio can carry escape sequences that would retitle or rewrite the user's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character shown as an escape (``\\x1b``) instead of acting on the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
 
 def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     typer.echo(printable(text), err=err, nl=nl)

@@ -7,6 +7,23 @@ Messages must never contain the API token.
 
 from __future__ import annotations
 
+import re
+
+# C0 and C1 control characters, and lone surrogates: an article id or a title can carry escape
+# sequences that would retitle or rewrite the user's terminal, and a lone surrogate (a bad \\u
+# escape in JSON) cannot be written out at all. Line breaks and tabs are kept in messages.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNPRINTABLE_IN_A_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """``text`` with each such character shown as its escape (``\\x1b``, ``\\ud800``) instead of acting or failing.
+
+    ``one_line`` escapes line breaks and tabs too, for a name (a file, an id) quoted in a message.
+    """
+    pattern = _UNPRINTABLE_IN_A_NAME if one_line else _UNPRINTABLE
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
 
 class AnnotateError(Exception):
     """Base of every error a user can act on."""

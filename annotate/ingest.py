@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from .errors import IngestError
+from .errors import IngestError, printable
 from .models import Article
 
 SUFFIXES = (".txt", ".jsonl")
@@ -70,7 +70,6 @@ _ESCAPE_SEQUENCE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -164,11 +163,6 @@ def _merge_rules(*groups: Iterable[str]) -> tuple[str, ...]:
     return tuple(rule for rule in RULE_ORDER if rule in applied)
 
 
-def _shown(value: str) -> str:
-    """A name fit for a message: control characters and surrogates as escapes, never raw to the terminal."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
-
-
 def _bad_character(value: str) -> str | None:
     """Describe the first control character (any Cc, newline and tab included) in an id, or None."""
     match = _ANY_CONTROL.search(value)
@@ -236,11 +230,11 @@ def read_txt(path: Path, rules: IngestRules) -> Article:
     bad = _bad_character(path.stem)
     if bad:
         raise IngestError(
-            f"{_shown(str(path))}: the file name (the article id) has the control character {bad};"
+            f"{printable(str(path), one_line=True)}: the file name (the article id) has the control character {bad};"
             " rename the file without it."
         )
     if _SURROGATE.search(path.stem):
-        raise IngestError(f"{_shown(str(path))}: the file name (the article id) is not valid UTF-8; rename the file.")
+        raise IngestError(f"{printable(str(path), one_line=True)}: the file name (the article id) is not valid UTF-8; rename the file.")
     raw = _decode(path, path.read_bytes())
     had_line_endings = "\r" in raw or raw.startswith("\ufeff")
     title, _, body = raw.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").partition("\n")
@@ -342,16 +336,16 @@ def _files(paths: Iterable[str | Path]) -> Iterator[Path]:
                 if p.is_file() and p.suffix in SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
-                raise IngestError(f"{_shown(str(path))}: the folder has no .txt or .jsonl article files.")
+                raise IngestError(f"{printable(str(path), one_line=True)}: the folder has no .txt or .jsonl article files.")
             yield from found
         elif path.is_file():
             if path.suffix not in SUFFIXES:
                 raise IngestError(
-                    f"{_shown(str(path))}: unknown article file type; use .txt (title on the first line) or .jsonl."
+                    f"{printable(str(path), one_line=True)}: unknown article file type; use .txt (title on the first line) or .jsonl."
                 )
             yield path
         else:
-            raise IngestError(f"{_shown(str(path))}: no such file or folder.")
+            raise IngestError(f"{printable(str(path), one_line=True)}: no such file or folder.")
 
 
 def iter_articles(paths: Iterable[str | Path], rules: IngestRules | None = None) -> Iterator[Article]:
@@ -364,7 +358,7 @@ def iter_articles(paths: Iterable[str | Path], rules: IngestRules | None = None)
             else:
                 yield from read_jsonl(path, rules)
         except OSError as exc:
-            raise IngestError(f"{_shown(str(path))}: cannot read the file ({exc.strerror}).") from None
+            raise IngestError(f"{printable(str(path), one_line=True)}: cannot read the file ({exc.strerror}).") from None
 
 
 def read_articles(paths: Iterable[str | Path], rules: IngestRules | None = None) -> list[Article]:

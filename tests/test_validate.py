@@ -356,3 +356,14 @@ def test_a_project_title_too_long_for_a_file_name_gets_a_message(tmp_path: Path,
     assert main(["validate", "--project", title, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "nothing has been pulled here yet" in err and "Traceback" not in err
+
+
+
+def test_a_lone_surrogate_is_printed_escaped_not_a_crash(capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON may carry a bad \\ud800 escape; output and error messages show it instead of failing to encode it."""
+    from annotate.cli import echo
+    from annotate.errors import printable
+
+    echo("article a1\ud800\x1b[2J")
+    assert capsys.readouterr().out == "article a1\\ud800\\x1b[2J\n"
+    assert printable("a\nb\tc") == "a\nb\tc" and printable("a\nb", one_line=True) == "a\\nb"

@@ -362,41 +362,67 @@ class LabelStudioClient:
         include: str | None = None,
         after_id: int | None = None,
         ids: Sequence[int] | None = None,
+        skip: Sequence[int] = (),
         on_page: Callable[[int, int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every task of a project (or only those with the given ``ids``), page by page, in id order.
+        """Every task of a project (or only those with the given ``ids``, or but those in ``skip``), in id order.
 
         ``annotations`` includes each task's annotations; ``include`` names the only
         task fields to send; ``on_page`` is told how many tasks came so far, of how many.
+        ``skip`` travels as ranges of consecutive ids (about one per import batch); if
+        there are too many for a short query, nothing is skipped.
         """
         if ids is not None:
             # The ids travel in the query string: a few hundred a request keeps it short.
             for start in range(0, len(ids), 500):
                 chunk = list(ids[start : start + 500])
-                query = {"ordering": ["tasks:id"], "selectedItems": {"all": False, "included": chunk}}
-                yield from self._task_pages(project_id, query, page_size, annotations, include, None)
+                selected = {"selectedItems": {"all": False, "included": chunk}}
+                yield from self._task_pages(project_id, selected, [], after_id, page_size, annotations, include, None)
             return
-        query: dict[str, Any] = {"ordering": ["tasks:id"]}
-        if after_id is not None:
-            query["filters"] = {
-                "conjunction": "and",
-                "items": [{"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_id}],
-            }
-        yield from self._task_pages(project_id, query, page_size, annotations, include, on_page)
+        runs: list[tuple[int, int]] = []
+        for task_id in sorted(set(skip)):
+            if runs and task_id == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], task_id)
+            else:
+                runs.append((task_id, task_id))
+        # About 3 KB of query string, as many as the 500 ids above.
+        skipped = [
+            {"filter": "filter:tasks:id", "operator": "not_in", "type": "Number", "value": {"min": a, "max": b}}
+            for a, b in (runs if len(runs) <= 25 else [])
+        ]
+        yield from self._task_pages(project_id, {}, skipped, after_id, page_size, annotations, include, on_page)
 
     def _task_pages(
         self,
         project_id: int,
         query: dict[str, Any],
+        filters: list[dict[str, Any]],
+        after_id: int | None,
         page_size: int,
         annotations: bool,
         include: str | None,
         on_page: Callable[[int, int], None] | None,
     ) -> Iterator[dict[str, Any]]:
-        page = 1
+        """Pages by id: each request asks for the ids above the last one seen.
+
+        Page numbers break while tasks are deleted (annotators, a concurrent push
+        removing duplicates): every later page shifts and a task is skipped, and a
+        page Label Studio answers short (a task deleted between its two queries)
+        makes the next page number "invalid".
+        """
+        last = after_id
         seen = 0
         while True:
-            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size, "query": json.dumps(query)}
+            above = [] if last is None else [{"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": last}]
+            page_query: dict[str, Any] = {**query, "ordering": ["tasks:id"]}
+            if above or filters:
+                page_query["filters"] = {"conjunction": "and", "items": [*above, *filters]}
+            params: dict[str, Any] = {
+                "project": project_id,
+                "page": 1,
+                "page_size": page_size,
+                "query": json.dumps(page_query, separators=(",", ":")),
+            }
             if annotations:
                 params["fields"] = "all"
             if include:
@@ -405,12 +431,13 @@ class LabelStudioClient:
             tasks = body.get("tasks", []) if isinstance(body, dict) else body
             yield from tasks
             seen += len(tasks)
-            total = body.get("total", seen) if isinstance(body, dict) else seen
+            # "total" counts what is left above ``last``; a server that caps page_size still gets paged through.
+            left = body.get("total", len(tasks)) if isinstance(body, dict) else len(tasks)
             if on_page:
-                on_page(seen, total)
-            if not tasks or seen >= total:
+                on_page(seen, seen - len(tasks) + left)
+            if not tasks or len(tasks) >= left:
                 return
-            page += 1
+            last = int(tasks[-1]["id"])
 
     def list_task_changes(
         self, project_id: int, on_page: Callable[[int, int], None] | None = None
@@ -443,25 +470,23 @@ class LabelStudioClient:
             raise LabelStudioError(f"Label Studio's export of project {project_id} is not a list of tasks.")
         return body
 
-    def task_refs(self, project_id: int, after_id: int | None = None) -> list[TaskRef]:
-        """What push needs of every task (with an id above ``after_id``): its id and the article id, version and hash.
+    def task_refs(self, project_id: int, *, after_id: int | None = None, skip: Sequence[int] = ()) -> list[TaskRef]:
+        """What push needs of every task (with an id above ``after_id``, not in ``skip``): its id and the article id, version and hash.
 
         Push stores them in each task's ``meta`` so they can be listed without the
         texts; a task imported some other way is read from its ``data`` instead.
         """
         refs: list[TaskRef] = []
         without_meta: list[int] = []
-        for task in self.iter_tasks(project_id, include="id,meta", after_id=after_id):
+        for task in self.iter_tasks(project_id, include="id,meta", after_id=after_id, skip=skip, page_size=5000):
             meta = task.get("meta") or {}
             if "article_id" in meta:
                 refs.append(_task_ref(int(task["id"]), meta))
             else:
                 without_meta.append(int(task["id"]))
         if without_meta:
-            missing = set(without_meta)
-            for task in self.iter_tasks(project_id, include="id,data", after_id=after_id):
-                if int(task["id"]) in missing:
-                    refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
+            for task in self.iter_tasks(project_id, include="id,data", ids=without_meta):
+                refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
         return refs
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
@@ -507,57 +532,7 @@ class LabelStudioClient:
     def delete_task(self, task_id: int) -> None:
         self._call("DELETE", f"/api/tasks/{task_id}/", f"delete task {task_id}")
 
-    # Concurrent pushes: a listing that deletions cannot disturb, what annotators did, removal of duplicates.
-
-    def task_refs_by_id(self, project_id: int, *, skip: Sequence[int] = (), page_size: int = 5000) -> list[TaskRef]:
-        """``task_refs`` of every task but those in ``skip``, paged by id (each page asks for ids above the last one).
-
-        A concurrent push may be deleting duplicate tasks during the listing: with page
-        numbers each deletion shifts the later pages, and tasks would be skipped. ``skip``
-        travels as ranges of consecutive ids (about one per import batch); if there are
-        too many for a short query, nothing is skipped.
-        """
-        runs: list[tuple[int, int]] = []
-        for task_id in sorted(set(skip)):
-            if runs and task_id == runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], task_id)
-            else:
-                runs.append((task_id, task_id))
-        # About 3 KB of query string, as many as the 500 ids ``iter_tasks`` sends.
-        skipped = [
-            {"filter": "filter:tasks:id", "operator": "not_in", "type": "Number", "value": {"min": a, "max": b}}
-            for a, b in (runs if len(runs) <= 25 else [])
-        ]
-        refs: list[TaskRef] = []
-        without_meta: list[int] = []
-        last = 0
-        while True:
-            above = {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": last}
-            query = {"ordering": ["tasks:id"], "filters": {"conjunction": "and", "items": [above, *skipped]}}
-            params = {
-                "project": project_id,
-                "page": 1,
-                "page_size": page_size,
-                "query": json.dumps(query, separators=(",", ":")),
-                "include": "id,meta",
-            }
-            body = self._task_page(project_id, params)
-            tasks = body.get("tasks", []) if isinstance(body, dict) else body
-            for task in tasks:
-                meta = task.get("meta") or {}
-                if "article_id" in meta:
-                    refs.append(_task_ref(int(task["id"]), meta))
-                else:
-                    without_meta.append(int(task["id"]))
-            # "total" counts what is left above ``last``; a server that caps page_size still gets paged through.
-            total = body.get("total", len(tasks)) if isinstance(body, dict) else len(tasks)
-            if not tasks or len(tasks) >= total:
-                break
-            last = int(tasks[-1]["id"])
-        if without_meta:
-            for task in self.iter_tasks(project_id, include="id,data", ids=without_meta):
-                refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
-        return refs
+    # Concurrent pushes: what annotators did, removal of duplicates.
 
     def _task_page(self, project_id: int, params: dict[str, Any]) -> Any:
         attempt = 0

@@ -134,7 +134,7 @@ def resolve_title(
 
 def _withdraw(client: LabelStudioClient, title: str, project: Project, winner: Project) -> None:
     """Delete a project this push created and lost with, unless annotators already work in it."""
-    refs = client.task_refs_by_id(project.id)
+    refs = client.task_refs(project.id)
     work = client.task_work(project.id, [r.id for r in refs]) if refs else {}
     worked = [i for i, w in work.items() if any(w)]
     if worked:
@@ -428,7 +428,7 @@ def _push_into(
         # before these imports landed (or, on PostgreSQL, its lower ids became visible late).
         # Every task this push does not know of is listed: usually none, so this stays cheap.
         known = dict(index.refs)
-        unseen = client.task_refs_by_id(project.id, skip=list(known))
+        unseen = client.task_refs(project.id, skip=list(known))
         known.update((r.id, r) for r in unseen)
         removed, gone, kept = remove_duplicates(client, project.id, known.values())
         index.add(unseen)

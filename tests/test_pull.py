@@ -274,6 +274,31 @@ def test_incremental_pulls_under_concurrent_edits_equal_a_full_pull(
     assert pulls >= 3
 
 
+def test_task_listings_skip_nothing_while_tasks_are_deleted(client: LabelStudioClient, project_title: str) -> None:
+    """Pages follow ids: a task deleted after its page was read shifts nothing.
+
+    With page numbers, deleting a task already read moved the next unread one onto
+    the page already read (so it was skipped), and a page Label Studio answered
+    short made the next page number "invalid" (a 404 that failed a pull in CI).
+    """
+    report = push.push_articles(client, synthetic(7), title=project_title, schema=SCHEMA)
+    pid = report.project.id
+    ids = sorted(r.id for r in client.task_refs(pid))
+    for listing in (
+        lambda: client.iter_tasks(pid, page_size=2, include="id"),
+        lambda: client.iter_tasks(pid, page_size=2, include="id", ids=ids),
+    ):
+        read: list[int] = []
+        for task in listing():
+            read.append(int(task["id"]))
+            if len(read) == 2:  # the first page is read: an annotator's task goes away
+                client.delete_task(read[0])
+        left = [i for i in ids if i != read[0]]
+        assert read == [read[0], *left] and read[0] == ids[0]
+        ids = left
+    assert sorted(client.list_task_changes(pid)) == ids
+
+
 def test_a_damaged_state_is_never_carried_forward(
     client: LabelStudioClient, studio_home: Path, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

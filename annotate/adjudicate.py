@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from . import schema as schema_mod
-from .agreement import DEFAULT_THRESHOLD, AgreementReport, ArticleAnnotations, Gold, agreement, iter_articles, select_gold
-from .client import LabelStudioClient
-from .errors import ProjectError
+from .agreement import AgreementReport, agreement
+from .gold import ArticleAnnotations, Gold, iter_articles, select_gold
+from .models import DEFAULT_THRESHOLD
+from .labelstudio.client import LabelStudioClient
 from .models import Annotation, Schema
 from .store import EXPORTS, iter_state, project_folder
-from .push import find_project
 from .validate import latest_versions
 
 # What the reviewer sees in Label Studio's list of predictions.
@@ -97,9 +97,7 @@ def to_results(annotation: Annotation, schema: Schema) -> list[dict[str, Any]]:
 
 def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema) -> int:
     """Save each merged result as the task's pre-annotation (replacing an earlier one); return how many."""
-    project = find_project(client, title)
-    if project is None:
-        raise ProjectError(f"Label Studio has no project titled {title!r}.")
+    project = client.project_titled(title)
     for dispute in found:
         for old in client.list_predictions(dispute.task_id):
             if old.get("model_version") == MODEL_VERSION:

@@ -28,7 +28,7 @@ from . import pull as pull_mod
 from . import push as push_mod
 from . import schema as schema_mod
 from . import store as store_mod
-from . import studio as studio_mod
+from .labelstudio import studio as studio_mod
 from . import validate as validate_mod
 from .errors import AnnotateError, SchemaError, StudioError, printable
 

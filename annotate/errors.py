@@ -101,3 +101,7 @@ class ArticleChangedError(AnnotateError):
     def __init__(self, message: str, changed: list) -> None:
         super().__init__(message)
         self.changed = changed
+
+
+class ExportError(AnnotateError):
+    """The export cannot be written as asked (bad options, existing folder, nothing to export)."""

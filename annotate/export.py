@@ -32,8 +32,10 @@ from datasets import ClassLabel, Features, List, Value
 
 from . import __version__
 from . import schema as schema_mod
-from .errors import AnnotateError
-from .agreement import DEFAULT_THRESHOLD, AgreementBuilder, Gold, iter_articles, select_gold
+from .errors import ExportError
+from .agreement import AgreementBuilder
+from .gold import Gold, iter_articles, select_gold
+from .models import DEFAULT_THRESHOLD
 from .files import safe_name
 from .models import Annotation, Schema
 from .validate import Counts, latest_versions
@@ -43,10 +45,6 @@ from .tokens import Tokens, bio, normalization_rows, normalize, sentences, split
 SPLITS = ("train", "validation", "test")
 FORMATS = ("hf", "conll", "brat", "jsonl")
 UNITS = ("document", "sentence")
-
-
-class ExportError(AnnotateError):
-    """The export cannot be written as asked (bad options, existing folder, nothing to export)."""
 
 
 @dataclass

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from .errors import IngestError, printable
-from .models import Article
+from .models import Article, content_hash
 
 SUFFIXES = (".txt", ".jsonl")
 DEFAULT_TRAILING_LINES = (
@@ -111,10 +111,6 @@ def load_rules(path: str | Path | None) -> IngestRules:
         else:
             args[key] = value
     return replace(IngestRules(), **args)
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def clean(text: str, rules: IngestRules) -> tuple[str, tuple[str, ...]]:

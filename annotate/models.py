@@ -6,6 +6,7 @@ stage modules (ingest, schema, push, ...).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,6 +30,11 @@ class Problem:
 
 
 # --- articles ---------------------------------------------------------------
+
+
+def content_hash(text: str) -> str:
+    """What identifies an article's text: push compares it, validate checks offsets still refer to it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -235,3 +241,26 @@ class Annotation:
     entities: tuple[EntityMention, ...] = ()
     events: tuple[EventMention, ...] = ()
     document: dict[str, Any] = field(default_factory=dict)  # field name -> choice name(s) or text
+
+
+# --- export ------------------------------------------------------------------
+
+Format = Literal["hf", "conll", "brat", "jsonl"]
+Unit = Literal["document", "sentence"]
+FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl")
+UNITS: tuple[Unit, ...] = ("document", "sentence")
+SPLITS = ("train", "validation", "test")
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How an export is made; the CLI's defaults are these (and the card records them)."""
+
+    format: Format = "hf"
+    unit: Unit = "document"
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, validation, test: by a hash of the text
+    seed: int = 13
+    threshold: float = DEFAULT_THRESHOLD  # majority merge: the share of annotators that keeps a mention
+    repair: bool = True  # make validate's certain repairs, as `validate` does unless --no-repair
+    overwrite: bool = False

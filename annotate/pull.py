@@ -27,11 +27,10 @@ from typing import IO, Any
 
 from . import __version__
 from . import schema as schema_mod
-from .client import LabelStudioClient
+from .labelstudio.client import LabelStudioClient
 from .errors import ProjectError
 from .files import write_json, write_jsonl
 from .models import Schema
-from .push import find_project
 from .store import (
     EXPORTS,
     INDEX,
@@ -186,9 +185,7 @@ def pull(
     on_progress: Progress | None = None,
 ) -> PullReport:
     """Fetch the project's tasks and annotations; incremental unless ``full``, nothing pulled before, or a damaged state."""
-    project = find_project(client, title)
-    if project is None:
-        raise ProjectError(f"Label Studio has no project titled {title!r}.", "Check --project, or push articles first.")
+    project = client.project_titled(title)
     schema = schema or schema_mod.load()
     folder = project_folder(title, root)
     last, index, full_because = _previous(folder, title, client, project.id, full)

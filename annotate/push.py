@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import schema as schema_mod
-from .client import LabelStudioClient
+from .labelstudio.client import LabelStudioClient
 from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
 from .files import write_json
 from .ingest import IngestRules, read_articles
 from .models import Article, Project, Schema, TaskRef
 
 DEFAULT_BATCH = 2000  # measured: fewer requests are faster, up to about this size
-# Pauses before find_project looks again at two projects with one title: a push that
-# lost a creation race deletes its project a round trip after creating it.
-SETTLE_WAITS = (0.5, 1.0, 2.0)
 # How often a push starts over in another project because a concurrent push's won the title.
 MAX_MOVES = 3
 Progress = Callable[[int, int], None]
@@ -73,28 +69,6 @@ def project_settings(schema: Schema) -> dict[str, object]:
     }
 
 
-def _titled(client: LabelStudioClient, title: str) -> list[Project]:
-    return [p for p in client.list_projects(title=title) if p.title == title]
-
-
-def find_project(client: LabelStudioClient, title: str) -> Project | None:
-    """The project with exactly this title; two of them is an error, since pushing to either could be wrong.
-
-    Two are first looked at again a few times: pushes that created a project at the
-    same moment delete all but one of them within a round trip (``resolve_title``).
-    """
-    for wait in (*SETTLE_WAITS, None):
-        matches = _titled(client, title)
-        if len(matches) <= 1:
-            return matches[0] if matches else None
-        if wait is not None:
-            time.sleep(wait)
-    ids = ", ".join(str(p.id) for p in sorted(matches, key=lambda p: p.id))
-    raise ProjectError(
-        f"{len(matches)} Label Studio projects are titled {title!r} (ids {ids}); rename all but one in Label Studio."
-    )
-
-
 def resolve_title(
     client: LabelStudioClient, title: str, project: Project, created: bool, marker: str | None = None
 ) -> tuple[Project, bool]:
@@ -113,7 +87,7 @@ def resolve_title(
     worked on it yet (another push may have found it and imported into it; that push
     notices the project gone and pushes again into the winner).
     """
-    same = _titled(client, title)
+    same = client.projects_titled(title)
     if not same:
         return project, created
     winner = min(same, key=lambda p: p.id)
@@ -161,7 +135,7 @@ def ensure_project(
     """
     settings = project_settings(schema)
     overlap = {} if annotators is None else {"maximum_annotations": annotators, "overlap_cohort_percentage": 100}
-    project = find_project(client, title)
+    project = client.find_project(title)
     if project is None:
         client.validate_config(str(settings["label_config"]))
         marker = f"[push {uuid.uuid4().hex}]"  # names this push's projects, including any Label Studio made twice
@@ -367,7 +341,7 @@ def push_articles(
                 client, project, created, updated, articles, new_version, batch_size, on_progress, cache
             )
         except NotFoundError:
-            if any(p.id == project.id for p in _titled(client, title)):
+            if any(p.id == project.id for p in client.projects_titled(title)):
                 raise
             continue  # the push that created the project found it lost a race and deleted it: push to the winner
         # A creation race that resolve_title could not see yet (on PostgreSQL a lower id may

@@ -19,7 +19,7 @@ import yaml
 from .errors import SchemaError
 from .models import Choice, DocumentField, EntityType, EventType, Policy, Problem, Role, Schema
 
-DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "ace2005_conflict.yaml"
+DEFAULT_SCHEMA = Path(__file__).resolve().parent / "schemas" / "ace2005_conflict.yaml"
 
 # Label Studio names of the control tags; annotations and validation refer to them.
 ENTITY_TAG = "entity"
@@ -502,7 +502,7 @@ def relation_label(schema: Schema, role: str) -> str:
         found = event.role(role)
         if found is not None:
             return f"{found.name}{ROLE_SEPARATOR}{found.ar}"
-    raise KeyError(role)
+    raise SchemaError(f"schema {schema.name!r} has no role {role!r}; its roles: {', '.join(schema.role_names)}")
 
 
 def role_of_relation_label(label: str) -> str:

@@ -28,10 +28,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import article  # noqa: E402
 
-from annotate import export, pull, push, schema as schema_mod, store, studio  # noqa: E402
-from annotate.client import LabelStudioClient  # noqa: E402
+from annotate import export, pull, push, schema as schema_mod, store  # noqa: E402
+from annotate.labelstudio import studio  # noqa: E402
+from annotate.labelstudio.client import LabelStudioClient  # noqa: E402
 from annotate.files import write_json, write_jsonl  # noqa: E402
-from annotate.ingest import content_hash  # noqa: E402
+from annotate.models import content_hash  # noqa: E402
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from annotate import studio
-from annotate.client import LabelStudioClient
+from annotate.labelstudio import studio
+from annotate.labelstudio.client import LabelStudioClient
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -13,10 +13,11 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from annotate import adjudicate, export, pull, push, schema, store
-from annotate.agreement import iter_articles, token_tags
+from annotate.agreement import token_tags
+from annotate.gold import iter_articles
 from annotate.validate import latest_versions
 from annotate.cli import main
-from annotate.client import LabelStudioClient
+from annotate.labelstudio.client import LabelStudioClient
 from conftest import DATA
 from test_pull import ent, tasks_by_article
 from test_validate import answer, rel

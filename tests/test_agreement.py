@@ -13,17 +13,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
 from annotate import schema as schema_mod
-from annotate.agreement import (
-    ArticleAnnotations,
-    agreement,
-    iter_articles,
-    by_annotator,
-    cohen_kappa,
-    krippendorff_alpha,
-    majority,
-    select_gold,
-    token_tags,
-)
+from annotate.agreement import agreement, cohen_kappa, krippendorff_alpha, token_tags
+from annotate.gold import ArticleAnnotations, by_annotator, iter_articles, majority, select_gold
 from annotate.errors import AnnotateError
 from annotate.models import Annotation, Argument, EntityMention, EventMention
 from annotate.validate import Counts, latest_versions, validate_tasks

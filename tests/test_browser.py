@@ -15,7 +15,7 @@ import datasets
 import pytest
 
 from annotate import export, pull, push, schema
-from annotate.client import LabelStudioClient
+from annotate.labelstudio.client import LabelStudioClient
 from annotate.validate import validate_project
 from conftest import ROOT
 

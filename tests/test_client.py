@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from annotate import client as client_mod
-from annotate.client import LabelStudioClient
+from annotate.labelstudio import client as client_mod
+from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import ServerError
 
 

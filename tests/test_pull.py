@@ -15,7 +15,7 @@ import pytest
 
 from annotate import pull, push, schema, store
 from annotate.cli import main
-from annotate.client import LabelStudioClient
+from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AnnotateError, ProjectError, ServerError
 from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from annotate import ingest, push, schema, studio
-from annotate.client import LabelStudioClient
+from annotate import ingest, push, schema
+from annotate.labelstudio import studio
+from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import ArticleChangedError, ConfigRejected, ProjectError
 from annotate.models import Article, Project
 from conftest import DATA, DEFAULT_SCHEMA, ROOT, SEEDS, SMALL_SCHEMA
@@ -92,7 +93,7 @@ def test_interrupted_push_completes_without_duplicates(client: LabelStudioClient
 
     with pytest.raises(KeyboardInterrupt):
         push.push_articles(client, articles, title=project_title, schema=s, batch_size=4, on_progress=interrupt)
-    project = push.find_project(client, project_title)
+    project = client.find_project(project_title)
     assert project is not None and len(client.task_refs(project.id)) == 8
     report = push.push_articles(client, articles, title=project_title, schema=s, batch_size=4)
     assert len(report.imported) == 12 and report.unchanged == 8
@@ -428,7 +429,7 @@ def test_two_projects_one_title_the_lowest_id_wins_and_only_its_creator_deletes_
         resolver = threading.Timer(0.2, push.resolve_title, [other, project_title, racing, True])
         resolver.start()
         try:
-            found = push.find_project(client, project_title)
+            found = client.find_project(project_title)
         finally:
             resolver.join()
     assert found is not None and found.id == lowest.id

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from annotate import push, studio
+from annotate import push
+from annotate.labelstudio import studio
 from annotate.cli import main
-from annotate.client import LabelStudioClient
+from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AuthError, PortBusyError, UnreachableError
 from conftest import SEEDS, SMALL_SCHEMA, free_port
 

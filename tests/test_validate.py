@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotate import schema as schema_mod
-from annotate.ingest import content_hash
+from annotate.models import content_hash
 from annotate.models import Argument, Policy
 from annotate.validate import check_annotation, validate_tasks
 from conftest import DEFAULT_SCHEMA, SMALL_SCHEMA

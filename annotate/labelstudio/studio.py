@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .client import LabelStudioClient
-from .errors import AnnotateError, AuthError, PortBusyError, StudioError, UnreachableError
+from ..errors import AnnotateError, AuthError, PortBusyError, StudioError, UnreachableError
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

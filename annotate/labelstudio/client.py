@@ -14,17 +14,18 @@ from typing import Any
 
 import httpx
 
-from . import __version__
-from .errors import (
+from .. import __version__
+from ..errors import (
     AuthError,
     ConfigRejected,
     LabelStudioError,
     NotFoundError,
+    ProjectError,
     RequestRejected,
     ServerError,
     UnreachableError,
 )
-from .models import Project, ServerInfo, TaskRef
+from ..models import Project, ServerInfo, TaskRef
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ READ_TIMEOUT = 20.0
 TIMEOUT_RETRIES = 1
 # Bulk calls (an export, an import of thousands of tasks) may legitimately take minutes.
 BULK_TIMEOUT = 600.0
+# Pauses before find_project looks again at two projects with one title: a push that
+# lost a creation race deletes its project a round trip after creating it.
+SETTLE_WAITS = (0.5, 1.0, 2.0)
 LEGACY_DISABLED_HINT = (
     "Create a personal access token in Label Studio (Account & Settings > Personal Access Token) and set"
     " LABEL_STUDIO_API_KEY to it, or let an administrator enable legacy tokens"
@@ -301,6 +305,34 @@ class LabelStudioClient:
             if not isinstance(body, dict) or not body.get("next"):
                 return projects
             page += 1
+
+    def projects_titled(self, title: str) -> list[Project]:
+        """The projects with exactly this title (Label Studio's own filter also matches parts of titles)."""
+        return [p for p in self.list_projects(title=title) if p.title == title]
+
+    def find_project(self, title: str) -> Project | None:
+        """The project with exactly this title; two of them is an error, since pushing to either could be wrong.
+
+        Two are first looked at again a few times: pushes that created a project at the
+        same moment delete all but one of them within a round trip (push's ``resolve_title``).
+        """
+        for wait in (*SETTLE_WAITS, None):
+            matches = self.projects_titled(title)
+            if len(matches) <= 1:
+                return matches[0] if matches else None
+            if wait is not None:
+                time.sleep(wait)
+        ids = ", ".join(str(p.id) for p in sorted(matches, key=lambda p: p.id))
+        raise ProjectError(
+            f"{len(matches)} Label Studio projects are titled {title!r} (ids {ids}); rename all but one in Label Studio."
+        )
+
+    def project_titled(self, title: str) -> Project:
+        """``find_project`` for a project that must exist (pull, adjudicate)."""
+        project = self.find_project(title)
+        if project is None:
+            raise ProjectError(f"Label Studio has no project titled {title!r}.", "Check --project, or push articles first.")
+        return project
 
     def get_project(self, project_id: int) -> Project:
         return self._project(self._call("GET", f"/api/projects/{project_id}/", f"read project {project_id}"))

@@ -1,0 +1,209 @@
+"""The gold annotation of each article, and the pulled articles with their votes.
+
+An annotation marked ground truth wins; a single annotation is gold by itself;
+otherwise a majority merge keeps what at least ``threshold`` of the annotators
+agree on, and everything not unanimous is listed as disputed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import AnnotateError
+from .models import DEFAULT_THRESHOLD, Annotation, Argument, EntityMention, EventMention, Schema
+from .validate import Counts, Latest, TextIndex, article_id_of, check_annotation, copy_problems
+
+MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
+
+
+# --- what is compared and merged ---------------------------------------------------------------
+
+
+def entity_keys(a: Annotation) -> list[tuple[str, int, int]]:
+    return [(e.type, e.start, e.end) for e in a.entities]
+
+
+def trigger_keys(a: Annotation) -> list[tuple[str, int, int]]:
+    return [(e.type, e.start, e.end) for e in a.events]
+
+
+def argument_keys(a: Annotation) -> list[tuple[Any, ...]]:
+    spans = {e.id: (e.type, e.start, e.end) for e in a.entities}
+    return [(ev.type, ev.start, ev.end, arg.role, *spans[arg.entity_id]) for ev in a.events for arg in ev.arguments]
+
+
+
+# --- the articles of a pull, with their votes ----------------------------------------------
+
+
+@dataclass
+class ArticleAnnotations:
+    article_id: str
+    text: str
+    annotations: list[Annotation]  # the votes: each annotator's newest kept annotation, ground truth aside
+    ground_truth: list[Annotation]  # kept annotations marked ground truth (a decision, not a vote)
+
+
+def by_annotator(article_id: str, text: str, kept: Iterable[Annotation]) -> ArticleAnnotations:
+    newest: dict[int | None, Annotation] = {}
+    truth = []
+    for a in kept:
+        if a.ground_truth:
+            truth.append(a)
+            continue
+        seen = newest.get(a.annotator)
+        if seen is None or (a.updated_at or "", a.id) > (seen.updated_at or "", seen.id):
+            newest[a.annotator] = a
+    votes = sorted(newest.values(), key=lambda a: (a.annotator is None, a.annotator or 0, a.id))
+    return ArticleAnnotations(article_id, text, votes, truth)
+
+
+def iter_articles(
+    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, Latest], totals: Counts | None = None
+) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
+    """Validate task by task; yield each article (latest version) that has kept annotations, with its votes.
+
+    Every annotation is counted in ``totals``, exported or not. An article held
+    by several tasks (a duplicate import) is yielded once, with the annotations
+    of all of them read together, when the last of them has been read; copies
+    with different texts stop here with an error, as no gold can be chosen.
+    """
+    conflicting = [p for p in copy_problems(latest) if p.severity == "error"]
+    if conflicting:
+        listing = "\n".join(f"  {p.message}" for p in conflicting[:10])
+        more = f"\n  ... and {len(conflicting) - 10} more" if len(conflicting) > 10 else ""
+        raise AnnotateError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
+    pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
+    for task in tasks:
+        data = task.get("data") or {}
+        aid = article_id_of(task)
+        info = latest.get(aid)
+        version = info.version if info else None
+        index = TextIndex(str(data.get("text") or ""))
+        kept = []
+        for raw in task.get("annotations") or []:
+            verdict = check_annotation(task, raw, schema, latest_version=version, index=index)
+            if totals is not None:
+                totals.add(verdict.status)
+            if verdict.annotation is not None:
+                kept.append(verdict.annotation)
+        if info is None or int(data.get("version") or 1) != info.version:
+            continue
+        first, together, read = pending.pop(aid, (task, [], 0))
+        together += kept
+        if read + 1 < len(info.task_ids):
+            pending[aid] = (first, together, read + 1)
+        elif together:
+            yield first, by_annotator(aid, str(data.get("text") or ""), together)
+
+
+# --- gold ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gold:
+    annotation: Annotation
+    source: str  # "ground_truth", "single" or "majority"
+    disputes: list[str] = field(default_factory=list)  # what the annotators did not all agree on
+
+
+def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEFAULT_THRESHOLD) -> Gold:
+    """Merge annotations: keep a mention, event, argument or answer at least ``threshold`` of annotators gave."""
+    anns = article.annotations
+    n = len(anns)
+    need = max(1, math.ceil(threshold * n - 1e-9))
+    disputes: list[str] = []
+
+    def support(keys_per_annotator: list[set[Any]]) -> Counter[Any]:
+        counter: Counter[Any] = Counter()
+        for keys in keys_per_annotator:
+            counter.update(keys)
+        return counter
+
+    def vote(kind: str, spans: list[set[tuple[str, int, int]]]) -> list[tuple[str, int, int]]:
+        """The spans at least ``need`` annotators gave; every non-unanimous one becomes a dispute."""
+        votes = support(spans)
+        for (label, start, end), count in sorted(votes.items()):
+            if count < n:
+                kept = "kept" if count >= need else "dropped"
+                disputes.append(f"{kind} {label} {article.text[start:end]!r} ({start}-{end}): {count}/{n} annotators, {kept}")
+        return sorted(k for k, v in votes.items() if v >= need)
+
+    entities = vote("entity", [set(entity_keys(a)) for a in anns])
+    triggers = vote("event", [set(trigger_keys(a)) for a in anns])
+    argument_votes = support([set(argument_keys(a)) for a in anns])
+    entity_ids = {k: f"m{i}" for i, k in enumerate(entities)}
+    arguments: dict[tuple[str, int, int], list[Argument]] = defaultdict(list)
+    for key, votes in sorted(argument_votes.items()):
+        trigger, role, entity = key[:3], key[3], key[4:]
+        survives = votes >= need and trigger in triggers and entity in entity_ids
+        if votes < n:
+            disputes.append(
+                f"argument {role} of {trigger[0]} {article.text[trigger[1]:trigger[2]]!r} → {article.text[entity[1]:entity[2]]!r}:"
+                f" {votes}/{n} annotators, {'kept' if survives else 'dropped'}"
+            )
+        if survives:
+            arguments[trigger].append(Argument(role, entity_ids[entity]))
+    # Two types on one span, both kept, is a dispute too: the merge cannot choose.
+    for kind, keys in (("entity", entities), ("event", triggers)):
+        for span, types in _group_spans(keys).items():
+            if len(types) > 1:
+                disputes.append(f"{kind} {article.text[span[0]:span[1]]!r} ({span[0]}-{span[1]}) has types {', '.join(types)}")
+    document: dict[str, Any] = {}
+    for spec in schema.document:
+        answers = Counter(_hashable(a.document.get(spec.name)) for a in anns if spec.name in a.document)
+        if not answers:
+            continue
+        ranked = answers.most_common()
+        if len(ranked) > 1:
+            disputes.append(f"document {spec.name}: " + ", ".join(f"{_plain(v)} ×{c}" for v, c in ranked))
+        if ranked[0][1] >= need and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+            document[spec.name] = _plain(ranked[0][0])
+    merged = Annotation(
+        id=MAJORITY_ID,
+        task_id=anns[0].task_id,
+        article_id=article.article_id,
+        article_version=anns[0].article_version,
+        annotator=None,
+        created_at=None,
+        updated_at=None,
+        lead_time=None,
+        ground_truth=False,
+        cancelled=False,
+        entities=tuple(EntityMention(entity_ids[k], k[0], k[1], k[2], article.text[k[1] : k[2]]) for k in entities),
+        events=tuple(
+            EventMention(f"t{i}", k[0], k[1], k[2], article.text[k[1] : k[2]], tuple(arguments.get(k, ())))
+            for i, k in enumerate(triggers)
+        ),
+        document=document,
+    )
+    return Gold(merged, "majority", disputes)
+
+
+def _group_spans(keys: Iterable[tuple[str, int, int]]) -> dict[tuple[int, int], list[str]]:
+    groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for kind, start, end in keys:
+        groups[(start, end)].append(kind)
+    return groups
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def select_gold(article: ArticleAnnotations, schema: Schema, threshold: float = DEFAULT_THRESHOLD) -> Gold:
+    """The gold annotation of an article: ground truth, else the only one, else the majority merge."""
+    if article.ground_truth:
+        return Gold(max(article.ground_truth, key=lambda a: (a.updated_at or "", a.id)), "ground_truth")
+    if len(article.annotations) == 1:
+        return Gold(article.annotations[0], "single")
+    return majority(article, schema, threshold)
+

@@ -12,17 +12,39 @@ from pathlib import Path
 from typing import IO, Any
 
 
+class AtomicFile:
+    """A text file written under a temporary name beside ``path`` and renamed into place by ``commit``.
+
+    Readers see the old file or the new one, never half of one; if ``commit`` is
+    never reached (an error, Ctrl-C), the temporary file is removed on leaving the
+    ``with`` block. ``commit`` may come later than the writing, once the files
+    that must land first have landed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        self.tmp = Path(tmp)
+        self.file: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)  # nothing left after a commit; the half-written file otherwise
+
+
 def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
     """Write through a temporary file and rename: readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path) as out:
+        write(out.file)
+        out.commit()
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

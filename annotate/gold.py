@@ -15,7 +15,9 @@ from typing import Any
 
 from .errors import AnnotateError
 from .models import DEFAULT_THRESHOLD, Annotation, Argument, EntityMention, EventMention, Schema
-from .validate import Counts, Latest, TextIndex, article_id_of, check_annotation, copy_problems
+from .labelstudio import codec
+from .store import Latest
+from .validate import Counts, check_tasks, copy_problems
 
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
 
@@ -63,7 +65,12 @@ def by_annotator(article_id: str, text: str, kept: Iterable[Annotation]) -> Arti
 
 
 def iter_articles(
-    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, Latest], totals: Counts | None = None
+    tasks: Iterable[dict[str, Any]],
+    schema: Schema,
+    latest: dict[str, Latest],
+    totals: Counts | None = None,
+    *,
+    repair: bool = True,
 ) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
     """Validate task by task; yield each article (latest version) that has kept annotations, with its votes.
 
@@ -78,27 +85,23 @@ def iter_articles(
         more = f"\n  ... and {len(conflicting) - 10} more" if len(conflicting) > 10 else ""
         raise AnnotateError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
     pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
-    for task in tasks:
-        data = task.get("data") or {}
-        aid = article_id_of(task)
-        info = latest.get(aid)
-        version = info.version if info else None
-        index = TextIndex(str(data.get("text") or ""))
+    for checked in check_tasks(tasks, schema, latest, repair=repair):
         kept = []
-        for raw in task.get("annotations") or []:
-            verdict = check_annotation(task, raw, schema, latest_version=version, index=index)
+        for verdict in checked.verdicts:
             if totals is not None:
                 totals.add(verdict.status)
             if verdict.annotation is not None:
                 kept.append(verdict.annotation)
-        if info is None or int(data.get("version") or 1) != info.version:
+        info = checked.latest
+        if info is None:
             continue
-        first, together, read = pending.pop(aid, (task, [], 0))
+        aid = codec.article_id_of(checked.task)
+        first, together, read = pending.pop(aid, (checked.task, [], 0))
         together += kept
         if read + 1 < len(info.task_ids):
             pending[aid] = (first, together, read + 1)
         elif together:
-            yield first, by_annotator(aid, str(data.get("text") or ""), together)
+            yield first, by_annotator(aid, codec.text_of(checked.task), together)
 
 
 # --- gold ---------------------------------------------------------------------------------------

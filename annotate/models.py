@@ -52,30 +52,6 @@ class Article:
     version: int = 1
     cleaning: tuple[str, ...] = ()  # names of the ingest rules that changed this article
 
-    def task(self) -> dict[str, Any]:
-        """The Label Studio task: its data, and in ``meta`` what push lists to stay idempotent."""
-        return {
-            "data": self.task_data(),
-            "meta": {"article_id": self.id, "version": self.version, "content_hash": self.content_hash},
-        }
-
-    def task_data(self) -> dict[str, Any]:
-        """The ``data`` of the Label Studio task; everything an annotation needs to be traced back."""
-        data: dict[str, Any] = {
-            "article_id": self.id,
-            "version": self.version,
-            "content_hash": self.content_hash,
-            "title": self.title,
-            "text": self.text,
-            "origin": self.origin,
-            "cleaning": list(self.cleaning),
-        }
-        for key in ("url", "published_at", "source"):
-            value = getattr(self, key)
-            if value is not None:
-                data[key] = value
-        return data
-
 
 # --- schema -----------------------------------------------------------------
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,9 +25,10 @@ from typing import IO, Any
 
 from . import __version__
 from . import schema as schema_mod
+from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .errors import ProjectError
-from .files import write_json, write_jsonl
+from .files import AtomicFile, write_json, write_jsonl
 from .models import Schema
 from .store import (
     EXPORTS,
@@ -50,13 +49,6 @@ Progress = Callable[[str, int, int], None]
 # Past this share of changed tasks, one bulk export is faster than fetching them page by page.
 FULL_WHEN_CHANGED = 0.5
 
-TASK_KEYS = ("id", "data", "meta", "created_at", "updated_at", "project", "annotations")
-ANNOTATION_KEYS = (
-    "id", "completed_by", "result", "was_cancelled", "ground_truth", "created_at", "updated_at",
-    "lead_time", "updated_by", "parent_prediction", "parent_annotation", "last_action",
-)
-
-
 @dataclass
 class PullReport:
     folder: Path
@@ -69,24 +61,6 @@ class PullReport:
     cancelled: int
     manifest: dict[str, Any]
     full_because: str | None = None  # why a pull that could have been incremental was full
-
-
-def canonical(task: dict[str, Any]) -> dict[str, Any]:
-    """The fields later stages use, in one order, whichever Label Studio endpoint sent the task.
-
-    The bulk export and the task list differ in extra fields (``created_ago``,
-    ``unique_id``...) and in order; drafts are left out because saving one does
-    not change its task's time, so no pull could keep them current.
-    """
-    out = {k: task[k] for k in TASK_KEYS if k in task and k != "annotations"}
-    annotations = []
-    for a in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
-        kept = {k: a[k] for k in ANNOTATION_KEYS if k in a}
-        if isinstance(kept.get("completed_by"), dict):  # some exports expand the user
-            kept["completed_by"] = kept["completed_by"].get("id")
-        annotations.append(kept)
-    out["annotations"] = annotations
-    return out
 
 
 def _counts(tasks: Iterable[dict[str, Any]]) -> tuple[int, int]:
@@ -200,30 +174,27 @@ def pull(
     if index and len(changed) > FULL_WHEN_CHANGED * max(len(listed), 1) and len(changed) > 1000:
         mode, full_because = "full", f"{len(changed)} of {len(listed)} tasks changed"
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".state.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            out = _HashingWriter(f)
-            if mode == "incremental":
-                fetched = []
-                for task in client.iter_tasks(project.id, annotations=True, ids=changed):
-                    fetched.append(canonical(task))
-                    progress("fetching", len(fetched), len(changed))
-                got = {int(t["id"]) for t in fetched}
-                removed |= set(changed) - got  # deleted between the listing and the fetch
-                replaced = _merge_into(folder / STATE, {int(t["id"]): t for t in fetched}, removed, out)
-                before, after = _counts(replaced), _counts(fetched)
-                annotations = last["counts"]["annotations"] - before[0] + after[0]
-                cancelled = last["counts"]["cancelled"] - before[1] + after[1]
-            else:
-                progress("exporting", 0, 0)
-                fetched = sorted((canonical(t) for t in client.export_tasks(project.id)), key=lambda t: int(t["id"]))
-                for task in fetched:
-                    out.write(_line(task))
-                annotations, cancelled = _counts(fetched)
-                removed = set()
-                progress("exporting", len(fetched), len(fetched))
+    with AtomicFile(folder / STATE) as state:
+        out = _HashingWriter(state.file)
+        if mode == "incremental":
+            fetched = []
+            for task in client.iter_tasks(project.id, annotations=True, ids=changed):
+                fetched.append(codec.canonical(task))
+                progress("fetching", len(fetched), len(changed))
+            got = {int(t["id"]) for t in fetched}
+            removed |= set(changed) - got  # deleted between the listing and the fetch
+            replaced = _merge_into(folder / STATE, {int(t["id"]): t for t in fetched}, removed, out)
+            before, after = _counts(replaced), _counts(fetched)
+            annotations = last["counts"]["annotations"] - before[0] + after[0]
+            cancelled = last["counts"]["cancelled"] - before[1] + after[1]
+        else:
+            progress("exporting", 0, 0)
+            fetched = sorted((codec.canonical(t) for t in client.export_tasks(project.id)), key=lambda t: int(t["id"]))
+            for task in fetched:
+                out.write(_line(task))
+            annotations, cancelled = _counts(fetched)
+            removed = set()
+            progress("exporting", len(fetched), len(fetched))
         # Tasks created after the listing have no listing yet: the next pull fetches them again.
         in_state = {int(t["id"]) for t in fetched} | (set(index) - removed)
         new_index = {i: listed[i] for i in sorted(in_state) if i in listed}
@@ -257,11 +228,8 @@ def pull(
         write_jsonl(snapshot / "tasks.jsonl", fetched)
         write_json(snapshot / MANIFEST, manifest)
         write_json(folder / INDEX, {"state_sha256": state_hash, "tasks": {str(i): list(v) for i, v in new_index.items()}})
-        os.replace(tmp, folder / STATE)
+        state.commit()
         write_json(folder / MANIFEST, manifest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return PullReport(
         folder, snapshot, mode, len(fetched), len(removed), out.lines, annotations, cancelled, manifest, full_because
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import schema as schema_mod
+from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
 from .files import write_json
@@ -254,14 +255,14 @@ def _refs(articles: list[Article], ids: list[int]) -> list[TaskRef]:
 def _import_batch(client: LabelStudioClient, project_id: int, batch: list[Article]) -> list[TaskRef]:
     """Import one batch; if the connection breaks mid-request, find out what landed instead of guessing."""
     try:
-        return _refs(batch, client.import_tasks(project_id, [a.task() for a in batch]))
+        return _refs(batch, client.import_tasks(project_id, [codec.task(a) for a in batch]))
     except ServerError:
         wanted = {(a.id, a.version) for a in batch}
         landed = [r for r in client.task_refs(project_id) if (r.article_id, r.version) in wanted]
     done = {(r.article_id, r.version) for r in landed}
     remaining = [a for a in batch if (a.id, a.version) not in done]
     if remaining:
-        landed += _refs(remaining, client.import_tasks(project_id, [a.task() for a in remaining]))
+        landed += _refs(remaining, client.import_tasks(project_id, [codec.task(a) for a in remaining]))
     return landed
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import AnnotateError, ProjectError
 from .files import safe_name
+from .labelstudio import codec
 
 EXPORTS = Path("exports")
 STATE = "state.jsonl"
@@ -114,3 +116,34 @@ def read_index(folder: Path) -> tuple[str | None, dict[int, Listed]]:
         return str(data["state_sha256"]), tasks
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None, {}
+
+
+# --- article versions -------------------------------------------------------------
+
+
+@dataclass
+class Latest:
+    """The latest version of an article and every task that holds it (normally one)."""
+
+    version: int
+    task_ids: list[int] = field(default_factory=list)
+    texts: set[int] = field(default_factory=set)  # hashes of their texts: two means two different articles
+
+    @property
+    def conflicting(self) -> bool:
+        return len(self.texts) > 1
+
+
+def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, Latest]:
+    """The latest version of every article and the tasks holding it (a first, light pass over the tasks)."""
+    latest: dict[str, Latest] = {}
+    for task in tasks:
+        aid = codec.article_id_of(task)
+        version = codec.version_of(task)
+        seen = latest.get(aid)
+        if seen is None or version > seen.version:
+            seen = latest[aid] = Latest(version)
+        if version == seen.version:
+            seen.task_ids.append(int(task.get("id") or 0))
+            seen.texts.add(hash(codec.text_of(task)))
+    return latest

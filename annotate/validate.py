@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from . import schema as schema_mod
 from .files import write_json, write_jsonl
-from .ingest import content_hash
-from .store import EXPORTS, project_folder, read_state
-from .models import Annotation, Argument, EntityMention, EventMention, Problem, Schema, Severity
+from .labelstudio import codec
+from .labelstudio.codec import AnswerResult, Label, RegionResult, RelationResult, Result
+from .models import Annotation, Argument, EntityMention, EventMention, Problem, Schema, Severity, content_hash
+from .store import EXPORTS, Latest, latest_versions, project_folder, read_state
 
 Status = Literal["kept", "repaired", "rejected", "cancelled"]
 NEARBY = 64  # how far (in characters) a shifted span is looked for
@@ -155,7 +156,7 @@ def _locate(index: TextIndex, start: int, end: int, stored: str) -> tuple[int, i
 class _Region:
     id: str
     control: str
-    labels: list[str]
+    labels: list[Label]
     start: int
     end: int
     text: str
@@ -183,9 +184,9 @@ class _Check:
         return False
 
 
-def _span(check: _Check, index: TextIndex, rid: str, value: dict[str, Any]) -> tuple[int, int, str] | None:
+def _span(check: _Check, index: TextIndex, rid: str, region: RegionResult) -> tuple[int, int, str] | None:
     text = index.text
-    start, end, stored = value.get("start"), value.get("end"), value.get("text")
+    start, end, stored = region.start, region.end, region.text
     if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
         check.add("offset.invalid", f"the region has no character offsets (start={start!r}, end={end!r})", rid)
         return None
@@ -240,41 +241,37 @@ def _span(check: _Check, index: TextIndex, rid: str, value: dict[str, Any]) -> t
     return start, end, stored
 
 
-def _regions(check: _Check, index: TextIndex, results: list[dict[str, Any]], schema: Schema) -> dict[str, _Region]:
+def _regions(check: _Check, index: TextIndex, results: list[Result], schema: Schema) -> dict[str, _Region]:
     allowed = {schema_mod.ENTITY_TAG: {e.name for e in schema.entities}, schema_mod.TRIGGER_TAG: {e.name for e in schema.events}}
     regions: dict[str, _Region] = {}
     for result in results:
-        if result.get("type") != "labels":
+        if not isinstance(result, RegionResult):
             continue
-        rid = str(result.get("id") or "?")
-        control = str(result.get("from_name"))
-        value = result.get("value") or {}
+        rid, control = result.id, result.control
         if control not in allowed or not allowed[control]:
             check.add("control.unknown", f"labels from {control!r}, which the schema does not define", rid)
             continue
-        labels = value.get("labels") or []
-        if not labels:
+        if not result.labels:
             kind = "event trigger" if control == schema_mod.TRIGGER_TAG else "entity"
             check.add("label.missing", f"the {kind} region has no type; pick one in Label Studio", rid)
             continue
-        for label in labels:
-            if label not in allowed[control]:
+        for label in result.labels:
+            if label.name not in allowed[control]:
                 check.add(
                     "label.unknown",
-                    f"label {label!r} is not in the schema ({', '.join(sorted(allowed[control]))})",
+                    f"label {label.name!r} is not in the schema ({', '.join(sorted(allowed[control]))})",
                     rid,
                 )
-        span = _span(check, index, rid, value)
+        span = _span(check, index, rid, result)
         if span is None:
             continue
         if rid in regions:  # the same region labelled from both controls
-            region = regions[rid]
-            region.labels += [f"{control}:{x}" for x in labels]
+            regions[rid].labels += result.labels
             continue
-        regions[rid] = _Region(rid, control, [f"{control}:{x}" for x in labels], *span)
+        regions[rid] = _Region(rid, control, list(result.labels), *span)
     for region in regions.values():
         if len(region.labels) > schema.policy.labels_per_region:
-            shown = ", ".join(x.split(":", 1)[1] for x in region.labels)
+            shown = ", ".join(x.name for x in region.labels)
             check.add(
                 "label.multiple",
                 f"the region has {len(region.labels)} labels ({shown}); the schema allows {schema.policy.labels_per_region}",
@@ -314,15 +311,15 @@ def _overlaps(check: _Check, regions: dict[str, _Region], schema: Schema) -> Non
 
 
 def _arguments(
-    check: _Check, results: list[dict[str, Any]], regions: dict[str, _Region], alias: dict[str, str], schema: Schema
+    check: _Check, results: list[Result], regions: dict[str, _Region], alias: dict[str, str], schema: Schema
 ) -> dict[str, list[Argument]]:
     by_trigger: dict[str, list[Argument]] = {}
     seen: set[tuple[str, str, str]] = set()
     for result in results:
-        if result.get("type") != "relation":
+        if not isinstance(result, RelationResult):
             continue
-        ends = [str(result.get("from_id")), str(result.get("to_id"))]
-        rel = f"{ends[0]}→{ends[1]}"
+        ends = [result.from_id, result.to_id]
+        rel = result.name
         ends = [alias.get(x, x) for x in ends]
         missing = [x for x in ends if x not in regions]
         if missing:
@@ -337,14 +334,14 @@ def _arguments(
         elif kinds != (schema_mod.TRIGGER_TAG, schema_mod.ENTITY_TAG):
             check.add("relation.ends", f"an argument must join an event trigger to an entity, but {rel} joins {kinds[0]} to {kinds[1]}", rel)
             continue
-        labels = result.get("labels") or []
+        labels = result.labels
         if len(labels) != 1:
             code = "relation.no-role" if not labels else "relation.multiple-roles"
             check.add(code, f"the argument {rel} needs exactly one role, it has {len(labels)}", rel)
             continue
-        role_name = schema_mod.role_of_relation_label(str(labels[0]))
-        event_type = schema.event(a.labels[0].split(":", 1)[1])
-        entity_type = b.labels[0].split(":", 1)[1]
+        role_name = schema_mod.role_of_relation_label(labels[0])
+        event_type = schema.event(a.labels[0].name)
+        entity_type = b.labels[0].name
         if event_type is None:
             continue  # the trigger's own label error is reported already
         role = event_type.role(role_name)
@@ -369,7 +366,7 @@ def _arguments(
         seen.add(key)
         by_trigger.setdefault(a.id, []).append(Argument(role=role.name, entity_id=b.id))
     for trigger_id, arguments in by_trigger.items():
-        event_type = schema.event(regions[trigger_id].labels[0].split(":", 1)[1])
+        event_type = schema.event(regions[trigger_id].labels[0].name)
         for role_name, count in Counter(arg.role for arg in arguments).items():
             role = event_type.role(role_name) if event_type else None
             if role and role.max is not None and count > role.max:
@@ -377,23 +374,21 @@ def _arguments(
     return by_trigger
 
 
-def _document(check: _Check, results: list[dict[str, Any]], schema: Schema) -> dict[str, Any]:
+def _document(check: _Check, results: list[Result], schema: Schema) -> dict[str, Any]:
     fields = {d.name: d for d in schema.document}
     answers: dict[str, Any] = {}
     for result in results:
-        kind = result.get("type")
-        if kind in ("labels", "relation"):
+        if not isinstance(result, AnswerResult):
             continue
-        name = str(result.get("from_name"))
-        value = result.get("value") or {}
+        name = result.control
         spec = fields.get(name)
-        if spec is None or kind not in ("choices", "textarea"):
-            check.add("control.unknown", f"an answer of type {kind!r} from {name!r}, which the schema does not define", str(result.get("id") or name))
+        if spec is None or result.type not in ("choices", "textarea"):
+            check.add("control.unknown", f"an answer of type {result.type!r} from {name!r}, which the schema does not define", result.id)
             continue
-        if kind == "textarea":
-            answers[name] = "\n".join(str(x) for x in value.get("text") or [])
+        if result.type == "textarea":
+            answers[name] = "\n".join(result.values)
             continue
-        chosen = [str(x) for x in value.get("choices") or []]
+        chosen = list(result.values)
         known = {c.name for c in spec.choices}
         for choice in chosen:
             if choice not in known:
@@ -416,25 +411,10 @@ def check_annotation(
 ) -> Verdict:
     """Read one pulled annotation of a task and check it; return what becomes of it."""
     data = task.get("data") or {}
-    text = str(data.get("text") or "")
-    article_id = article_id_of(task)
-    annotation_id = int(raw.get("id") or 0)
+    text = codec.text_of(task)
+    base = codec.annotation_fields(task, raw)
+    article_id, annotation_id = base["article_id"], base["id"]
     check = _Check(article_id, annotation_id, repair)
-    completed_by = raw.get("completed_by")
-    if isinstance(completed_by, dict):
-        completed_by = completed_by.get("id")
-    base = dict(
-        id=annotation_id,
-        task_id=int(task.get("id") or 0),
-        article_id=article_id,
-        article_version=int(data.get("version") or 1),
-        annotator=completed_by if isinstance(completed_by, int) else None,
-        created_at=raw.get("created_at"),
-        updated_at=raw.get("updated_at"),
-        lead_time=raw.get("lead_time"),
-        ground_truth=bool(raw.get("ground_truth")),
-        cancelled=bool(raw.get("was_cancelled")),
-    )
     if base["cancelled"]:
         check.add("annotation.cancelled", "the annotator skipped this article", severity="info")
         return Verdict(base["task_id"], annotation_id, article_id, "cancelled", None, check.problems, raw)
@@ -445,10 +425,9 @@ def check_annotation(
             "article.outdated",
             f"the annotation is on version {base['article_version']} of the article; version {latest_version} replaced it",
         )
-    results = raw.get("result") or []
-    if not isinstance(results, list) or not results:
+    results = codec.read_results(raw.get("result"))
+    if not results:
         check.add("annotation.empty", "the annotation has no regions and no answers")
-        results = []
     index = index or TextIndex(text)
     regions = _regions(check, index, results, schema)
     alias = _deduplicate(check, regions)
@@ -458,53 +437,18 @@ def check_annotation(
     if any(p.severity == "error" for p in check.problems):
         return Verdict(base["task_id"], annotation_id, article_id, "rejected", None, check.problems, raw)
     entities = tuple(
-        EntityMention(r.id, r.labels[0].split(":", 1)[1], r.start, r.end, r.text)
+        EntityMention(r.id, r.labels[0].name, r.start, r.end, r.text)
         for r in sorted(regions.values(), key=lambda r: (r.start, r.end, r.id))
         if r.control == schema_mod.ENTITY_TAG
     )
     events = tuple(
-        EventMention(r.id, r.labels[0].split(":", 1)[1], r.start, r.end, r.text, tuple(arguments.get(r.id, ())))
+        EventMention(r.id, r.labels[0].name, r.start, r.end, r.text, tuple(arguments.get(r.id, ())))
         for r in sorted(regions.values(), key=lambda r: (r.start, r.end, r.id))
         if r.control == schema_mod.TRIGGER_TAG
     )
     annotation = Annotation(entities=entities, events=events, document=document, **base)  # type: ignore[arg-type]
     repaired = any(p.code.startswith("repair.") for p in check.problems)
     return Verdict(base["task_id"], annotation_id, article_id, "repaired" if repaired else "kept", annotation, check.problems, raw)
-
-
-def article_id_of(task: dict[str, Any]) -> str:
-    """The article a task holds (tasks imported without one are named after themselves)."""
-    data = task.get("data") or {}
-    return str(data.get("article_id") or f"task-{task.get('id')}")
-
-
-@dataclass
-class Latest:
-    """The latest version of an article and every task that holds it (normally one)."""
-
-    version: int
-    task_ids: list[int] = field(default_factory=list)
-    texts: set[int] = field(default_factory=set)  # hashes of their texts: two means two different articles
-
-    @property
-    def conflicting(self) -> bool:
-        return len(self.texts) > 1
-
-
-def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, Latest]:
-    """The latest version of every article and the tasks holding it (a first, light pass over the tasks)."""
-    latest: dict[str, Latest] = {}
-    for task in tasks:
-        aid = article_id_of(task)
-        data = task.get("data") or {}
-        version = int(data.get("version") or 1)
-        seen = latest.get(aid)
-        if seen is None or version > seen.version:
-            seen = latest[aid] = Latest(version)
-        if version == seen.version:
-            seen.task_ids.append(int(task.get("id") or 0))
-            seen.texts.add(hash(str(data.get("text") or "")))
-    return latest
 
 
 def copy_problems(latest: dict[str, Latest]) -> list[Problem]:
@@ -531,6 +475,34 @@ def copy_problems(latest: dict[str, Latest]) -> list[Problem]:
     return problems
 
 
+@dataclass
+class TaskVerdicts:
+    """One pulled task and what became of each of its annotations."""
+
+    task: dict[str, Any]
+    verdicts: list[Verdict]
+    latest: Latest | None  # the latest version of its article (None if the task holds an older one)
+
+
+def check_tasks(
+    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, Latest], *, repair: bool
+) -> Iterator[TaskVerdicts]:
+    """The one validation pass: validate, agreement, adjudicate and export all read annotations through it.
+
+    ``latest`` comes from a first pass over the same tasks (``store.latest_versions``);
+    ``repair`` is explicit so that every stage keeps the same annotations.
+    """
+    for task in tasks:
+        info = latest.get(codec.article_id_of(task))
+        version = info.version if info else None
+        index = TextIndex(codec.text_of(task))
+        verdicts = [
+            check_annotation(task, raw, schema, repair=repair, latest_version=version, index=index)
+            for raw in task.get("annotations") or []
+        ]
+        yield TaskVerdicts(task, verdicts, info if info and codec.version_of(task) == info.version else None)
+
+
 def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: bool = True) -> ValidationReport:
     """Check every annotation of every task; every one is accounted for in the counts."""
     tasks = list(tasks)
@@ -538,14 +510,8 @@ def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: b
     verdicts: list[Verdict] = []
     per_article: dict[str, Counts] = {}
     total = Counts()
-    for task in tasks:
-        data = task.get("data") or {}
-        index = TextIndex(str(data.get("text") or ""))
-        info = latest.get(article_id_of(task))
-        for raw in task.get("annotations") or []:
-            verdict = check_annotation(
-                task, raw, schema, repair=repair, latest_version=info.version if info else None, index=index
-            )
+    for checked in check_tasks(tasks, schema, latest, repair=repair):
+        for verdict in checked.verdicts:
             verdicts.append(verdict)
             per_article.setdefault(verdict.article_id, Counts()).add(verdict.status)
             total.add(verdict.status)

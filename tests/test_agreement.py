@@ -17,7 +17,8 @@ from annotate.agreement import agreement, cohen_kappa, krippendorff_alpha, token
 from annotate.gold import ArticleAnnotations, by_annotator, iter_articles, majority, select_gold
 from annotate.errors import AnnotateError
 from annotate.models import Annotation, Argument, EntityMention, EventMention
-from annotate.validate import Counts, latest_versions, validate_tasks
+from annotate.store import latest_versions
+from annotate.validate import Counts, validate_tasks
 from conftest import DEFAULT_SCHEMA
 
 SCHEMA = schema_mod.load(DEFAULT_SCHEMA)
@@ -174,3 +175,21 @@ def test_copies_of_an_article_with_different_texts_stop_the_export() -> None:
     with pytest.raises(AnnotateError, match="tasks 7, 9 hold version 1 of article a1 with different texts"):
         list(iter_articles(tasks, SCHEMA, latest_versions(tasks)))
     assert [p.code for p in validate_tasks(tasks, SCHEMA).problems] == ["article.conflicting-copies"]
+
+
+def test_gold_keeps_what_validate_keeps_with_the_same_repair_setting() -> None:
+    """One validation pass: an annotation that needs a repair is kept by validate and by gold, or by neither."""
+    start = TEXT.index("الرقة")
+    padded = dict(_region("g", "GPE", "الرقة"))
+    # The span takes in the space before the word: a certain repair (trim), or an error with repairs off.
+    padded["value"] = {**padded["value"], "start": start - 1, "text": " الرقة"}
+    needs_repair = {"id": 1, "completed_by": 1, "result": [padded, ANSWER]}
+    clean = {"id": 2, "completed_by": 2, "result": [_region("g", "GPE", "الرقة"), ANSWER]}
+    tasks = [_copy(7, needs_repair, clean)]
+    for repair in (True, False):
+        report = validate_tasks(tasks, SCHEMA, repair=repair)
+        kept_by_validate = sorted(v.annotation_id for v in report.verdicts if v.annotation is not None)
+        totals = Counts()
+        ((_, grouped),) = iter_articles(tasks, SCHEMA, latest_versions(tasks), totals, repair=repair)
+        assert sorted(a.id for a in grouped.annotations) == kept_by_validate == ([1, 2] if repair else [2])
+        assert (totals.repaired, totals.rejected) == ((1, 0) if repair else (0, 1)) == (report.total.repaired, report.total.rejected)

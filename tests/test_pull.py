@@ -15,6 +15,7 @@ import pytest
 
 from annotate import pull, push, schema, store
 from annotate.cli import main
+from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AnnotateError, ProjectError, ServerError
 from annotate.validate import validate_project
@@ -243,7 +244,7 @@ def _edit_randomly(url: str, token: str, project_id: int, rng: random.Random, st
                     c.delete_task(task["id"])
                 else:
                     extra = synthetic(1, prefix=f"late-{rng.randrange(10**9)}")[0]
-                    c.import_tasks(project_id, [extra.task()])
+                    c.import_tasks(project_id, [codec.task(extra)])
             except AnnotateError as exc:  # an edit that lost a race (a task deleted meanwhile) is an annotator's problem
                 errors.append(f"step {step}: {exc.message}")
 

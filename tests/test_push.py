@@ -16,6 +16,7 @@ import pytest
 
 from annotate import ingest, push, schema
 from annotate.labelstudio import studio
+from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import ArticleChangedError, ConfigRejected, ProjectError
 from annotate.models import Article, Project
@@ -196,7 +197,7 @@ def test_tasks_imported_without_meta_are_still_recognised(client: LabelStudioCli
     s = schema.load(SMALL_SCHEMA)
     articles = synthetic(3)
     report = push.push_articles(client, articles[:1], title=project_title, schema=s)
-    client.import_tasks(report.project.id, [{"data": articles[1].task_data()}])  # by hand: no meta
+    client.import_tasks(report.project.id, [{"data": codec.task_data(articles[1])}])  # by hand: no meta
     again = push.push_articles(client, articles, title=project_title, schema=s)
     assert again.imported == ["art-0002"] and again.unchanged == 2
 
@@ -219,7 +220,7 @@ def test_cached_task_index_is_verified_against_the_server(
 
     monkeypatch.setattr(client, "task_refs", counted)
     # Someone imports an article outside push: it has a higher id than any cached one.
-    client.import_tasks(first.project.id, [articles[4].task()])
+    client.import_tasks(first.project.id, [codec.task(articles[4])])
     again = push.push_articles(client, articles[:5], title=project_title, schema=s, cache=cache)
     assert again.imported == [] and again.unchanged == 5
     assert calls == [max(r.id for r in listing(first.project.id)[:4])]  # only tasks above the cache were listed
@@ -332,7 +333,7 @@ def test_push_removes_what_a_concurrent_push_imported_twice_but_keeps_worked_dup
             # articles, and one this push already has, before this push's tasks land. It read
             # art-0003 from another file, with another text.
             other_text = replace(articles[3], text="نص آخر.", content_hash=ingest.content_hash("نص آخر."))
-            client.import_tasks(pid, [a.task() for a in articles[4:]] + [articles[0].task(), other_text.task()])
+            client.import_tasks(pid, [codec.task(a) for a in articles[4:]] + [codec.task(articles[0]), codec.task(other_text)])
         elif done == total:
             # Before this push checks, annotators open its copies: an annotation, a skip, a draft.
             # A prediction is no annotator's work (an ML backend adds them to every task).
@@ -369,7 +370,7 @@ def test_push_removes_what_a_concurrent_push_imported_twice_but_keeps_worked_dup
     assert client.delete_unworked_tasks(pid, worked) == 0 and client.delete_unworked_tasks(pid, []) == 0
     assert sorted(t["id"] for ts in tasks_by_article(client, pid).values() for t in ts) == all_ids
     # A push interrupted between its import and its check left a copy: the next push removes it.
-    client.import_tasks(pid, [articles[1].task()])
+    client.import_tasks(pid, [codec.task(articles[1])])
     again = push.push_articles(client, articles, title=project_title, schema=s, cache=cache)
     assert again.imported == [] and again.unchanged == 12 and again.duplicates_removed == 1
     assert len(tasks_by_article(client, pid)["art-0001"]) == 1
@@ -397,7 +398,7 @@ def test_the_check_after_importing_lists_only_tasks_the_push_does_not_know(
 
     def meanwhile(done: int, total: int) -> None:
         if done == 0:
-            client.import_tasks(first.project.id, [a.task() for a in synthetic(2, "other")])
+            client.import_tasks(first.project.id, [codec.task(a) for a in synthetic(2, "other")])
 
     again = push.push_articles(client, synthetic(35), title=project_title, schema=s, on_progress=meanwhile)
     assert sorted(again.imported) == [f"art-{i:04d}" for i in range(30, 35)] and listed == [["other-0000", "other-0001"]]
@@ -418,7 +419,7 @@ def test_two_projects_one_title_the_lowest_id_wins_and_only_its_creator_deletes_
     assert [p.id for p in titled(client, project_title)] == [lowest.id]
     # Not once annotators worked in it: that is for a person to sort out.
     worked = client.create_project(project_title, label_config=config)
-    (task_id,) = client.import_tasks(worked.id, [synthetic(1)[0].task()])
+    (task_id,) = client.import_tasks(worked.id, [codec.task(synthetic(1)[0])])
     client.create_annotation(task_id, [], was_cancelled=True)
     with pytest.raises(ProjectError, match="Annotators already worked on 1 task"):
         push.resolve_title(client, project_title, worked, created=True)

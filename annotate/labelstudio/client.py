@@ -26,6 +26,7 @@ from ..errors import (
     UnreachableError,
 )
 from ..models import Project, ServerInfo, TaskRef
+from . import codec
 
 log = logging.getLogger(__name__)
 
@@ -513,12 +514,12 @@ class LabelStudioClient:
         for task in self.iter_tasks(project_id, include="id,meta", after_id=after_id, skip=skip, page_size=5000):
             meta = task.get("meta") or {}
             if "article_id" in meta:
-                refs.append(_task_ref(int(task["id"]), meta))
+                refs.append(codec.task_ref(int(task["id"]), meta))
             else:
                 without_meta.append(int(task["id"]))
         if without_meta:
             for task in self.iter_tasks(project_id, include="id,data", ids=without_meta):
-                refs.append(_task_ref(int(task["id"]), task.get("data") or {}))
+                refs.append(codec.task_ref(int(task["id"]), task.get("data") or {}))
         return refs
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
@@ -674,20 +675,6 @@ class LabelStudioClient:
     def create_personal_access_token(self) -> str:
         body = self._call("POST", "/api/token/", "create a personal access token", retry=False)
         return str(body["token"])
-
-
-def _task_ref(task_id: int, fields: dict[str, Any]) -> TaskRef:
-    try:
-        version = int(fields.get("version") or 1)
-    except (TypeError, ValueError):
-        version = 1
-    article_id = fields.get("article_id")
-    return TaskRef(
-        id=task_id,
-        article_id=None if article_id is None else str(article_id),
-        version=version,
-        content_hash=fields.get("content_hash"),
-    )
 
 
 def _reason(exc: Exception) -> str:

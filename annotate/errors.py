@@ -105,3 +105,15 @@ class ArticleChangedError(AnnotateError):
 
 class ExportError(AnnotateError):
     """The export cannot be written as asked (bad options, existing folder, nothing to export)."""
+
+
+class PulledDataError(AnnotateError):
+    """The pulled data under exports/ is missing, damaged, or another project's."""
+
+
+class DamagedStateError(PulledDataError):
+    """The pulled state does not match its manifest (truncated, edited, or half written)."""
+
+
+class ConflictingCopiesError(AnnotateError):
+    """Tasks hold the same version of one article with different texts: no gold can be chosen."""

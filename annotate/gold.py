@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import AnnotateError
-from .models import DEFAULT_THRESHOLD, Annotation, Argument, EntityMention, EventMention, Schema
+from .errors import ConflictingCopiesError
+from .models import DEFAULT_THRESHOLD, Annotation, Counts, Argument, EntityMention, EventMention, Schema
 from .labelstudio import codec
 from .store import Latest
-from .validate import Counts, check_tasks, copy_problems
+from .validate import check_tasks, copy_problems
 
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
 
@@ -83,7 +83,7 @@ def iter_articles(
     if conflicting:
         listing = "\n".join(f"  {p.message}" for p in conflicting[:10])
         more = f"\n  ... and {len(conflicting) - 10} more" if len(conflicting) > 10 else ""
-        raise AnnotateError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
+        raise ConflictingCopiesError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
     pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
     for checked in check_tasks(tasks, schema, latest, repair=repair):
         kept = []

@@ -219,6 +219,29 @@ class Annotation:
     document: dict[str, Any] = field(default_factory=dict)  # field name -> choice name(s) or text
 
 
+# --- validation ---------------------------------------------------------------
+
+Status = Literal["kept", "repaired", "rejected", "cancelled"]  # what became of a pulled annotation
+
+
+@dataclass
+class Counts:
+    pulled: int = 0
+    kept: int = 0  # valid as pulled
+    repaired: int = 0  # kept after reported repairs
+    rejected: int = 0
+    cancelled: int = 0
+
+    def add(self, status: Status) -> None:
+        self.pulled += 1
+        setattr(self, status, getattr(self, status) + 1)
+
+    @property
+    def balanced(self) -> bool:
+        return self.pulled == self.kept + self.repaired + self.rejected + self.cancelled
+
+
+
 # --- export ------------------------------------------------------------------
 
 Format = Literal["hf", "conll", "brat", "jsonl"]

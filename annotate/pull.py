@@ -27,7 +27,7 @@ from . import __version__
 from . import schema as schema_mod
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .errors import ProjectError
+from .errors import DamagedStateError, ProjectError
 from .files import AtomicFile, write_json, write_jsonl
 from .models import Schema
 from .store import (
@@ -36,7 +36,6 @@ from .store import (
     MANIFEST,
     SNAPSHOTS,
     STATE,
-    DamagedStateError,
     Listed,
     project_folder,
     read_index,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import AnnotateError, ProjectError
+from .errors import DamagedStateError, ProjectError, PulledDataError
 from .files import safe_name
 from .labelstudio import codec
 
@@ -32,10 +32,6 @@ SNAPSHOTS = "pulls"
 
 # What Label Studio lists of a task without its text: enough to know it changed.
 Listed = tuple[str | None, int, int]  # updated_at, total annotations, cancelled annotations
-
-
-class DamagedStateError(AnnotateError):
-    """The pulled state does not match its manifest (truncated, edited, or half written)."""
 
 
 def project_folder(title: str, root: Path = EXPORTS) -> Path:
@@ -51,7 +47,7 @@ def read_manifest(folder: Path, title: str | None = None) -> dict[str, Any]:
     """The manifest of the latest pull in ``folder``; with ``title``, refused if it is another project's."""
     state, manifest = folder / STATE, folder / MANIFEST
     if not state.exists() or not manifest.exists():
-        raise AnnotateError(f"{folder}: nothing has been pulled here yet.", "Run `annotate pull` first.")
+        raise PulledDataError(f"{folder}: nothing has been pulled here yet.", "Run `annotate pull` first.")
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -13,16 +13,15 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from . import schema as schema_mod
 from .files import write_json, write_jsonl
 from .labelstudio import codec
 from .labelstudio.codec import AnswerResult, Label, RegionResult, RelationResult, Result
-from .models import Annotation, Argument, EntityMention, EventMention, Problem, Schema, Severity, content_hash
+from .models import Annotation, Argument, Counts, EntityMention, EventMention, Problem, Schema, Severity, Status, content_hash
 from .store import EXPORTS, Latest, latest_versions, project_folder, read_state
 
-Status = Literal["kept", "repaired", "rejected", "cancelled"]
 NEARBY = 64  # how far (in characters) a shifted span is looked for
 # What each repair is called when repairs are off and it becomes an error.
 UNREPAIRED = {
@@ -47,23 +46,6 @@ class Verdict:
     annotation: Annotation | None  # the kept form (None when rejected or cancelled)
     problems: list[Problem] = field(default_factory=list)
     raw: dict[str, Any] | None = None  # the annotation as pulled, kept for rejected ones
-
-
-@dataclass
-class Counts:
-    pulled: int = 0
-    kept: int = 0  # valid as pulled
-    repaired: int = 0  # kept after reported repairs
-    rejected: int = 0
-    cancelled: int = 0
-
-    def add(self, status: Status) -> None:
-        self.pulled += 1
-        setattr(self, status, getattr(self, status) + 1)
-
-    @property
-    def balanced(self) -> bool:
-        return self.pulled == self.kept + self.repaired + self.rejected + self.cancelled
 
 
 @dataclass

@@ -18,7 +18,8 @@ from annotate.gold import ArticleAnnotations, by_annotator, iter_articles, major
 from annotate.errors import AnnotateError
 from annotate.models import Annotation, Argument, EntityMention, EventMention
 from annotate.store import latest_versions
-from annotate.validate import Counts, validate_tasks
+from annotate.models import Counts
+from annotate.validate import validate_tasks
 from conftest import DEFAULT_SCHEMA
 
 SCHEMA = schema_mod.load(DEFAULT_SCHEMA)

@@ -17,7 +17,7 @@ from annotate import pull, push, schema, store
 from annotate.cli import main
 from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
-from annotate.errors import AnnotateError, ProjectError, ServerError
+from annotate.errors import AnnotateError, DamagedStateError, ProjectError, ServerError
 from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS
 from proxy import BreakingProxy
@@ -314,7 +314,7 @@ def test_a_damaged_state_is_never_carried_forward(
 
     for damage in (whole[:-40], whole[:-1]):  # a cut-off last line; a lost final newline
         state.write_bytes(damage)
-        with pytest.raises(store.DamagedStateError, match="pull --full"):
+        with pytest.raises(DamagedStateError, match="pull --full"):
             validate_project(project_title, schema=SCHEMA, root=tmp_path)
         again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
         assert again.mode == "full" and "not the state the last pull wrote" in (again.full_because or "")

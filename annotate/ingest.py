@@ -255,64 +255,34 @@ def read_txt(path: Path, rules: IngestRules) -> Article:
     )
 
 
+MAX_LINE_PROBLEMS = 20  # bad lines named one by one; the rest are counted
+
+
 def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
-    """A .jsonl file: one article a line with ``text`` and optional ``id``, ``title``, ``url``, ``published_at``, ``source``."""
+    """A .jsonl file: one article a line with ``text`` and optional ``id``, ``title``, ``url``, ``published_at``, ``source``.
+
+    Every bad line is named (up to ``MAX_LINE_PROBLEMS``, then counted) in one
+    error after the file is read, so that one round of fixes is enough.
+    """
     content = _decode(path, path.read_bytes())
     found = 0
+    problems: list[str] = []
     for number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
-        where = f"{path}:{number}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise IngestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
-        except RecursionError:
-            # Valid JSON Python will not read: arrays or objects nested thousands deep.
-            raise IngestError(f"{where}: the JSON is nested too deeply to read; flatten the line.") from None
-        except ValueError as exc:
-            # Valid JSON Python will not read: an integer of thousands of digits.
-            reason = str(exc).split(";")[0]
-            raise IngestError(f"{where}: cannot read this JSON ({reason}); write long numbers as text in quotes.") from None
-        if not isinstance(record, dict):
-            raise IngestError(f"{where}: each line must be a JSON object with at least \"text\".")
-        values: dict[str, str | None] = {}
-        for key in JSONL_FIELDS:
-            value = record.get(key)
-            if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
-                raise IngestError(f"{where}: field \"{key}\" must be text, not {type(value).__name__}.")
-            values[key] = None if value is None else str(value)
-            # A "\\ud800" escape decodes to a lone surrogate, which cannot be hashed, sent or saved.
-            surrogate = _SURROGATE.search(values[key] or "")
-            if surrogate:
-                raise IngestError(
-                    f"{where}: field \"{key}\" has an unpaired surrogate \\u{ord(surrogate.group()):04x}"
-                    " (invalid Unicode); fix the \\u escape."
-                )
-        if not values["text"] or not values["text"].strip():
-            raise IngestError(f"{where}: the article has no \"text\".")
-        # Checked before strip(), which would silently drop a trailing \\x1f or \\x85 from the id.
-        bad = _bad_character(values["id"] or "")
-        if bad:
-            raise IngestError(f"{where}: the \"id\" has the control character {bad}; remove it.")
-        text, cleaning = clean(values["text"], rules)
-        if not text:
-            raise IngestError(f"{where}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
-        title, title_cleaned = _clean_title(values["title"] or "", rules)
-        if title_cleaned:
-            cleaning = _merge_rules(cleaning, ("control_chars",))
-        article_id = (values["id"] or "").strip() or _derived_id(values["url"], title, text)
+            article = _jsonl_article(f"{path}:{number}", line, rules)
+        except IngestError as exc:
+            problems.append(exc.message)
+            continue
         found += 1
-        yield Article(
-            id=article_id,
-            title=title,
-            text=text,
-            content_hash=content_hash(text),
-            origin=where,
-            url=values["url"],
-            published_at=values["published_at"],
-            source=values["source"],
-            cleaning=cleaning,
+        yield article
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:MAX_LINE_PROBLEMS])
+        more = f"\n  ... and {len(problems) - MAX_LINE_PROBLEMS} more bad line(s)" if len(problems) > MAX_LINE_PROBLEMS else ""
+        raise IngestError(
+            f"{path}: {len(problems)} bad line(s) of {found + len(problems)}:\n{shown}{more}",
+            "Fix or remove those lines; nothing was pushed.",
         )
     if not found:
         # Otherwise push would create an empty project and report success.
@@ -320,6 +290,60 @@ def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
             f"{path}: the file has no articles (it is empty or has only blank lines);"
             " add one JSON object a line with \"text\", or leave the file out."
         )
+
+
+def _jsonl_article(where: str, line: str, rules: IngestRules) -> Article:
+    """One line of a .jsonl file as an article; ``where`` is ``path:line``."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise IngestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
+    except RecursionError:
+        # Valid JSON Python will not read: arrays or objects nested thousands deep.
+        raise IngestError(f"{where}: the JSON is nested too deeply to read; flatten the line.") from None
+    except ValueError as exc:
+        # Valid JSON Python will not read: an integer of thousands of digits.
+        reason = str(exc).split(";")[0]
+        raise IngestError(f"{where}: cannot read this JSON ({reason}); write long numbers as text in quotes.") from None
+    if not isinstance(record, dict):
+        raise IngestError(f"{where}: each line must be a JSON object with at least \"text\".")
+    values: dict[str, str | None] = {}
+    for key in JSONL_FIELDS:
+        value = record.get(key)
+        if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
+            raise IngestError(f"{where}: field \"{key}\" must be text, not {type(value).__name__}.")
+        values[key] = None if value is None else str(value)
+        # A "\\ud800" escape decodes to a lone surrogate, which cannot be hashed, sent or saved.
+        surrogate = _SURROGATE.search(values[key] or "")
+        if surrogate:
+            raise IngestError(
+                f"{where}: field \"{key}\" has an unpaired surrogate \\u{ord(surrogate.group()):04x}"
+                " (invalid Unicode); fix the \\u escape."
+            )
+    if not values["text"] or not values["text"].strip():
+        raise IngestError(f"{where}: the article has no \"text\".")
+    # Checked before strip(), which would silently drop a trailing \\x1f or \\x85 from the id.
+    bad = _bad_character(values["id"] or "")
+    if bad:
+        raise IngestError(f"{where}: the \"id\" has the control character {bad}; remove it.")
+    text, cleaning = clean(values["text"], rules)
+    if not text:
+        raise IngestError(f"{where}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
+    title, title_cleaned = _clean_title(values["title"] or "", rules)
+    if title_cleaned:
+        cleaning = _merge_rules(cleaning, ("control_chars",))
+    article_id = (values["id"] or "").strip() or _derived_id(values["url"], title, text)
+    return Article(
+        id=article_id,
+        title=title,
+        text=text,
+        content_hash=content_hash(text),
+        origin=where,
+        url=values["url"],
+        published_at=values["published_at"],
+        source=values["source"],
+        cleaning=cleaning,
+    )
 
 
 def _files(paths: Iterable[str | Path]) -> Iterator[Path]:

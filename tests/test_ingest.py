@@ -289,3 +289,22 @@ def test_odd_paths_raise_only_ingest_error(tmp_path: Path) -> None:
     undecodable.write_text("عنوان\nنص\n", encoding="utf-8")
     with pytest.raises(IngestError, match=r"caf\\udce9\.txt: the file name \(the article id\) is not valid UTF-8"):
         ingest.read_articles([undecodable])
+
+
+def test_every_bad_line_of_a_jsonl_file_is_named_in_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = json.dumps({"id": "ok", "text": "قصفت طائرات التحالف مواقع في الرقة."}, ensure_ascii=False)
+    bad = ["{not json", json.dumps({"text": ""}), json.dumps(["a list"]), json.dumps({"text": "نص", "title": 5.5})]
+    lines = [good] + [bad[i % len(bad)] for i in range(25)] + [good.replace('"ok"', '"ok2"')]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError) as caught:
+        ingest.read_articles([path])
+    message = caught.value.message
+    assert f"{path}: 25 bad line(s) of 27:" in message
+    named = [line for line in message.splitlines() if line.startswith(f"  {path}:")]
+    assert [int(line.split(":")[1]) for line in named] == list(range(2, 2 + ingest.MAX_LINE_PROBLEMS))
+    assert "not valid JSON" in named[0] and 'no "text"' in named[1] and "JSON object" in named[2] and '"title" must be text' in named[3]
+    assert message.endswith("... and 5 more bad line(s)")
+    assert main(["ingest", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "25 bad line(s)" in err and "nothing was pushed" in err and "Traceback" not in err

@@ -30,6 +30,7 @@ from corpus import article  # noqa: E402
 
 from annotate import export, pull, push, schema as schema_mod, store  # noqa: E402
 from annotate.labelstudio import studio  # noqa: E402
+from annotate.labelstudio import codec  # noqa: E402
 from annotate.labelstudio.client import LabelStudioClient  # noqa: E402
 from annotate.files import write_json, write_jsonl  # noqa: E402
 from annotate.models import content_hash  # noqa: E402
@@ -150,7 +151,7 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         # push N new articles vs one raw bulk POST of the same tasks
         from annotate.ingest import read_articles
 
-        tasks = [a.task() for a in read_articles([corpus])]
+        tasks = [codec.task(a) for a in read_articles([corpus])]
         floor_project = client.create_project(f"bench-floor-{run_id}", **push.project_settings(s))
         floor = raw_post_import(client, floor_project.id, tasks)
         # As `annotate push` does: with the verified task index beside the studio.

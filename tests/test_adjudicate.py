@@ -15,9 +15,10 @@ from sklearn.metrics import cohen_kappa_score
 from annotate import adjudicate, export, pull, push, schema, store
 from annotate.agreement import token_tags
 from annotate.gold import iter_articles
-from annotate.validate import latest_versions
+from annotate.store import latest_versions
 from annotate.cli import main
 from annotate.labelstudio.client import LabelStudioClient
+from annotate.models import ExportConfig
 from conftest import DATA
 from test_pull import ent, tasks_by_article
 from test_validate import answer, rel
@@ -93,7 +94,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     decision = client.create_annotation(tasks["hard-clitics"]["id"], reviewed, ground_truth=True)
     pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
     out = tmp_path / "gold"
-    export.export(project_title, out, schema=SCHEMA, root=pulled, ratios=(1.0, 0.0, 0.0))
+    export.export(project_title, out, ExportConfig(split=(1.0, 0.0, 0.0)), schema=SCHEMA, root=pulled)
     ds = datasets.load_dataset(str(out))["train"]
     row = next(r for r in ds if r["article_id"] == "hard-clitics")
     types = ds.features["entities"].feature["type"].names

@@ -16,6 +16,7 @@ import pytest
 
 from annotate import export, pull, push, schema
 from annotate.labelstudio.client import LabelStudioClient
+from annotate.models import ExportConfig
 from annotate.validate import validate_project
 from conftest import ROOT
 
@@ -152,7 +153,7 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
     assert verdict.status in ("kept", "repaired"), verdict.problems
     assert all(p.code.startswith("repair.") for p in verdict.problems), verdict.problems
     out = tmp_path / "gold"
-    export.export(project_title, out, root=pulled, ratios=(1.0, 0.0, 0.0))
+    export.export(project_title, out, ExportConfig(split=(1.0, 0.0, 0.0)), root=pulled)
     (row,) = datasets.load_dataset(str(out))["train"]
     types = datasets.load_dataset(str(out))["train"].features["entities"].feature["type"].names
     expected = {("ORG", "التحالـــف الدولي"), ("ORG", "تنظيم داعش"), ("GPE", "الرقة")}

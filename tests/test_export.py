@@ -22,8 +22,15 @@ from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 
 from annotate import export, schema as schema_mod
+from annotate.errors import ExportError
+from annotate.export import folders
+from annotate.export.documents import split_of
+from annotate.export.features import ner_names
+from annotate.export.writers import brat
+from annotate.export.writers.conll import ConllWriter
 from annotate.cli import main
 from annotate.files import write_json, write_jsonl
+from annotate.models import FORMATS, SPLITS, ExportConfig
 from annotate.pull import project_folder
 from annotate.tokens import bio, normalize, tokenize, token_span
 from conftest import DEFAULT_SCHEMA, ROOT, SMALL_SCHEMA
@@ -160,7 +167,7 @@ def test_alef_maksura_becomes_yeh_and_the_card_states_the_code_table(pulled: Pat
 
     assert normalize("يحيى") == "يحيي" and normalize("على") == "علي" and normalize("مُوسَىٰ") == "موسي"
     out = tmp_path / "card"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    export.export(TITLE, out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
     card = (out / "README.md").read_text(encoding="utf-8")
     section = card.split("| change | characters | become |\n|---|---|---|\n")[1].split("\n\n")[0]
 
@@ -184,7 +191,7 @@ def test_split_keys_keep_the_earlier_folding_of_alef_maksura() -> None:
         key = " ".join(pyarabic_normalize(text).split())
         u = int.from_bytes(hashlib.sha256(f"13\0{key}".encode()).digest()[:8], "big") / 2**64
         expected = "train" if u < 0.5 else "validation" if u < 0.75 else "test"
-        assert export.split_of(text, 13, (0.5, 0.25, 0.25)) == expected
+        assert split_of(text, 13, (0.5, 0.25, 0.25)) == expected
 
 
 @st.composite
@@ -222,14 +229,14 @@ def test_bio_decodes_back_to_the_non_nested_mentions_and_mentions_cover_whole_to
 
 def test_splits_are_stable_when_articles_are_added_and_duplicates_stay_together() -> None:
     texts = [f"خبر رقم {i} عن قصف في الرقة" for i in range(300)]
-    before = {t: export.split_of(t, 13, (0.8, 0.1, 0.1)) for t in texts}
+    before = {t: split_of(t, 13, (0.8, 0.1, 0.1)) for t in texts}
     more = texts + [f"خبر جديد {i}" for i in range(300)]
-    after = {t: export.split_of(t, 13, (0.8, 0.1, 0.1)) for t in more}
+    after = {t: split_of(t, 13, (0.8, 0.1, 0.1)) for t in more}
     assert all(after[t] == before[t] for t in texts)
-    share = {s: list(before.values()).count(s) / len(texts) for s in export.SPLITS}
+    share = {s: list(before.values()).count(s) / len(texts) for s in SPLITS}
     assert 0.7 < share["train"] < 0.9 and share["validation"] > 0.03 and share["test"] > 0.03
-    assert export.split_of("قَصَفَتِ الطَّائِرَاتُ الرقة", 13, (0.5, 0.25, 0.25)) == export.split_of("قصفت الطائرات  الرقة", 13, (0.5, 0.25, 0.25))
-    assert len({export.split_of(t, 7, (0.8, 0.1, 0.1)) == before[t] for t in texts}) == 2  # the seed matters
+    assert split_of("قَصَفَتِ الطَّائِرَاتُ الرقة", 13, (0.5, 0.25, 0.25)) == split_of("قصفت الطائرات  الرقة", 13, (0.5, 0.25, 0.25))
+    assert len({split_of(t, 7, (0.8, 0.1, 0.1)) == before[t] for t in texts}) == 2  # the seed matters
 
 
 # --- formats --------------------------------------------------------------------------------
@@ -245,17 +252,17 @@ def test_hf_export_loads_with_features_and_exact_mentions(pulled: Path, tmp_path
     out = tmp_path / "exports" / "gold"
     ratios = (0.34, 0.33, 0.33)
     # A seed that puts the three gold articles in three different splits, so every split is loaded.
-    seed = next(n for n in range(1000) if len({export.split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
-    report = export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=ratios, seed=seed)
-    assert sum(report.rows.values()) == 3 and report.stats["articles_without_gold"] == 1
+    seed = next(n for n in range(1000) if len({split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
+    report = export.export(TITLE, out, ExportConfig(split=ratios, seed=seed), schema=SCHEMA, root=pulled)
+    assert sum(report.rows.values()) == 3 and report.stats.articles_without_gold == 1
     # التحالف (annotator 2) nests in التحالف الدولي, الأمريكية in وزارة الدفاع الأمريكية: both outside BIO.
-    assert report.stats["boundary_splits"] >= 1 and report.stats["entities_not_in_bio"] == 2
+    assert report.stats.boundary_splits >= 1 and report.stats.entities_not_in_bio == 2
     # a1 has two votes (in dispute); a2's ground truth is a decision, not a vote, so a2 has one vote.
-    assert report.stats["articles_in_dispute"] == 1 and report.stats["agreement"]["articles_compared"] == 1
+    assert report.stats.articles_in_dispute == 1 and report.stats.agreement["articles_compared"] == 1
     ds = datasets.load_dataset(str(out))
     assert set(ds) == {"train", "validation", "test"}
     feats = ds["train"].features
-    assert feats["ner_tags"].feature.names == export.ner_names(SCHEMA)
+    assert feats["ner_tags"].feature.names == ner_names(SCHEMA)
     assert feats["entities"].feature["type"].names == [e.name for e in SCHEMA.entities]
     assert feats["events"].feature["arguments"].feature["role"].names == list(SCHEMA.role_names)
     rows = {r["id"]: r for split in ds.values() for r in split}
@@ -291,8 +298,8 @@ def test_hf_export_loads_with_features_and_exact_mentions(pulled: Path, tmp_path
 def test_hf_card_split_sizes_are_what_datasets_reads_and_computes(pulled: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "gold"
     ratios = (0.34, 0.33, 0.33)
-    seed = next(n for n in range(1000) if len({export.split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=ratios, seed=seed)
+    seed = next(n for n in range(1000) if len({split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
+    export.export(TITLE, out, ExportConfig(split=ratios, seed=seed), schema=SCHEMA, root=pulled)
     info = yaml.safe_load((out / "README.md").read_text(encoding="utf-8").split("---\n")[1])["dataset_info"]
     # datasets logs to its own logger, which does not propagate: listen to it directly.
     logger = logging.getLogger("datasets")
@@ -314,8 +321,8 @@ def test_hf_card_split_sizes_are_what_datasets_reads_and_computes(pulled: Path, 
 
 def test_sentence_rows_have_offsets_relative_to_the_sentence(pulled: Path, tmp_path: Path) -> None:
     out = tmp_path / "sent"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl", unit="sentence")
-    rows = [json.loads(line) for split in export.SPLITS for line in lines(out / "jsonl" / f"{split}.jsonl")]
+    export.export(TITLE, out, ExportConfig(format="jsonl", unit="sentence"), schema=SCHEMA, root=pulled)
+    rows = [json.loads(line) for split in SPLITS for line in lines(out / "jsonl" / f"{split}.jsonl")]
     a1 = [r for r in rows if r["article_id"] == "a1"]
     assert [r["id"] for r in a1] == ["a1#s0", "a1#s1"]
     assert sum(len(r["entities"]) for r in a1) == 7
@@ -358,18 +365,18 @@ def read_brat(folder: Path) -> dict[str, tuple[set[Any], set[Any]]]:
 
 def test_brat_rereads_to_the_same_mentions_and_events(pulled: Path, tmp_path: Path) -> None:
     out = tmp_path / "brat"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="brat")
+    export.export(TITLE, out, ExportConfig(format="brat"), schema=SCHEMA, root=pulled)
     back = read_brat(out / "brat")
     hf = tmp_path / "hf"
-    export.export(TITLE, hf, schema=SCHEMA, root=pulled, fmt="jsonl")
-    rows = {json.loads(line)["id"]: json.loads(line) for s in export.SPLITS for line in lines(hf / "jsonl" / f"{s}.jsonl")}
+    export.export(TITLE, hf, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
+    rows = {json.loads(line)["id"]: json.loads(line) for s in SPLITS for line in lines(hf / "jsonl" / f"{s}.jsonl")}
     assert set(back) == set(rows)
     for aid, row in rows.items():
         mentions, events = back[aid]
         assert mentions == {(e["type"], e["start"], e["end"], e["text"]) for e in row["entities"]}
         by_id = {e["id"]: e["text"] for e in row["entities"]}
         expected = {
-            (export.brat_type(ev["type"]), ev["trigger"]["text"], frozenset((a["role"], by_id[a["entity_id"]]) for a in ev["arguments"]))
+            (brat.brat_type(ev["type"]), ev["trigger"]["text"], frozenset((a["role"], by_id[a["entity_id"]]) for a in ev["arguments"]))
             for ev in row["events"]
         }
         assert events == expected
@@ -377,13 +384,13 @@ def test_brat_rereads_to_the_same_mentions_and_events(pulled: Path, tmp_path: Pa
     assert "Conflict_Attack\tAttacker*:PER|ORG|GPE" in conf
     # Origin and Destination: `max: 1` in the schema, so brat's 0-1 (`?`), not any number (`*`).
     assert "Origin?:GPE|LOC|FAC" in conf and "Destination?:GPE|LOC|FAC" in conf and "Origin*" not in conf
-    assert [export.brat_cardinality(m) for m in (None, 1, 3)] == ["*", "?", "{0-3}"]
+    assert [brat.brat_cardinality(m) for m in (None, 1, 3)] == ["*", "?", "{0-3}"]
 
 
 @pytest.mark.parametrize("fmt", ["conll", "jsonl", "brat", "hf"])
 def test_an_empty_split_has_no_file_and_the_card_names_it(pulled: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / fmt
-    report = export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt=fmt, ratios=(0.5, 0, 0.5))
+    report = export.export(TITLE, out, ExportConfig(format=fmt, split=(0.5, 0, 0.5)), schema=SCHEMA, root=pulled)
     assert report.rows["validation"] == 0 and report.rows["train"] and report.rows["test"]
     names = {p.relative_to(out).as_posix() for p in out.rglob("*")}
     assert not [n for n in names if "validation" in n], names
@@ -392,11 +399,26 @@ def test_an_empty_split_has_no_file_and_the_card_names_it(pulled: Path, tmp_path
     assert "Absent (no rows, so no file in any format" in card and "): validation." in card
 
 
+def test_the_card_and_export_json_record_the_config_and_the_stats(pulled: Path, tmp_path: Path) -> None:
+    made = export.export(TITLE, tmp_path / "made", ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
+    off = export.export(TITLE, tmp_path / "off", ExportConfig(format="jsonl", repair=False, threshold=0.75), schema=SCHEMA, root=pulled)
+    for report, repair, shown in ((made, True, "made (as `annotate validate`)"), (off, False, "off (`--no-repair`)")):
+        record = json.loads((report.out / "export.json").read_text(encoding="utf-8"))
+        assert record["repair"] is repair and record["stats"] == report.stats.as_dict()
+        assert sum(record["stats"]["articles_per_split"].values()) == 3 and set(record["stats"]["label_counts"]) == set(SPLITS)
+        card = (report.out / "README.md").read_text(encoding="utf-8")
+        assert f"| repairs | {shown} |" in card
+        # The headline figures of `annotate agreement`, then the per-label line.
+        assert "| entity F1, exact span and type |" in card and "| entity recall, exact |" in card
+        assert "Entity F1 (exact) per label: " in card
+    assert "kept when at least 75% of them gave it" in (off.out / "README.md").read_text(encoding="utf-8")
+
+
 def test_conll_matches_ner_tags(pulled: Path, tmp_path: Path) -> None:
     conll, rows_out = tmp_path / "conll", tmp_path / "rows"
-    export.export(TITLE, conll, schema=SCHEMA, root=pulled, fmt="conll")
-    export.export(TITLE, rows_out, schema=SCHEMA, root=pulled, fmt="jsonl")
-    for split in export.SPLITS:
+    export.export(TITLE, conll, ExportConfig(format="conll"), schema=SCHEMA, root=pulled)
+    export.export(TITLE, rows_out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
+    for split in SPLITS:
         docs = "\n".join(lines(conll / "conll" / f"{split}.conll")).split("-DOCSTART-\tO\n")[1:]
         rows = [json.loads(line) for line in lines(rows_out / "jsonl" / f"{split}.jsonl")]
         assert len(docs) == len(rows)
@@ -414,7 +436,7 @@ def test_small_schema_export_has_no_event_columns(tmp_path: Path) -> None:
     t["annotations"] = [{"id": 1, "completed_by": 1, "result": [ent("c", "ORG", text, "التحالف الدولي"), ent("s", "LOC", text, "سوريا")]}]
     write_jsonl(folder / "state.jsonl", [t])
     write_json(folder / "manifest.json", {"project_id": 1, "project_title": TITLE})
-    export.export(TITLE, tmp_path / "small", schema=small, root=tmp_path, ratios=(1, 0, 0))
+    export.export(TITLE, tmp_path / "small", ExportConfig(split=(1, 0, 0)), schema=small, root=tmp_path)
     ds = datasets.load_dataset(str(tmp_path / "small"))
     assert "events" not in ds["train"].features and len(ds["train"]) == 1 and set(ds) == {"train"}
     assert ds["train"].features["ner_tags"].feature.names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
@@ -423,23 +445,23 @@ def test_small_schema_export_has_no_event_columns(tmp_path: Path) -> None:
 def test_writes_are_atomic_and_replace_only_with_overwrite(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "gold"
     export.export(TITLE, out, schema=SCHEMA, root=pulled)
-    with pytest.raises(export.ExportError, match="exists already"):
+    with pytest.raises(ExportError, match="exists already"):
         export.export(TITLE, out, schema=SCHEMA, root=pulled)
     before = (out / "README.md").read_text(encoding="utf-8")
 
     def broken(*args: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(export.ConllWriter, "write", broken)  # fails on the first article
+    monkeypatch.setattr(ConllWriter, "write", broken)  # fails on the first article
     with pytest.raises(OSError):
-        export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="conll", overwrite=True)
+        export.export(TITLE, out, ExportConfig(format="conll", overwrite=True), schema=SCHEMA, root=pulled)
     assert (out / "README.md").read_text(encoding="utf-8") == before and (out / "data").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     with pytest.raises(OSError):
-        export.export(TITLE, tmp_path / "new", schema=SCHEMA, root=pulled, fmt="conll")
+        export.export(TITLE, tmp_path / "new", ExportConfig(format="conll"), schema=SCHEMA, root=pulled)
     assert not (tmp_path / "new").exists()
     monkeypatch.undo()
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="conll", overwrite=True)
+    export.export(TITLE, out, ExportConfig(format="conll", overwrite=True), schema=SCHEMA, root=pulled)
     assert (out / "conll").exists() and not (out / "data").exists()
 
 
@@ -449,8 +471,13 @@ def test_cli_export_and_bad_options(pulled: Path, tmp_path: Path, capsys: pytest
     assert "Exported 3 article(s) as hf" in capsys.readouterr().out
     assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--split", "0.9,0.2"]) == 1
     assert "add up to 1" in capsys.readouterr().err
-    assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--format", "xml"]) == 1
-    assert "choose one of hf, conll, brat, jsonl" in capsys.readouterr().err
+    # The CLI offers the formats as choices (a usage error, 2); the library refuses one itself, for other callers.
+    assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--format", "xml"]) == 2
+    assert "--format" in capsys.readouterr().err
+    for bad, message in (({"format": "xml"}, "choose one of hf, conll, brat, jsonl"), ({"unit": "page"}, "choose document or sentence")):
+        with pytest.raises(ExportError, match=message):
+            export.export(TITLE, tmp_path / "x", ExportConfig(**bad), schema=SCHEMA, root=pulled)  # type: ignore[arg-type]
+    assert not (tmp_path / "x").exists()
     assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x" / ".."), "--pulled", str(pulled), "--overwrite"]) == 1
     assert "give the export its own folder" in capsys.readouterr().err and (tmp_path / "cli").is_dir()
 
@@ -466,7 +493,7 @@ def test_brat_files_of_ids_that_look_alike_do_not_overwrite_each_other(tmp_path:
         tasks.append(t)
     write_jsonl(folder / "state.jsonl", tasks)
     write_json(folder / "manifest.json", {"project_id": 1, "project_title": TITLE})
-    export.export(TITLE, tmp_path / "brat", schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
+    export.export(TITLE, tmp_path / "brat", ExportConfig(format="brat", split=(1, 0, 0)), schema=SCHEMA, root=tmp_path)
     names = sorted(p.stem for p in (tmp_path / "brat" / "brat" / "train").glob("*.txt"))
     assert len(names) == 2 and names[0] == "news-1"
 
@@ -492,10 +519,10 @@ def test_a_reexport_is_loaded_afresh_through_one_shared_cache(tmp_path: Path) ->
     pulled = tmp_path / "pulled"
     write_pulled(pulled)
     out = tmp_path / "exports" / "gold"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=(1, 0, 0))
+    export.export(TITLE, out, ExportConfig(split=(1, 0, 0)), schema=SCHEMA, root=pulled)
     assert "٣" in entity_texts(datasets.load_dataset(str(out), cache_dir=cache))["a3"]
     write_pulled(pulled, anns=without_a3_number())
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, ratios=(1, 0, 0), overwrite=True)
+    export.export(TITLE, out, ExportConfig(split=(1, 0, 0), overwrite=True), schema=SCHEMA, root=pulled)
     again = entity_texts(datasets.load_dataset(str(out), cache_dir=cache))
     assert "٣" not in again["a3"] and len(again["a3"]) == 3
     names = sorted(p.name for p in (out / "data").iterdir())
@@ -508,8 +535,8 @@ def test_two_exports_in_folders_of_one_name_each_load_their_own_rows(tmp_path: P
     write_pulled(tmp_path / "pulled-1")
     write_pulled(tmp_path / "pulled-2", anns=without_a3_number())
     first, second = tmp_path / "one" / "gold", tmp_path / "two" / "gold"
-    export.export(TITLE, first, schema=SCHEMA, root=tmp_path / "pulled-1", ratios=(1, 0, 0))
-    export.export(TITLE, second, schema=SCHEMA, root=tmp_path / "pulled-2", ratios=(1, 0, 0))
+    export.export(TITLE, first, ExportConfig(split=(1, 0, 0)), schema=SCHEMA, root=tmp_path / "pulled-1")
+    export.export(TITLE, second, ExportConfig(split=(1, 0, 0)), schema=SCHEMA, root=tmp_path / "pulled-2")
     assert len(entity_texts(datasets.load_dataset(str(first), cache_dir=cache))["a3"]) == 4
     assert len(entity_texts(datasets.load_dataset(str(second), cache_dir=cache))["a3"]) == 3
     assert len(entity_texts(datasets.load_dataset(str(first), cache_dir=cache))["a3"]) == 4
@@ -544,14 +571,16 @@ STOPPED_EXPORT = """
 import sys, time
 from pathlib import Path
 from annotate import export, schema
+from annotate.export.writers.jsonl import JsonlWriter
+from annotate.models import ExportConfig
 
 def stop(self, doc):  # the export stops on its first article, its temporary folder made
     print(self.out, flush=True)
     time.sleep(300)
 
-export.JsonlWriter.write = stop
+JsonlWriter.write = stop
 title, out, schema_file, pulled = sys.argv[1:]
-export.export(title, Path(out), schema=schema.load(Path(schema_file)), root=Path(pulled), fmt="jsonl", overwrite=True)
+export.export(title, Path(out), ExportConfig(format="jsonl", overwrite=True), schema=schema.load(Path(schema_file)), root=Path(pulled))
 """
 
 
@@ -571,39 +600,39 @@ def test_the_next_export_removes_a_killed_exports_folder_and_keeps_a_running_one
         killed.kill()
         killed.wait()
         assert killed_tmp.is_dir()  # a kill runs no clean-up
-        export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+        export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
         assert not killed_tmp.exists() and running_tmp.is_dir()
         assert hidden(out.parent) == [running_tmp.name]
     finally:
         for process in (killed, running):
             process.kill()
             process.wait()
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
     assert hidden(out.parent) == [] and (out / "README.md").exists()
 
 
 def test_a_previous_export_moved_away_by_a_killed_swap_is_put_back_and_old_folders_go(pulled: Path, tmp_path: Path) -> None:
     out = tmp_path / "gold"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    export.export(TITLE, out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
     before = (out / "export.json").read_text(encoding="utf-8")
     out.rename(tmp_path / ".gold.old")  # how earlier versions left it when killed between their two renames
-    with pytest.raises(export.ExportError, match="exists already"):
+    with pytest.raises(ExportError, match="exists already"):
         export.export(TITLE, out, schema=SCHEMA, root=pulled)
     assert (out / "export.json").read_text(encoding="utf-8") == before and hidden(tmp_path) == []
     gone = subprocess.Popen(["true"])
     gone.wait()  # its pid now names no process
     (tmp_path / ".gold.old").mkdir()
-    (tmp_path / f".gold.old-{export._HOST}-{gone.pid}-0123abcd").mkdir()
-    elsewhere = "0" * 8 if export._HOST != "0" * 8 else "1" * 8
+    (tmp_path / f".gold.old-{folders._HOST}-{gone.pid}-0123abcd").mkdir()
+    elsewhere = "0" * 8 if folders._HOST != "0" * 8 else "1" * 8
     other_host = tmp_path / f".gold.tmp-{elsewhere}-{gone.pid}-0123abcd"
     other_host.mkdir()  # another machine's export on a shared folder: its process cannot be checked here
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
     assert hidden(tmp_path) == [other_host.name] and (out / "data").is_dir()
 
 
 def test_replacing_an_export_never_leaves_a_moment_without_the_folder(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "gold"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
+    export.export(TITLE, out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
     old_inode = out.stat().st_ino
     missing: list[str] = []
     swaps: list[tuple[int, int]] = []
@@ -616,7 +645,7 @@ def test_replacing_an_export_never_leaves_a_moment_without_the_folder(pulled: Pa
             return result
         return step
 
-    real_exchange = export.exchange
+    real_exchange = folders.exchange
 
     def exchange(a: Path, b: Path) -> bool:
         new_inode = a.stat().st_ino
@@ -625,10 +654,10 @@ def test_replacing_an_export_never_leaves_a_moment_without_the_folder(pulled: Pa
         assert done and a.stat().st_ino == old_inode  # the previous export, about to be removed
         return done
 
-    monkeypatch.setattr(export, "exchange", watch("exchange", exchange))
-    for module, name in ((os, "rename"), (os, "replace"), (os, "rmdir"), (export.shutil, "rmtree")):
+    monkeypatch.setattr(folders, "exchange", watch("exchange", exchange))
+    for module, name in ((os, "rename"), (os, "replace"), (os, "rmdir"), (folders.shutil, "rmtree")):
         monkeypatch.setattr(module, name, watch(name, getattr(module, name)))
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
     assert missing == [] and len(swaps) == 1 and swaps[0][0] == swaps[0][1]
     assert (out / "data").is_dir() and not (out / "jsonl").exists() and hidden(tmp_path) == []
 
@@ -645,28 +674,28 @@ def fake_renameat2(code: int | None) -> Any:
 @pytest.mark.parametrize("code", [None, errno.ENOSYS, errno.EINVAL], ids=["no-symbol", "ENOSYS", "EINVAL"])
 def test_without_an_atomic_exchange_the_export_is_replaced_by_two_renames(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int | None) -> None:
     out = tmp_path / "gold"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
-    monkeypatch.setattr(export, "_renameat2", fake_renameat2(code))
-    assert export.exchange(tmp_path / "a", tmp_path / "b") is False
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+    export.export(TITLE, out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
+    monkeypatch.setattr(folders, "_renameat2", fake_renameat2(code))
+    assert folders.exchange(tmp_path / "a", tmp_path / "b") is False
+    export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
     assert (out / "data").is_dir() and not (out / "jsonl").exists() and hidden(tmp_path) == []
 
 
 def test_an_exchange_that_fails_otherwise_keeps_the_previous_export(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "gold"
-    export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt="jsonl")
-    monkeypatch.setattr(export, "_renameat2", fake_renameat2(errno.EACCES))
+    export.export(TITLE, out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
+    monkeypatch.setattr(folders, "_renameat2", fake_renameat2(errno.EACCES))
     with pytest.raises(PermissionError):
-        export.export(TITLE, out, schema=SCHEMA, root=pulled, overwrite=True)
+        export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
     assert (out / "jsonl").is_dir() and hidden(tmp_path) == []
 
 
-@pytest.mark.parametrize("fmt", export.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_export_folders_and_files_follow_the_umask(pulled: Path, tmp_path: Path, fmt: str) -> None:
     previous = os.umask(0o022)
     try:
         out = tmp_path / "exports" / "gold"
-        export.export(TITLE, out, schema=SCHEMA, root=pulled, fmt=fmt)
+        export.export(TITLE, out, ExportConfig(format=fmt), schema=SCHEMA, root=pulled)
     finally:
         os.umask(previous)
     modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
@@ -699,7 +728,7 @@ def test_brat_names_long_and_unsafe_article_ids_one_file_each(tmp_path: Path) ->
     assert len(long_id.encode("utf-8")) == 300
     texts = write_articles(tmp_path, ids)
     out = tmp_path / "brat"
-    export.export(TITLE, out, schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
+    export.export(TITLE, out, ExportConfig(format="brat", split=(1, 0, 0)), schema=SCHEMA, root=tmp_path)
     files = sorted((out / "brat" / "train").glob("*.txt"))
     assert len(files) == len(ids) and all(len(f.name.encode("utf-8")) <= 255 for f in files)
     assert sorted(f.read_text(encoding="utf-8") for f in files) == sorted(texts.values())
@@ -711,9 +740,9 @@ def test_brat_names_long_and_unsafe_article_ids_one_file_each(tmp_path: Path) ->
 def test_brat_never_writes_one_file_over_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # As on a case-insensitive file system, where `A1` and `a1` are one file.
     texts = write_articles(tmp_path, ["A1", "a1", "b1"])
-    monkeypatch.setattr(export, "safe_name", lambda name, fallback: name.lower())
+    monkeypatch.setattr(brat, "safe_name", lambda name, fallback: name.lower())
     out = tmp_path / "brat"
-    export.export(TITLE, out, schema=SCHEMA, root=tmp_path, fmt="brat", ratios=(1, 0, 0))
+    export.export(TITLE, out, ExportConfig(format="brat", split=(1, 0, 0)), schema=SCHEMA, root=tmp_path)
     files = sorted((out / "brat" / "train").glob("*.txt"))
     assert len(files) == 3 and sorted(f.read_text(encoding="utf-8") for f in files) == sorted(texts.values())
     assert len(list((out / "brat" / "train").glob("*.ann"))) == 3

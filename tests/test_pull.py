@@ -18,6 +18,7 @@ from annotate.cli import main
 from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AnnotateError, DamagedStateError, ProjectError, ServerError
+from annotate.models import ExportConfig
 from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS
 from proxy import BreakingProxy
@@ -416,7 +417,7 @@ def test_real_path_push_annotate_pull_export_loads_every_kept_mention(
     assert set(kept) == {"hard-emoji", "hard-clitics", "hard-tatweel"}
 
     out = tmp_path / "exports" / "gold"
-    export.export(project_title, out, schema=SCHEMA, root=tmp_path / "pulled", ratios=(1.0, 0.0, 0.0))
+    export.export(project_title, out, ExportConfig(split=(1.0, 0.0, 0.0)), schema=SCHEMA, root=tmp_path / "pulled")
     ds = datasets.load_dataset(str(out))["train"]
     types = ds.features["entities"].feature["type"].names
     events = ds.features["events"].feature["type"].names

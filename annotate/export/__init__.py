@@ -1,0 +1,182 @@
+"""Export: the gold dataset as a Hugging Face DatasetDict (parquet + card), CoNLL, brat or JSON Lines.
+
+Gold per article is chosen as ``annotate.gold.select_gold`` chooses it: a kept
+annotation marked ground truth wins (the newest, if several); else an article
+annotated once has that annotation as gold; else the annotators' newest kept
+annotations are merged by majority (a mention, event, argument or answer stays
+when at least ``ExportConfig.threshold`` of them gave it). Only the latest
+version of each article is exported. Features are declared once from the schema
+and rows are streamed into the writers.
+
+Modules: ``documents`` (gold to tokens and rows), ``features`` (the HF features),
+``writers`` (one per format), ``card`` (README.md), ``folders`` (the atomic swap).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .. import schema as schema_mod
+from ..agreement import AgreementBuilder
+from ..errors import ExportError
+from ..gold import Gold, iter_articles, select_gold
+from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
+from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest
+from .card import card as render_card
+from .documents import Doc, label_counts, make_doc, split_of
+from .folders import clean_leftovers, make_folder, remove_folder, swap_into_place
+from .writers import writer_class
+from .writers.brat import brat_type
+
+__all__ = ["ExportError", "ExportReport", "ExportStats", "export", "parse_split"]
+
+
+@dataclass
+class ExportStats:
+    """What an export counted; the card shows it and export.json keeps it (``as_dict``)."""
+
+    boundary_splits: int = 0  # words split where a mention starts or ends inside them
+    entities_not_in_bio: int = 0  # nested or overlapping: in `entities` only
+    triggers_not_in_bio: int = 0
+    gold_sources: Counter[str] = field(default_factory=Counter)  # "ground_truth", "single", "majority" -> articles
+    articles_in_dispute: int = 0  # merged with something not unanimous
+    articles_per_split: Counter[str] = field(default_factory=Counter)
+    label_counts: dict[str, Counter[str]] = field(default_factory=lambda: {s: Counter() for s in SPLITS})
+    articles: int = 0  # latest versions in the pull, exported or not
+    articles_without_gold: int = 0
+    annotations_pulled: int = 0
+    annotations_kept: int = 0  # valid as pulled or repaired
+    annotations_rejected: int = 0
+    annotations_cancelled: int = 0
+    agreement: dict[str, Any] = field(default_factory=dict)  # AgreementReport.as_dict()
+
+    def add(self, doc: Doc, chosen: Gold) -> None:
+        """Count one exported article (its split already assigned)."""
+        self.boundary_splits += doc.boundary_splits
+        self.entities_not_in_bio += len(doc.entity_left_out)
+        self.triggers_not_in_bio += len(doc.trigger_left_out)
+        self.gold_sources[chosen.source] += 1
+        self.articles_in_dispute += bool(chosen.disputes)
+        self.articles_per_split[doc.split] += 1
+        self.label_counts[doc.split].update(label_counts(doc))
+
+    @property
+    def exported(self) -> int:
+        return sum(self.articles_per_split.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON, in field order: Counters as dicts, label counts per split."""
+        plain: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "label_counts":
+                value = {s: dict(c) for s, c in value.items()}
+            elif isinstance(value, Counter):
+                value = dict(value)
+            plain[f.name] = value
+        return plain
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    format: str
+    rows: dict[str, int]  # per split, every split named
+    articles: dict[str, int]  # per split, only splits with articles
+    stats: ExportStats = field(default_factory=ExportStats)
+
+
+def parse_split(value: str) -> tuple[float, float, float]:
+    """``--split`` as three ratios (train, validation, test) that add up to 1."""
+    try:
+        parts = tuple(float(x) for x in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise ExportError(f"--split {value!r}: give three ratios for train, validation and test that add up to 1, like 0.8,0.1,0.1")
+    return parts  # type: ignore[return-value]
+
+
+def _check(config: ExportConfig) -> None:
+    """Refuse options that cannot be written, before anything is read: a library caller can pass any value."""
+    if config.format not in FORMATS:
+        raise ExportError(f"--format {config.format!r}: choose one of {', '.join(FORMATS)}")
+    if config.unit not in UNITS:
+        raise ExportError(f"--unit {config.unit!r}: choose document or sentence")
+
+
+def export(
+    title: str,
+    out: Path,
+    config: ExportConfig = ExportConfig(),
+    *,
+    schema: Schema | None = None,
+    root: Path = EXPORTS,
+) -> ExportReport:
+    """Build the gold set from the latest pull and write it to ``out`` atomically.
+
+    Streams: the pulled state is read twice (article versions, then the tasks),
+    and each article is validated (with validate's repairs unless ``config.repair``
+    is off), given its gold, tokenized and written before the next.
+    """
+    _check(config)
+    out = Path(out)
+    if out.name in ("", ".", ".."):
+        raise ExportError(f"--out {str(out)!r}: give the export its own folder, like exports/conflict-v1")
+    clean_leftovers(out)  # first: it may put back an export a killed run had moved away
+    if out.exists() and not config.overwrite:
+        raise ExportError(f"{out} exists already; choose another --out or add --overwrite to replace it.")
+    schema = schema or schema_mod.load()
+    if len({brat_type(e.name) for e in schema.events}) != len(schema.events):
+        raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
+    folder = project_folder(title, root)
+    manifest = read_manifest(folder, title)
+    project_id = int(manifest.get("project_id") or 0)
+    latest = latest_versions(iter_state(folder, title))
+    totals = Counts()
+    builder = AgreementBuilder()
+    stats = ExportStats()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_folder(out)
+    try:
+        writer = writer_class(config.format)(tmp, schema, config.unit)
+        for task, grouped in iter_articles(iter_state(folder, title), schema, latest, totals, repair=config.repair):
+            builder.add(grouped)
+            chosen = select_gold(grouped, schema, config.threshold)
+            article = dict(task["data"])
+            article.setdefault("article_id", grouped.article_id)
+            doc = make_doc(article, chosen, grouped.annotations, project_id)
+            doc.split = split_of(article["text"], config.seed, config.split)
+            writer.write(doc)
+            stats.add(doc, chosen)
+        rows_per_split = writer.close()
+        if not stats.exported:
+            raise ExportError(
+                f"project {title!r} has no article with a kept annotation yet; nothing to export.",
+                "Run `annotate validate` to see why.",
+            )
+        stats.articles = len(latest)
+        stats.articles_without_gold = len(latest) - stats.exported
+        stats.annotations_pulled = totals.pulled
+        stats.annotations_kept = totals.kept + totals.repaired
+        stats.annotations_rejected = totals.rejected
+        stats.annotations_cancelled = totals.cancelled
+        stats.agreement = builder.report().as_dict()
+        (tmp / "README.md").write_text(
+            render_card(schema, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,
+                        writer.file_bytes),
+            encoding="utf-8",
+        )
+        record = {"format": config.format, "unit": config.unit, "seed": config.seed, "split": list(config.split),
+                  "threshold": config.threshold, "repair": config.repair, "rows": rows_per_split,
+                  "stats": stats.as_dict(), "manifest": manifest}
+        (tmp / "export.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        swap_into_place(tmp, out)
+    except BaseException:
+        remove_folder(tmp)
+        raise
+    return ExportReport(out, config.format, rows_per_split, dict(stats.articles_per_split), stats)

@@ -1,0 +1,180 @@
+"""The dataset card (README.md): a YAML header for the Hub and `datasets`, and a body from ``card.md``.
+
+Values from outside the tool (Label Studio, the schema file) go into the body escaped
+(``_text``, ``_code``): the Hub renders a card's raw HTML and Markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .. import __version__
+from ..agreement import figure, headline
+from ..models import SPLITS, ExportConfig, Schema
+from ..tokens import normalization_rows
+
+if TYPE_CHECKING:  # the package imports this module: at run time the name is not needed
+    from . import ExportStats
+
+TEMPLATE = Path(__file__).parent / "card.md"
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+
+
+@lru_cache(maxsize=1)
+def _template() -> Template:
+    return Template(TEMPLATE.read_text(encoding="utf-8"))
+
+
+def _text(value: Any) -> str:
+    """A value from outside the tool (Label Studio, the schema file) as plain text in the card's Markdown.
+
+    The Hub renders raw HTML in a card, so a project titled ``<img src=x onerror=...>``
+    would become an image with a script. HTML is escaped, and so is Markdown punctuation
+    (no links, emphasis or extra table cells); line breaks become spaces, so the value
+    stays in its line or table cell.
+    """
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(value).split())))
+
+
+def _code(value: Any) -> str:
+    """``value`` as inline code if it is a plain name or hash, else as text: code shows ``&lt;`` and ``\\`` literally."""
+    plain = str(value)
+    return f"`{plain}`" if re.fullmatch(r"[\w.:+-]+", plain) else _text(plain)
+
+
+def _size(n: int) -> str:
+    """The Hub's ``size_categories`` bucket of ``n`` articles."""
+    return "n<1K" if n < 1000 else "1K<n<10K" if n < 10_000 else "10K<n<100K" if n < 100_000 else "100K<n<1M"
+
+
+def _share(threshold: float) -> str:
+    """The majority threshold in the card's words ("half" at the default)."""
+    return "half" if threshold == 0.5 else f"{threshold:.0%}"
+
+
+def absent_text(counts: Mapping[str, int]) -> str:
+    """The card's sentence on splits without rows: they have no file in any format, nor a config entry."""
+    absent = [s for s in SPLITS if not counts.get(s)]
+    if not absent:
+        return "Every split has rows."
+    return (
+        f"Absent (no rows, so no file in any format and not in the Hugging Face config; `datasets` cannot load an"
+        f" empty split): {', '.join(absent)}."
+    )
+
+
+def agreement_text(figures: dict[str, Any]) -> str:
+    """The card's agreement paragraph, from ``AgreementReport.as_dict()``: the headline figures, then per label."""
+    if not figures["articles_compared"]:
+        return "Inter-annotator agreement: no article was labelled by two or more annotators."
+    lines = [
+        f"Inter-annotator agreement over {figures['articles_compared']} articles labelled by two or more of"
+        f" {len(figures['annotators'])} annotators (pairwise):",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {figure(value)} |" for name, value in headline(figures)]
+    per_label = ", ".join(f"{_text(k)} {figure(v['exact']['f1'])}" for k, v in figures["per_label"].items())
+    lines += ["", "Entity F1 (exact) per label: " + per_label]
+    return "\n".join(lines)
+
+
+def _header(
+    schema: Schema, config: ExportConfig, counts: Mapping[str, int], stats: ExportStats,
+    data_files: Mapping[str, str], num_bytes: Mapping[str, int], file_bytes: Mapping[str, int],
+) -> dict[str, Any]:
+    """The card's YAML header: the Hub's metadata, and for hf what `datasets` loads (files, features, sizes)."""
+    header: dict[str, Any] = {
+        "language": ["ar"],
+        "pretty_name": f"{schema.name} gold annotations",
+        "task_categories": ["token-classification"],
+        "task_ids": ["named-entity-recognition"],
+        "tags": ["arabic", "news", "named-entity-recognition", "event-extraction", "label-studio"],
+        "size_categories": [_size(sum(stats.articles_per_split.values()))],
+    }
+    if config.format == "hf":
+        from .features import features  # imports `datasets`: only an hf card needs it
+
+        # `datasets` cannot load a split with no rows, so an empty split is left out (the card says so).
+        present = [s for s in SPLITS if counts[s]]
+        header["configs"] = [
+            {"config_name": "default", "data_files": [{"split": s, "path": data_files[s]} for s in present]}
+        ]
+        # What datasets reads (SplitDict._from_yaml_list needs name, num_bytes and num_examples per
+        # split, else it warns and ignores them) and what the Hub writes: num_bytes and dataset_size
+        # are the Arrow size in memory, download_size the parquet files' size.
+        sizes = {s: num_bytes.get(s, 0) for s in present}
+        header["dataset_info"] = {
+            "features": features(schema)._to_yaml_list(),
+            "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": counts[s]} for s in present],
+            "download_size": sum(file_bytes.get(s, 0) for s in present),
+            "dataset_size": sum(sizes.values()),
+        }
+    return header
+
+
+def _label_table(by_split: Mapping[str, Mapping[str, int]]) -> str:
+    labels = sorted(set().union(*by_split.values()))
+    table = ["| label | " + " | ".join(SPLITS) + " |", "|---|" + "---|" * len(SPLITS)]
+    table += [f"| {_text(label)} | " + " | ".join(str(by_split[s].get(label, 0)) for s in SPLITS) + " |" for label in labels]
+    return "\n".join(table)
+
+
+def card(
+    schema: Schema, config: ExportConfig, counts: Mapping[str, int], stats: ExportStats, manifest: Mapping[str, Any],
+    data_files: Mapping[str, str] | None = None, num_bytes: Mapping[str, int] | None = None,
+    file_bytes: Mapping[str, int] | None = None,
+) -> str:
+    """The dataset card; ``data_files``, ``num_bytes`` and ``file_bytes`` (hf) as ``HFWriter``'s, per split."""
+    header = _header(schema, config, counts, stats, data_files or {}, num_bytes or {}, file_bytes or {})
+    ratios: Sequence[float] = config.split
+    articles = stats.articles_per_split
+    body = _template().substitute(
+        title=_text(schema.name),
+        annotate_version=__version__,
+        schema_name=_code(schema.name),
+        schema_version=_text(schema.version),
+        schema_description=_text(schema.description),
+        entity_list=", ".join(f"{_code(e.name)} ({_text(e.ar)})" for e in schema.entities),
+        event_list="; ".join(
+            f"{_code(e.name)} ({_text(e.ar)}; roles {' '.join(_text(r.name) for r in e.roles)})" for e in schema.events
+        ) or "none",
+        unit=config.unit,
+        seed=config.seed,
+        ratio_list=", ".join(f"{s} {r:g}" for s, r in zip(SPLITS, ratios)),
+        split_rows="\n".join(f"| {s} | {articles[s]} | {counts[s]} |" for s in SPLITS),
+        absent=absent_text(counts),
+        label_table=_label_table(stats.label_counts),
+        boundary_splits=stats.boundary_splits,
+        normalization_rows="\n".join(normalization_rows()),
+        entities_not_in_bio=stats.entities_not_in_bio,
+        triggers_not_in_bio=stats.triggers_not_in_bio,
+        threshold_share=_share(config.threshold),
+        gold_sources=dict(stats.gold_sources),
+        articles_in_dispute=stats.articles_in_dispute,
+        annotations_pulled=stats.annotations_pulled,
+        annotations_kept=stats.annotations_kept,
+        annotations_rejected=stats.annotations_rejected,
+        annotations_cancelled=stats.annotations_cancelled,
+        articles_without_gold=stats.articles_without_gold,
+        agreement=agreement_text(stats.agreement),
+        label_studio=_text(manifest.get("label_studio_version")),
+        project=_text(manifest.get("project_title")),
+        project_id=_text(manifest.get("project_id")),
+        pulled_at=_text(manifest.get("pulled_at")),
+        label_config_sha256=_code(manifest.get("label_config_sha256")),
+        schema_sha256=_code(schema.sha256),
+        repairs="made (as `annotate validate`)" if config.repair else "off (`--no-repair`)",
+        threshold=f"{config.threshold:g}",
+    )
+    return "---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n\n" + body

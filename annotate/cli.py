@@ -1,10 +1,16 @@
 """The command line: each command parses, calls one library function, and prints.
 
 ``main`` is the only place that turns an ``AnnotateError`` into a message and an exit code.
+
+Stage modules are imported inside the commands, not here: ``export`` alone pulls in
+``datasets``, ``pandas`` and ``pyarrow``, and ``labelstudio.client`` pulls in ``httpx``, which
+would make every command (``--help`` included) pay for all of them at start-up. What is
+imported here is what the parser needs for its defaults (``models``, ``store``, ``schema``).
 """
 
 from __future__ import annotations
 
+import enum
 import importlib
 import json
 import signal
@@ -13,24 +19,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, cast
 
 import click
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import adjudicate as adjudicate_mod
-from . import export as export_mod
-from . import ingest as ingest_mod
-from . import pull as pull_mod
-from . import push as push_mod
-from . import schema as schema_mod
-from . import store as store_mod
-from .labelstudio import studio as studio_mod
-from . import validate as validate_mod
 from .errors import AnnotateError, SchemaError, StudioError, printable
+from .models import FORMATS, SPLITS, UNITS, ExportConfig, Format, Unit
+from . import schema as schema_mod  # cheap, and store needs it anyway
+from .store import EXPORTS
+
+if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
+    from .adjudicate import Dispute
+    from .export import ExportReport
+    from .labelstudio.studio import StudioStatus
+    from .pull import Progress as StageProgress
+    from .pull import PullReport
+    from .push import Progress as PushProgress
+    from .push import PushReport
+    from .validate import ValidationReport
 
 app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
 schema_app = typer.Typer(help="Check a schema file or show the Label Studio config it makes.", no_args_is_help=True)
@@ -40,18 +49,52 @@ app.add_typer(studio_app, name="studio")
 
 err = Console(stderr=True)
 
+# Every export default is the library's (the dataset card records the same config).
+DEFAULTS = ExportConfig()
+
+
 def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     typer.echo(printable(text), err=err, nl=nl)
 
+
+def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
+    """An Enum of the library's allowed values, so the parser rejects others as a usage error (exit 2).
+
+    Not ``click.Choice``: typer 0.25+ parses with its vendored click, and types from the real
+    click break there; an Enum is turned into the right Choice by typer itself.
+    """
+    return enum.Enum(name, {value: value for value in values}, type=str)  # type: ignore[return-value]
+
+
+FormatChoice: Any = _choices("FormatChoice", FORMATS)
+UnitChoice: Any = _choices("UnitChoice", UNITS)
+
+
+def _split_text(ratios: tuple[float, ...]) -> str:
+    """The --split form of ratios, e.g. (0.8, 0.1, 0.1) -> "0.8,0.1,0.1"."""
+    return ",".join(f"{r:g}" for r in ratios)
+
+
 ProjectOpt = Annotated[Optional[str], typer.Option("--project", help="Label Studio project title (default: the schema's name).")]
-SchemaOpt = Annotated[Optional[Path], typer.Option("--schema", help="Schema file (default: schemas/ace2005_conflict.yaml).")]
+SchemaOpt = Annotated[
+    Optional[Path], typer.Option("--schema", help=f"Schema file (default: the packaged {schema_mod.DEFAULT_SCHEMA.name}).")
+]
+SchemaFileArg = Annotated[
+    Optional[Path], typer.Argument(help=f"The schema file (YAML; default: the packaged {schema_mod.DEFAULT_SCHEMA.name}).")
+]
 RulesOpt = Annotated[Optional[Path], typer.Option("--rules", help="YAML file of ingest cleaning rules (see README).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder of pulled data and outputs.")]
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME or ./.annotate).")]
+NoRepairOpt = Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")]
+ThresholdOpt = Annotated[
+    float, typer.Option(min=0.01, max=1.0, help="Majority merge: share of annotators that keeps a mention.")
+]
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[push_mod.Progress]:
+def _progress(label: str) -> Iterator[PushProgress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False
     ) as bar:
@@ -64,8 +107,10 @@ def _progress(label: str) -> Iterator[push_mod.Progress]:
 
 
 @contextmanager
-def _stages() -> Iterator[pull_mod.Progress]:
+def _stages() -> Iterator[StageProgress]:
     """One bar whose label follows the stage; a total of 0 (not known) shows a pulse and the time taken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
     ) as bar:
@@ -81,20 +126,21 @@ def _stages() -> Iterator[pull_mod.Progress]:
 
 
 @schema_app.command("check")
-def schema_check(file: Annotated[Path, typer.Argument(help="The schema file (YAML).")]) -> None:
+def schema_check(file: SchemaFileArg = None) -> None:
     """Report every problem of a schema file by file, line and field."""
-    problems = schema_mod.check(file)
+    path = file if file is not None else schema_mod.DEFAULT_SCHEMA
+    problems = schema_mod.check(path)
     if problems:
-        raise SchemaError(f"{file}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems), problems)
-    schema = schema_mod.load(file)
+        raise SchemaError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems), problems)
+    schema = schema_mod.load(path)
     echo(
-        f"{file}: OK — {len(schema.entities)} entity/value types, {len(schema.events)} event types,"
+        f"{path}: OK — {len(schema.entities)} entity/value types, {len(schema.events)} event types,"
         f" {len(schema.role_names)} roles, {len(schema.document)} document fields"
     )
 
 
 @schema_app.command("xml")
-def schema_xml(file: Annotated[Path, typer.Argument(help="The schema file (YAML).")]) -> None:
+def schema_xml(file: SchemaFileArg = None) -> None:
     """Print the Label Studio labelling config generated from a schema."""
     echo(schema_mod.label_config(schema_mod.load(file)), nl=False)
 
@@ -102,14 +148,24 @@ def schema_xml(file: Annotated[Path, typer.Argument(help="The schema file (YAML)
 # --- studio ---------------------------------------------------------------------
 
 
-def _echo_login(status: studio_mod.StudioStatus) -> None:
+def _echo_login(status: StudioStatus) -> None:
     """Where to log in; the password stays in its owner-only file (terminal and CI logs keep what is printed)."""
+    from .labelstudio import studio as studio_mod
+
     creds = studio_mod.load_credentials(status.home)
     echo(f"Label Studio: {status.url}")
     if creds:
         echo(f"  login:    {creds.email}")
         echo(f"  password: in {studio_mod.credentials_path(status.home)} (readable by you only);"
              f" show it with `{_command()} studio password`")
+
+
+def _start(home: Path | None, **options: Any) -> StudioStatus:
+    """Start the embedded studio, saying first that it may take a while (``up`` and ``studio start``)."""
+    from .labelstudio import studio as studio_mod
+
+    err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
+    return studio_mod.start(home, **options)
 
 
 @studio_app.command("start")
@@ -119,14 +175,14 @@ def studio_start(
     home: HomeOpt = None,
 ) -> None:
     """Start the embedded Label Studio and wait until it answers."""
-    err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
-    status = studio_mod.start(home, port=port, timeout=timeout)
-    _echo_login(status)
+    _echo_login(_start(home, port=port, timeout=timeout))
 
 
 @studio_app.command("password")
 def studio_password(home: HomeOpt = None) -> None:
     """Show the embedded studio's login and password, on a terminal only (never into a log or a pipe)."""
+    from .labelstudio import studio as studio_mod
+
     root = studio_mod.home(home)
     creds = studio_mod.load_credentials(root)
     if creds is None:
@@ -143,12 +199,16 @@ def studio_password(home: HomeOpt = None) -> None:
 @studio_app.command("stop")
 def studio_stop(home: HomeOpt = None) -> None:
     """Stop the embedded Label Studio started from this folder (and nothing else)."""
+    from .labelstudio import studio as studio_mod
+
     echo("stopped" if studio_mod.stop(home) else "not running")
 
 
 @studio_app.command("status")
 def studio_status(home: HomeOpt = None) -> None:
     """Say whether the embedded Label Studio runs, and where."""
+    from .labelstudio import studio as studio_mod
+
     status = studio_mod.status(home)
     echo(f"{status.message}: {status.url}" + (f" (pid {status.pid})" if status.pid else ""))
     if not status.running:
@@ -164,6 +224,8 @@ def ingest(
     rules: RulesOpt = None,
 ) -> None:
     """Read articles and show what push would send: id, length, cleaning applied (nothing is sent)."""
+    from . import ingest as ingest_mod
+
     articles = ingest_mod.read_articles(paths, ingest_mod.load_rules(rules))
     for a in articles:
         cleaning = ", ".join(a.cleaning) or "-"
@@ -171,7 +233,7 @@ def ingest(
     echo(f"{len(articles)} article(s)")
 
 
-def _echo_push(report: push_mod.PushReport) -> None:
+def _echo_push(report: PushReport) -> None:
     verb = "created" if report.created else ("updated its labelling config" if report.config_updated else "reused")
     echo(f"Project {report.project.title!r} (id {report.project.id}): {verb}")
     new = len(report.imported) - len(report.new_versions)
@@ -198,6 +260,19 @@ def _echo_push(report: push_mod.PushReport) -> None:
     echo(f"Open: {report.url}")
 
 
+def _push(home: Path | None, paths: list[Path], rules: Path | None = None, **options: Any) -> PushReport:
+    """Connect, push with a progress bar and push's index beside the studio (``push`` and ``up``)."""
+    from . import ingest as ingest_mod
+    from . import push as push_mod
+    from .labelstudio import studio as studio_mod
+
+    with studio_mod.connect(home) as client, _progress("Importing") as progress:
+        return push_mod.push(
+            client, paths, rules=ingest_mod.load_rules(rules), on_progress=progress,
+            cache=studio_mod.push_cache(home), **options,
+        )
+
+
 @app.command("push")
 def push(
     paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .jsonl) or folders of them.")],
@@ -205,24 +280,16 @@ def push(
     schema: SchemaOpt = None,
     rules: RulesOpt = None,
     new_version: Annotated[bool, typer.Option("--new-version", help="Push articles whose text changed as a new version.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Tasks per import request.")] = push_mod.DEFAULT_BATCH,
+    # None leaves push's own measured default; reading it here would import push (and httpx) for --help.
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Tasks per import request (default: push.DEFAULT_BATCH).")] = None,
     annotators: Annotated[Optional[int], typer.Option(min=1, help="Annotators per article (Label Studio's overlap).")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Create or reuse the project and import the articles it does not have yet."""
-    with studio_mod.connect(home) as client, _progress("Importing") as progress:
-        report = push_mod.push(
-            client,
-            paths,
-            title=project,
-            schema_path=schema,
-            rules=ingest_mod.load_rules(rules),
-            new_version=new_version,
-            batch_size=batch_size,
-            on_progress=progress,
-            annotators=annotators,
-            cache=studio_mod.home(home) / "push-index",
-        )
+    batch = {} if batch_size is None else {"batch_size": batch_size}
+    report = _push(
+        home, paths, rules, title=project, schema_path=schema, new_version=new_version, annotators=annotators, **batch
+    )
     _echo_push(report)
 
 
@@ -235,30 +302,16 @@ def up(
     home: HomeOpt = None,
 ) -> None:
     """Quick start: start the embedded Label Studio, push the articles, print where to log in."""
-    err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
-    status = studio_mod.start(home, port=port)
-    with studio_mod.connect(home) as client, _progress("Importing") as progress:
-        report = push_mod.push(
-            client, paths or [Path("seeds")], title=project, schema_path=schema, on_progress=progress,
-            cache=studio_mod.home(home) / "push-index",
-        )
-    _echo_push(report)
+    status = _start(home, port=port)
+    _echo_push(_push(home, paths or [Path("seeds")], title=project, schema_path=schema))
     _echo_login(status)
     echo(f"Stop the studio with: {_command()} studio stop")
 
 
-@app.command("pull")
-def pull(
-    project: ProjectOpt = None,
-    schema: SchemaOpt = None,
-    full: Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed since the last pull.")] = False,
-    out: OutOpt = store_mod.EXPORTS,
-    home: HomeOpt = None,
-) -> None:
-    """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
-    loaded = schema_mod.load(schema)
-    with studio_mod.connect(home) as client, _stages() as progress:
-        report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=out, full=full, on_progress=progress)
+# --- pull, validate --------------------------------------------------------------------
+
+
+def _echo_pull(report: PullReport) -> None:
     if report.full_because:
         echo(f"note: a full pull instead of an incremental one: {report.full_because}", err=True)
     removed = f", {report.removed} deleted in Label Studio" if report.removed else ""
@@ -271,36 +324,62 @@ def pull(
     echo(f"Saved: {report.folder / 'state.jsonl'} (snapshot {report.snapshot})")
 
 
+@app.command("pull")
+def pull(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed since the last pull.")] = False,
+    out: OutOpt = EXPORTS,
+    home: HomeOpt = None,
+) -> None:
+    """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
+    from . import pull as pull_mod
+    from .labelstudio import studio as studio_mod
+
+    loaded = schema_mod.load(schema)
+    with studio_mod.connect(home) as client, _stages() as progress:
+        report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=out, full=full, on_progress=progress)
+    _echo_pull(report)
+
+
+def _echo_validate(report: ValidationReport, paths: dict[str, Path], as_json: bool) -> None:
+    from . import validate as validate_mod
+
+    if as_json:
+        echo(json.dumps(validate_mod.report_dict(report), ensure_ascii=False, indent=2))
+        return
+    for p in report.problems:
+        echo(
+            f"{p.severity:<8} {p.code:<28} {p.article_id or '-'}\t{p.annotation_id or '-'}\t{p.region_id or '-'}\t{p.message}"
+        )
+    for article_id, c in sorted(report.per_article.items()):
+        if c.repaired or c.rejected:
+            echo(
+                f"article {article_id}: {c.pulled} pulled = {c.kept} kept + {c.repaired} repaired"
+                f" + {c.rejected} rejected + {c.cancelled} cancelled"
+            )
+    t = report.total
+    echo(
+        f"{t.pulled} annotation(s) pulled = {t.kept} kept + {t.repaired} repaired + {t.rejected} rejected"
+        f" + {t.cancelled} cancelled"
+    )
+    echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
+
+
 @app.command("validate")
 def validate(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    no_repair: Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")] = False,
-    out: OutOpt = store_mod.EXPORTS,
+    no_repair: NoRepairOpt = False,
+    out: OutOpt = EXPORTS,
 ) -> None:
     """Check every pulled annotation against the text and the schema; exit 1 if any is rejected."""
+    from . import validate as validate_mod
+
     loaded = schema_mod.load(schema)
     report, paths = validate_mod.validate_project(project or loaded.name, schema=loaded, root=out, repair=not no_repair)
-    if as_json:
-        echo(json.dumps(validate_mod.report_dict(report), ensure_ascii=False, indent=2))
-    else:
-        for p in report.problems:
-            echo(
-                f"{p.severity:<8} {p.code:<28} {p.article_id or '-'}\t{p.annotation_id or '-'}\t{p.region_id or '-'}\t{p.message}"
-            )
-        for article_id, c in sorted(report.per_article.items()):
-            if c.repaired or c.rejected:
-                echo(
-                    f"article {article_id}: {c.pulled} pulled = {c.kept} kept + {c.repaired} repaired"
-                    f" + {c.rejected} rejected + {c.cancelled} cancelled"
-                )
-        t = report.total
-        echo(
-            f"{t.pulled} annotation(s) pulled = {t.kept} kept + {t.repaired} repaired + {t.rejected} rejected"
-            f" + {t.cancelled} cancelled"
-        )
-        echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
+    _echo_validate(report, paths, as_json)
     if report.total.rejected:
         raise typer.Exit(1)
 
@@ -316,8 +395,38 @@ def _command() -> str:
         return str(path)
 
 
-def _fmt(x: float | None) -> str:
-    return "  n/a" if x is None else f"{x:.3f}"
+# --- agreement, adjudicate, export ------------------------------------------------------
+
+
+def _echo_agreement(figures: dict[str, Any], as_json: bool) -> None:
+    """The headline figures as the dataset card names them, then per label, per pair, and what to review first."""
+    from .agreement import figure, headline
+
+    if as_json:
+        echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    if not figures["articles_compared"]:
+        echo("No article was labelled by two or more annotators yet.")
+        return
+    echo(f"{figures['articles_compared']} article(s) compared, annotators {figures['annotators']}")
+    rows = headline(figures)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        echo(f"  {name:<{width}}  {figure(value)}")
+    if figures["per_label"]:
+        echo("Per label:")
+    for label, v in figures["per_label"].items():
+        echo(f"  {label:<22} exact F1 {figure(v['exact']['f1'])}  overlap F1 {figure(v['overlap']['f1'])}")
+    if figures["pairs"]:
+        echo("Per annotator pair:")
+    for pair in figures["pairs"]:
+        echo(
+            f"  {pair['annotators']}: {pair['articles']} article(s), entity F1 {figure(pair['entities_exact']['f1'])},"
+            f" kappa {figure(pair['cohen_kappa'])}, triggers F1 {figure(pair['triggers']['f1'])},"
+            f" arguments F1 {figure(pair['arguments']['f1'])}"
+        )
+    lowest = ", ".join(f"{a['article_id']} ({figure(a['entity_f1'])})" for a in figures["lowest_agreement"])
+    echo(f"Lowest agreement (review first): {lowest}")
 
 
 @app.command("agreement")
@@ -325,31 +434,31 @@ def agreement(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON.")] = False,
-    out: OutOpt = store_mod.EXPORTS,
+    no_repair: NoRepairOpt = False,
+    out: OutOpt = EXPORTS,
 ) -> None:
     """Inter-annotator agreement of the latest pull: overall, per label, per annotator pair, worst articles."""
+    from . import adjudicate as adjudicate_mod
+
     loaded = schema_mod.load(schema)
-    figures = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=out).as_dict()
-    if as_json:
-        echo(json.dumps(figures, ensure_ascii=False, indent=2))
-        return
-    if not figures["articles_compared"]:
-        echo("No article was labelled by two or more annotators yet.")
-        return
-    e, ev = figures["entities"], figures["events"]
-    echo(f"{figures['articles_compared']} article(s) compared, annotators {figures['annotators']}")
-    echo(f"entities  exact   P {_fmt(e['exact']['precision'])}  R {_fmt(e['exact']['recall'])}  F1 {_fmt(e['exact']['f1'])}")
-    echo(f"entities  overlap P {_fmt(e['overlap']['precision'])}  R {_fmt(e['overlap']['recall'])}  F1 {_fmt(e['overlap']['f1'])}")
-    echo(f"triggers  F1 {_fmt(ev['triggers']['f1'])}   arguments F1 {_fmt(ev['arguments']['f1'])}")
-    echo(f"tokens    Krippendorff's alpha {_fmt(figures['tokens']['krippendorff_alpha'])}")
-    for label, v in figures["per_label"].items():
-        echo(f"  {label:<22} exact F1 {_fmt(v['exact']['f1'])}  overlap F1 {_fmt(v['overlap']['f1'])}")
-    for pair in figures["pairs"]:
+    report = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=out, repair=not no_repair)
+    _echo_agreement(report.as_dict(), as_json)
+
+
+def _echo_adjudicate(found: list[Dispute], sent: int | None) -> None:
+    """The disputes; ``sent`` is how many went back to Label Studio (None: --push was not asked)."""
+    from .adjudicate import MODEL_VERSION
+
+    for d in found:
+        echo(f"article {d.article_id} (task {d.task_id}):")
+        for line in d.gold.disputes:
+            echo(f"  {line}")
+    echo(f"{len(found)} article(s) in dispute")
+    if sent is not None:
         echo(
-            f"  pair {pair['annotators']}: {pair['articles']} article(s), entity F1 {_fmt(pair['entities_exact']['f1'])},"
-            f" kappa {_fmt(pair['cohen_kappa'])}, triggers F1 {_fmt(pair['triggers']['f1'])}, arguments F1 {_fmt(pair['arguments']['f1'])}"
+            f"Sent {sent} merged result(s) as pre-annotations named {MODEL_VERSION!r}; a reviewer fixes them,"
+            " submits and marks each ground truth."
         )
-    echo("Lowest agreement (review first): " + ", ".join(f"{a['article_id']} ({_fmt(a['entity_f1'])})" for a in figures["lowest_agreement"]))
 
 
 @app.command("adjudicate")
@@ -357,26 +466,34 @@ def adjudicate(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     push_: Annotated[bool, typer.Option("--push", help="Send each disputed article back to Label Studio as a pre-annotation.")] = False,
-    threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of annotators that keeps a mention.")] = 0.5,
-    out: OutOpt = store_mod.EXPORTS,
+    threshold: ThresholdOpt = DEFAULTS.threshold,
+    no_repair: NoRepairOpt = False,
+    out: OutOpt = EXPORTS,
     home: HomeOpt = None,
 ) -> None:
     """List what annotators disagree on after the majority merge; with --push, send it to a reviewer."""
+    from . import adjudicate as adjudicate_mod
+
     loaded = schema_mod.load(schema)
     title = project or loaded.name
-    found = adjudicate_mod.disputes(title, schema=loaded, root=out, threshold=threshold)
-    for d in found:
-        echo(f"article {d.article_id} (task {d.task_id}):")
-        for line in d.gold.disputes:
-            echo(f"  {line}")
-    echo(f"{len(found)} article(s) in dispute")
+    found = adjudicate_mod.disputes(title, schema=loaded, root=out, threshold=threshold, repair=not no_repair)
+    sent = None
     if push_ and found:
+        from .labelstudio import studio as studio_mod
+
         with studio_mod.connect(home) as client:
-            n = adjudicate_mod.push_disputes(client, title, found, loaded)
-        echo(
-            f"Sent {n} merged result(s) as pre-annotations named {adjudicate_mod.MODEL_VERSION!r}; a reviewer fixes them,"
-            " submits and marks each ground truth."
-        )
+            sent = adjudicate_mod.push_disputes(client, title, found, loaded)
+    _echo_adjudicate(found, sent)
+
+
+def _echo_export(report: ExportReport, config: ExportConfig) -> None:
+    rows = ", ".join(f"{s} {report.rows[s]}" for s in SPLITS)
+    echo(f"Exported {sum(report.articles.values())} article(s) as {report.format} ({config.unit} rows: {rows}) to {report.out}")
+    stats = report.stats
+    echo(
+        f"Boundary splits: {stats.boundary_splits}; mentions outside BIO: {stats.entities_not_in_bio} entities,"
+        f" {stats.triggers_not_in_bio} triggers; articles without gold: {stats.articles_without_gold}"
+    )
 
 
 @app.command("export")
@@ -384,27 +501,25 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Folder to write, e.g. exports/NAME.")],
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="hf (DatasetDict + card), conll, brat or jsonl.")] = "hf",
-    split: Annotated[str, typer.Option(help="train,validation,test ratios.")] = "0.8,0.1,0.1",
-    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 13,
-    unit: Annotated[str, typer.Option(help="One row per document or per sentence.")] = "document",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = False,
-    threshold: Annotated[float, typer.Option(min=0.01, max=1.0, help="Majority merge: share of annotators that keeps a mention.")] = 0.5,
-    pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = store_mod.EXPORTS,
+    fmt: Annotated[FormatChoice, typer.Option("--format", help="What to write: hf is a DatasetDict with its card.")] = FormatChoice(DEFAULTS.format),
+    split: Annotated[str, typer.Option(help="train,validation,test ratios.")] = _split_text(DEFAULTS.split),
+    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = DEFAULTS.seed,
+    unit: Annotated[UnitChoice, typer.Option(help="One row per document or per sentence.")] = UnitChoice(DEFAULTS.unit),
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = DEFAULTS.overwrite,
+    threshold: ThresholdOpt = DEFAULTS.threshold,
+    no_repair: NoRepairOpt = not DEFAULTS.repair,
+    pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = EXPORTS,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
+    from . import export as export_mod
+
     loaded = schema_mod.load(schema)
-    report = export_mod.export(
-        project or loaded.name, out, schema=loaded, root=pulled, fmt=fmt,
-        ratios=export_mod.parse_split(split), seed=seed, unit=unit, overwrite=overwrite, threshold=threshold,
+    config = ExportConfig(
+        format=cast(Format, fmt.value), unit=cast(Unit, unit.value), split=export_mod.parse_split(split), seed=seed,
+        threshold=threshold, repair=not no_repair, overwrite=overwrite,
     )
-    rows = ", ".join(f"{s} {report.rows[s]}" for s in export_mod.SPLITS)
-    echo(f"Exported {sum(report.articles.values())} article(s) as {fmt} ({unit} rows: {rows}) to {report.out}")
-    echo(
-        f"Boundary splits: {report.stats['boundary_splits']}; mentions outside BIO: "
-        f"{report.stats['entities_not_in_bio']} entities, {report.stats['triggers_not_in_bio']} triggers;"
-        f" articles without gold: {report.stats['articles_without_gold']}"
-    )
+    report = export_mod.export(project or loaded.name, out, config, schema=loaded, root=pulled)
+    _echo_export(report, config)
 
 
 class Interrupted(BaseException):

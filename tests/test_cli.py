@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 
 from annotate import cli
+from annotate.agreement import agreement, figure, headline
+from annotate.gold import ArticleAnnotations
+from annotate.labelstudio import studio
+from annotate.models import DEFAULT_THRESHOLD, FORMATS, UNITS, Annotation, EntityMention, ExportConfig
+from annotate.schema import DEFAULT_SCHEMA, label_config, load
+from conftest import ROOT
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,3 +58,136 @@ def test_typer_abort_is_reported_as_aborted_130(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(cli.typer.main, "get_command", lambda app: Command())
     assert cli.main([]) == 130
     assert "aborted" in capsys.readouterr().err
+
+
+# --- start-up: only what the command needs --------------------------------------------
+
+HEAVY = ("datasets", "pandas", "pyarrow")  # export's libraries: most of the start-up time when imported eagerly
+
+# Imports the CLI, runs two help screens in the same process, and reports what was loaded after each step.
+LOADED_SCRIPT = """
+import json, sys
+heavy = lambda: sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+found = {{}}
+import annotate.cli as cli
+found["import"] = heavy()
+found["--help"] = (cli.main(["--help"]), heavy())
+found["push --help"] = (cli.main(["push", "--help"]), heavy())
+sys.stderr.write(json.dumps(found))
+"""
+
+
+def test_importing_the_cli_loads_no_dataset_library() -> None:
+    timed = subprocess.run([sys.executable, "-X", "importtime", "-c", "import annotate.cli"], capture_output=True, text=True, timeout=120)
+    assert timed.returncode == 0, timed.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines() if line.startswith("import time:")}
+    assert "annotate.cli" in imported
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+
+
+def test_help_screens_load_no_dataset_library() -> None:
+    done = subprocess.run([sys.executable, "-c", LOADED_SCRIPT.format(heavy=HEAVY)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stderr) == {"import": [], "--help": [0, []], "push --help": [0, []]}
+    assert "Usage: annotate push" in done.stdout
+
+
+# --- defaults and choices come from the library ------------------------------------------------
+
+
+def _params(command: str) -> dict[str, Any]:
+    """The parsed options of a command, by name, as typer builds them."""
+    group = typer.main.get_command(cli.app)
+    return {p.name: p for p in group.commands[command].params}  # type: ignore[attr-defined]
+
+
+def test_export_defaults_are_the_library_export_config() -> None:
+    params, config = _params("export"), ExportConfig()
+    default = lambda name: getattr(params[name].default, "value", params[name].default)  # noqa: E731  # an Enum's value
+    assert default("fmt") == config.format and default("unit") == config.unit
+    assert export_split(default("split")) == config.split
+    assert (default("seed"), default("threshold"), default("overwrite")) == (config.seed, config.threshold, config.overwrite)
+    assert default("no_repair") is (not config.repair)
+    assert default("threshold") == DEFAULT_THRESHOLD == _params("adjudicate")["threshold"].default
+
+
+def export_split(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(","))
+
+
+@pytest.mark.parametrize(("option", "value", "allowed"), [("--format", "xml", FORMATS), ("--unit", "paragraph", UNITS)])
+def test_a_format_or_unit_the_library_does_not_know_is_a_usage_error(
+    tmp_path: Path, option: str, value: str, allowed: tuple[str, ...]
+) -> None:
+    done = run("export", "--out", str(tmp_path / "out"), option, value)
+    assert done.returncode == 2, done.stderr
+    assert f"Invalid value for '{option}'" in done.stderr and all(repr(a) in done.stderr for a in allowed)
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "agreement", "adjudicate", "export"])
+def test_no_repair_is_offered_alike_wherever_annotations_are_read(command: str) -> None:
+    option = _params(command)["no_repair"]
+    assert option.opts == ["--no-repair"] and option.default is False
+    assert option.help == _params("validate")["no_repair"].help
+
+
+def test_schema_commands_default_to_the_packaged_schema(tmp_path: Path) -> None:
+    """From a folder without schemas/: the default is the one inside the package."""
+    xml = subprocess.run(
+        [sys.executable, "-c", "from annotate.cli import run; run()", "schema", "xml"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert xml.returncode == 0, xml.stderr
+    assert xml.stdout == label_config(load(DEFAULT_SCHEMA)) and '<Labels name="entity"' in xml.stdout
+    check = subprocess.run(
+        [sys.executable, "-c", "from annotate.cli import run; run()", "schema", "check"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.startswith(f"{DEFAULT_SCHEMA}: OK")
+
+
+def test_push_keeps_its_index_in_the_studio_folder(tmp_path: Path) -> None:
+    assert studio.push_cache(tmp_path) == tmp_path.resolve() / "push-index"
+
+
+# --- reports -----------------------------------------------------------------------------
+
+
+def _vote(annotation_id: int, annotator: int, *surfaces: str) -> Annotation:
+    entities = tuple(EntityMention(f"e{i}", "GPE", TEXT.index(s), TEXT.index(s) + len(s), s) for i, s in enumerate(surfaces))
+    return Annotation(
+        id=annotation_id, task_id=1, article_id="a1", article_version=1, annotator=annotator, created_at=None,
+        updated_at=None, lead_time=None, ground_truth=False, cancelled=False, entities=entities,
+    )
+
+
+TEXT = "قصفت طائرات التحالف مواقع في الرقة ودير الزور اليوم."
+
+
+def test_agreement_prints_the_headline_the_dataset_card_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    votes = [_vote(1, 7, "الرقة", "دير الزور"), _vote(2, 8, "الرقة")]
+    figures = agreement([ArticleAnnotations("a1", TEXT, votes, [])]).as_dict()
+    cli._echo_agreement(figures, as_json=False)
+    out = capsys.readouterr().out
+    assert out.startswith("1 article(s) compared, annotators [7, 8]\n")
+    for name, value in headline(figures):  # the card's names and figures, each on its own line
+        assert any(line.split() == [*name.split(), figure(value)] for line in out.splitlines()), name
+    assert "GPE" in out and "Per annotator pair:" in out and "Lowest agreement (review first): a1 (0.667)" in out
+
+
+def test_agreement_with_nothing_to_compare_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    cli._echo_agreement(agreement([]).as_dict(), as_json=False)
+    assert capsys.readouterr().out == "No article was labelled by two or more annotators yet.\n"
+
+
+def test_startup_benchmark_runs_and_reports_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    """A correctness check of benchmarks/startup.py (nothing is timed here)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import startup
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = startup.main(["--n", "1"])
+    assert [r.step for r in rows] == ["python -c pass (floor)", "annotate --help"] and all(r.median > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert out.count("\n| ") == 3 and "annotate.cli" in out

@@ -68,6 +68,11 @@ def home(path: str | Path | None = None) -> Path:
     return Path(chosen).resolve()
 
 
+def push_cache(path: str | Path | None = None) -> Path:
+    """Where push keeps its index of each project's tasks: beside the studio's data, so it goes with that server."""
+    return home(path) / "push-index"
+
+
 def _paths(root: Path) -> dict[str, Path]:
     return {
         "credentials": root / "credentials.json",

@@ -83,7 +83,7 @@ SchemaFileArg = Annotated[
     Optional[Path], typer.Argument(help=f"The schema file (YAML; default: the packaged {schema_mod.DEFAULT_SCHEMA.name}).")
 ]
 RulesOpt = Annotated[Optional[Path], typer.Option("--rules", help="YAML file of ingest cleaning rules (see README).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Folder of pulled data and outputs.")]
+PulledOpt = Annotated[Path, typer.Option("--pulled", help="Folder of pulled data (one subfolder per project).")]
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME or ./.annotate).")]
 NoRepairOpt = Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")]
 ThresholdOpt = Annotated[
@@ -329,7 +329,7 @@ def pull(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed since the last pull.")] = False,
-    out: OutOpt = EXPORTS,
+    pulled: PulledOpt = EXPORTS,
     home: HomeOpt = None,
 ) -> None:
     """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
@@ -338,7 +338,7 @@ def pull(
 
     loaded = schema_mod.load(schema)
     with studio_mod.connect(home) as client, _stages() as progress:
-        report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=out, full=full, on_progress=progress)
+        report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=pulled, full=full, on_progress=progress)
     _echo_pull(report)
 
 
@@ -372,13 +372,13 @@ def validate(
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     no_repair: NoRepairOpt = False,
-    out: OutOpt = EXPORTS,
+    pulled: PulledOpt = EXPORTS,
 ) -> None:
     """Check every pulled annotation against the text and the schema; exit 1 if any is rejected."""
     from . import validate as validate_mod
 
     loaded = schema_mod.load(schema)
-    report, paths = validate_mod.validate_project(project or loaded.name, schema=loaded, root=out, repair=not no_repair)
+    report, paths = validate_mod.validate_project(project or loaded.name, schema=loaded, root=pulled, repair=not no_repair)
     _echo_validate(report, paths, as_json)
     if report.total.rejected:
         raise typer.Exit(1)
@@ -435,13 +435,13 @@ def agreement(
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON.")] = False,
     no_repair: NoRepairOpt = False,
-    out: OutOpt = EXPORTS,
+    pulled: PulledOpt = EXPORTS,
 ) -> None:
     """Inter-annotator agreement of the latest pull: overall, per label, per annotator pair, worst articles."""
     from . import adjudicate as adjudicate_mod
 
     loaded = schema_mod.load(schema)
-    report = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=out, repair=not no_repair)
+    report = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=pulled, repair=not no_repair)
     _echo_agreement(report.as_dict(), as_json)
 
 
@@ -468,7 +468,7 @@ def adjudicate(
     push_: Annotated[bool, typer.Option("--push", help="Send each disputed article back to Label Studio as a pre-annotation.")] = False,
     threshold: ThresholdOpt = DEFAULTS.threshold,
     no_repair: NoRepairOpt = False,
-    out: OutOpt = EXPORTS,
+    pulled: PulledOpt = EXPORTS,
     home: HomeOpt = None,
 ) -> None:
     """List what annotators disagree on after the majority merge; with --push, send it to a reviewer."""
@@ -476,7 +476,7 @@ def adjudicate(
 
     loaded = schema_mod.load(schema)
     title = project or loaded.name
-    found = adjudicate_mod.disputes(title, schema=loaded, root=out, threshold=threshold, repair=not no_repair)
+    found = adjudicate_mod.disputes(title, schema=loaded, root=pulled, threshold=threshold, repair=not no_repair)
     sent = None
     if push_ and found:
         from .labelstudio import studio as studio_mod
@@ -508,7 +508,7 @@ def export(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = DEFAULTS.overwrite,
     threshold: ThresholdOpt = DEFAULTS.threshold,
     no_repair: NoRepairOpt = not DEFAULTS.repair,
-    pulled: Annotated[Path, typer.Option("--pulled", help="Folder of pulled data.")] = EXPORTS,
+    pulled: PulledOpt = EXPORTS,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
     from . import export as export_mod

@@ -135,7 +135,7 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
             f"{folder} holds the pulled data of project {last.get('project_title')!r}"
             f" (id {last.get('project_id')} at {last.get('label_studio_url')}), not of {title!r}"
             f" (id {project_id} at {client.url}).",
-            "Pull into another folder with --out, or replace it with `annotate pull --full`.",
+            "Pull into another folder with --pulled, or replace it with `annotate pull --full`.",
         )
     if full:
         return last, {}, None

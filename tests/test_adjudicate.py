@@ -68,7 +68,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     assert figures.alpha == pytest.approx(krippendorff.alpha(reliability_data=np.array(rows, dtype=float), level_of_measurement="nominal"))
     assert figures.triggers.matched == 1 and figures.arguments.matched == 1
 
-    assert main(["agreement", "--project", project_title, "--out", str(pulled), "--json"]) == 0
+    assert main(["agreement", "--project", project_title, "--pulled", str(pulled), "--json"]) == 0
     as_json = json.loads(capsys.readouterr().out)
     assert as_json["articles_compared"] == 2 and as_json["lowest_agreement"][0]["article_id"] in {"hard-clitics", "hard-emoji"}
 
@@ -77,7 +77,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     assert set(found) == {"hard-clitics", "hard-emoji"}
     merged = found["hard-clitics"].gold.annotation
     assert {(e.type, e.text) for e in merged.entities} == {("ORG", "تنظيم داعش"), ("GPE", "الرقة"), ("ORG", "القوات")}
-    assert main(["adjudicate", "--project", project_title, "--out", str(pulled), "--push", "--home", str(studio_home)]) == 0
+    assert main(["adjudicate", "--project", project_title, "--pulled", str(pulled), "--push", "--home", str(studio_home)]) == 0
     assert "2 article(s) in dispute" in capsys.readouterr().out
     # Pushing again replaces the pre-annotation instead of adding another.
     adjudicate.push_disputes(client, project_title, list(found.values()), SCHEMA)

@@ -71,7 +71,7 @@ def test_time_outs_fit_the_call() -> None:
 
 def test_ctrl_c_while_waiting_for_a_hung_server_stops_cleanly(silent: SilentServer, tmp_path: Path) -> None:
     env = {**os.environ, "LABEL_STUDIO_URL": silent.url, "LABEL_STUDIO_API_KEY": "0" * 40}
-    command = [sys.executable, "-c", "from annotate.cli import run; run()", "pull", "--project", "p", "--out", str(tmp_path)]
+    command = [sys.executable, "-c", "from annotate.cli import run; run()", "pull", "--project", "p", "--pulled", str(tmp_path)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not silent.connections and time.monotonic() < deadline:

@@ -140,12 +140,12 @@ def test_annotations_made_in_label_studio_are_pulled_checked_and_accounted(
     kept_rows = [json.loads(line) for line in paths["kept"].read_text(encoding="utf-8").splitlines()]
     assert len(kept_rows) == 5 and {r["status"] for r in kept_rows} == {"kept", "repaired"}
 
-    assert main(["validate", "--project", project_title, "--out", str(tmp_path)]) == 1
+    assert main(["validate", "--project", project_title, "--pulled", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "label.unknown" in out and "7 annotation(s) pulled = 3 kept + 2 repaired + 1 rejected + 1 cancelled" in out
-    assert main(["validate", "--project", project_title, "--out", str(tmp_path), "--json"]) == 1
+    assert main(["validate", "--project", project_title, "--pulled", str(tmp_path), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["total"]["rejected"] == 1
-    assert main(["validate", "--project", project_title, "--out", str(tmp_path), "--no-repair"]) == 1
+    assert main(["validate", "--project", project_title, "--pulled", str(tmp_path), "--no-repair"]) == 1
     assert "3 kept + 0 repaired + 3 rejected" in capsys.readouterr().out
 
 
@@ -322,7 +322,7 @@ def test_a_damaged_state_is_never_carried_forward(
         assert state.read_bytes() == whole
 
     state.write_bytes(whole[:-1])
-    assert main(["pull", "--project", project_title, "--out", str(tmp_path), "--home", str(studio_home)]) == 0
+    assert main(["pull", "--project", project_title, "--pulled", str(tmp_path), "--home", str(studio_home)]) == 0
     captured = capsys.readouterr()
     assert "a full pull instead of an incremental one" in captured.err and "Pulled (full) 4 task(s)" in captured.out
     assert state.read_bytes() == whole
@@ -347,7 +347,7 @@ def test_projects_whose_titles_look_alike_keep_their_own_pulled_data(
             validate_project(slashed, schema=SCHEMA, root=tmp_path)
         with pytest.raises(ProjectError, match="holds the pulled data of project"):
             pull.pull(client, title=slashed, schema=SCHEMA, root=tmp_path)
-        assert main(["validate", "--project", slashed, "--out", str(tmp_path), "--schema", str(DEFAULT_SCHEMA)]) == 1
+        assert main(["validate", "--project", slashed, "--pulled", str(tmp_path), "--schema", str(DEFAULT_SCHEMA)]) == 1
         assert "holds the pulled data of project" in capsys.readouterr().err
         replaced = pull.pull(client, title=slashed, schema=SCHEMA, root=tmp_path, full=True)
         assert replaced.tasks == 3 and store.read_manifest(b.folder, slashed)["project_title"] == slashed
@@ -374,9 +374,9 @@ def test_transient_failures_are_retried_and_a_failed_pull_keeps_the_old_state(
 
 
 def test_pull_of_an_unknown_project_says_so(studio_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["pull", "--project", "no such project", "--out", str(tmp_path), "--home", str(studio_home)]) == 1
+    assert main(["pull", "--project", "no such project", "--pulled", str(tmp_path), "--home", str(studio_home)]) == 1
     assert "no project titled 'no such project'" in capsys.readouterr().err
-    assert main(["validate", "--project", "never pulled", "--out", str(tmp_path)]) == 1
+    assert main(["validate", "--project", "never pulled", "--pulled", str(tmp_path)]) == 1
     assert "Run `annotate pull` first" in capsys.readouterr().err
 
 

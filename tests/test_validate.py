@@ -343,7 +343,7 @@ def test_ids_with_terminal_escapes_are_printed_harmless(tmp_path: Path, capsys: 
     folder = project_folder("p", tmp_path)
     write_jsonl(folder / "state.jsonl", [bad])
     write_json(folder / "manifest.json", {"project_id": 1, "project_title": "p"})
-    assert main(["validate", "--project", "p", "--out", str(tmp_path)]) == 1
+    assert main(["validate", "--project", "p", "--pulled", str(tmp_path)]) == 1
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.out + out.err
     assert "a1\\x1b]0;pwned\\x07\\x1b[2J" in out.out and "label.unknown" in out.out
@@ -353,7 +353,7 @@ def test_a_project_title_too_long_for_a_file_name_gets_a_message(tmp_path: Path,
     from annotate.cli import main
 
     title = "مشروع " * 60  # 660 bytes: far over the 255 a file name may have
-    assert main(["validate", "--project", title, "--out", str(tmp_path)]) == 1
+    assert main(["validate", "--project", title, "--pulled", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "nothing has been pulled here yet" in err and "Traceback" not in err
 

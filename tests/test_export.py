@@ -31,7 +31,7 @@ from annotate.export.writers.conll import ConllWriter
 from annotate.cli import main
 from annotate.files import write_json, write_jsonl
 from annotate.models import FORMATS, SPLITS, ExportConfig
-from annotate.pull import project_folder
+from annotate.store import project_folder
 from annotate.tokens import bio, normalize, tokenize, token_span
 from conftest import DEFAULT_SCHEMA, ROOT, SMALL_SCHEMA
 from test_validate import answer, rel, region, span, task
@@ -746,3 +746,36 @@ def test_brat_never_writes_one_file_over_another(tmp_path: Path, monkeypatch: py
     files = sorted((out / "brat" / "train").glob("*.txt"))
     assert len(files) == 3 and sorted(f.read_text(encoding="utf-8") for f in files) == sorted(texts.values())
     assert len(list((out / "brat" / "train").glob("*.ann"))) == 3
+
+
+def test_validate_agreement_and_export_keep_the_same_annotations_with_either_repair_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One validation pass: an annotation needing a certain repair counts in all three stages, or in none."""
+    text = ARTICLES["a2"]
+    start, end = span(text, "الرقة")
+    padded = region("g", "GPE", start - 1, end, text[start - 1 : end])  # takes in the space before: trimmed, or an error
+    anns = {
+        "a2": [
+            {"id": 201, "completed_by": 1, "result": [padded, answer()]},
+            {"id": 202, "completed_by": 2, "result": [ent("g", "GPE", text, "الرقة"), answer()]},
+        ]
+    }
+    root = tmp_path / "pulled"
+    write_pulled(root, {"a2": text}, anns)
+    common = ["--project", TITLE, "--pulled", str(root), "--schema", str(DEFAULT_SCHEMA)]
+    for flags, kept in (([], [201, 202]), (["--no-repair"], [202])):
+        main(["validate", *common, "--json", *flags])
+        report = json.loads(capsys.readouterr().out)
+        assert report["total"]["repaired"] + report["total"]["kept"] == len(kept)
+        assert main(["agreement", *common, "--json", *flags]) == 0
+        figures = json.loads(capsys.readouterr().out)
+        assert figures["articles_compared"] == (len(kept) > 1)
+        out = tmp_path / f"gold{len(flags)}"
+        assert main(["export", *common[:2], *common[4:], "--pulled", str(root), "--out", str(out), "--format", "jsonl", *flags]) == 0
+        record = json.loads((out / "export.json").read_text(encoding="utf-8"))
+        assert record["repair"] is not flags and record["stats"]["annotations_kept"] == len(kept)
+        assert record["stats"]["annotations_rejected"] == 2 - len(kept) == report["total"]["rejected"]
+        rows = [json.loads(line) for f in sorted(out.glob("jsonl/*.jsonl")) for line in lines(f)]
+        assert [r["annotation_ids"] for r in rows] == [kept]
+        capsys.readouterr()

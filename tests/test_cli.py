@@ -191,3 +191,42 @@ def test_startup_benchmark_runs_and_reports_both_commands(capsys: pytest.Capture
     assert [r.step for r in rows] == ["python -c pass (floor)", "annotate --help"] and all(r.median > 0 for r in rows)
     out = capsys.readouterr().out
     assert out.count("\n| ") == 3 and "annotate.cli" in out
+
+
+def test_usage_errors_exit_2_on_the_oldest_typer_pyproject_allows(tmp_path: Path) -> None:
+    """typer moves under us (0.29 vendors click): the CLI must also work on the oldest release we allow.
+
+    That release is fetched from the package registry as a wheel and put first on the path
+    of a child process; everything else is the test venv's.
+    """
+    import re
+    import tomllib
+    import zipfile
+
+    requirements = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    (oldest,) = [m.group(1) for r in requirements if (m := re.fullmatch(r"typer>=([\d.]+)", r))]
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:", "-d", str(wheels), f"typer=={oldest}"],
+        check=True, capture_output=True, timeout=300,
+    )
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(wheels.glob("typer-*.whl"))) as wheel:
+        wheel.extractall(site)
+    script = "import sys, typer; print(typer.__version__, file=sys.stderr); from annotate.cli import run; run()"
+
+    def annotate(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+
+    for args, code, message in (
+        (["pusj"], 2, "No such command 'pusj'"),
+        (["push", "--bogus"], 2, "No such option"),
+        (["export", "--out", "x", "--format", "xml"], 2, "'xml' is not one of"),
+        (["--help"], 0, "Usage:"),
+    ):
+        done = annotate(*args)
+        ran = done.stderr.splitlines()[0]
+        assert ran in (oldest, f"{oldest}.0"), done.stderr  # the old typer really ran
+        assert done.returncode == code and message in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema as schema_mod
+from .annotators import Pseudonyms
 from .agreement import AgreementReport, agreement
 from .gold import ArticleAnnotations, Gold, iter_articles, select_gold
 from .models import DEFAULT_THRESHOLD
@@ -42,7 +43,10 @@ def _pulled_articles(title: str, schema: Schema, root: Path, repair: bool) -> It
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, repair: bool = True) -> AgreementReport:
     """Agreement figures of the latest pull of a project, over the annotations validate keeps with the same ``repair``."""
     schema = schema or schema_mod.load()
-    return agreement(grouped for _, grouped in _pulled_articles(title, schema, root, repair))
+    pseudonyms = Pseudonyms(project_folder(title, root))
+    report = agreement((grouped for _, grouped in _pulled_articles(title, schema, root, repair)), name=pseudonyms)
+    pseudonyms.save()
+    return report
 
 
 def disputes(

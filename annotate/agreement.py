@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -166,7 +166,7 @@ def token_tags(text: str, annotations: Sequence[Annotation]) -> list[list[str]]:
 
 @dataclass
 class AgreementReport:
-    annotators: list[int | None]
+    annotators: list[Any]  # as ``name`` shows them: pseudonyms in everything annotate prints or exports
     articles: int  # articles with at least two annotators
     entities_exact: Score = field(default_factory=Score)
     entities_overlap: Score = field(default_factory=Score)
@@ -244,8 +244,9 @@ class AgreementBuilder:
         f1 = article_score.f1
         self.article_f1.append((article.article_id, 1.0 if math.isnan(f1) else f1))  # nothing to disagree on
 
-    def report(self) -> AgreementReport:
-        annotators = sorted(self.annotators, key=lambda u: (u is None, u or 0))
+    def report(self, name: Callable[[int | None], Any] = lambda user: user) -> AgreementReport:
+        """The figures; ``name`` shows each annotator (the CLI and the card pass ``annotators.Pseudonyms``)."""
+        annotators = [name(u) for u in sorted(self.annotators, key=lambda u: (u is None, u or 0))]
         report = AgreementReport(annotators=annotators, articles=self.articles)
         report.entities_exact = self.scores["entities_exact"]
         report.entities_overlap = self.scores["entities_overlap"]
@@ -254,7 +255,7 @@ class AgreementBuilder:
         report.per_label_exact = self.per_label_exact
         report.per_label_overlap = self.per_label_overlap
         for pair, scores in self.pair_scores.items():
-            report.pairs[pair] = {
+            report.pairs[(name(pair[0]), name(pair[1]))] = {
                 "articles": self.pair_articles[pair],
                 "entities_exact": scores["entities_exact"],
                 "entities_overlap": scores["entities_overlap"],
@@ -267,12 +268,14 @@ class AgreementBuilder:
         return report
 
 
-def agreement(articles: Iterable[ArticleAnnotations], lowest: int = 10) -> AgreementReport:
+def agreement(
+    articles: Iterable[ArticleAnnotations], lowest: int = 10, name: Callable[[int | None], Any] = lambda user: user
+) -> AgreementReport:
     """Every figure, from the kept annotations of articles labelled by two or more annotators."""
     builder = AgreementBuilder(lowest)
     for article in articles:
         builder.add(article)
-    return builder.report()
+    return builder.report(name)
 
 
 def figure(x: float | None) -> str:

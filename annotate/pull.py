@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from . import __version__
 from . import schema as schema_mod
+from .annotators import Pseudonyms
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .errors import DamagedStateError, ProjectError
@@ -229,6 +230,10 @@ def pull(
         write_json(folder / INDEX, {"state_sha256": state_hash, "tasks": {str(i): list(v) for i, v in new_index.items()}})
         state.commit()
         write_json(folder / MANIFEST, manifest)
+    # Who is behind each pseudonym, for the project owner only (see ``annotators``).
+    pseudonyms = Pseudonyms(folder)
+    pseudonyms.record_users(client.list_users())
+    pseudonyms.save()
     return PullReport(
         folder, snapshot, mode, len(fetched), len(removed), out.lines, annotations, cancelled, manifest, full_because
     )

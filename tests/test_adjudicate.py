@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 from pathlib import Path
 
@@ -50,7 +51,14 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     pulled = tmp_path / "pulled"
     pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
     figures = adjudicate.project_agreement(project_title, schema=SCHEMA, root=pulled)
-    assert figures.articles == 2 and figures.annotators == users
+    # One identity everywhere: the pseudonym; the owner's private file says who is behind each.
+    mapping_file = store.project_folder(project_title, pulled) / "annotators.json"
+    assert stat.S_IMODE(mapping_file.stat().st_mode) == 0o600
+    mapping = json.loads(mapping_file.read_text(encoding="utf-8"))["annotators"]
+    who = {entry["label_studio_user_id"]: name for name, entry in mapping.items()}
+    names = [who[u] for u in users]
+    assert figures.articles == 2 and figures.annotators == names and all(n.startswith("annotator-") for n in names)
+    assert mapping[names[0]]["email"].endswith("@annotate.local")
 
     # The figures equal the reference implementations on the same token tags.
     tasks_state, _ = store.read_state(store.project_folder(project_title, pulled))
@@ -58,7 +66,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     clitic_tags = token_tags(clitics, grouped["hard-clitics"].annotations)
     emoji_tags = token_tags(emoji, grouped["hard-emoji"].annotations)
     a, b = clitic_tags[0] + emoji_tags[0], clitic_tags[1] + emoji_tags[1]
-    assert figures.pairs[(users[0], users[1])]["cohen_kappa"] == pytest.approx(cohen_kappa_score(a, b), abs=1e-6)
+    assert figures.pairs[(names[0], names[1])]["cohen_kappa"] == pytest.approx(cohen_kappa_score(a, b), abs=1e-6)
     codes = {t: i for i, t in enumerate(sorted({t for row in clitic_tags + emoji_tags for t in row}))}
     rows = [
         [codes[t] for t in clitic_tags[0] + emoji_tags[0]],
@@ -71,6 +79,7 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     assert main(["agreement", "--project", project_title, "--pulled", str(pulled), "--json"]) == 0
     as_json = json.loads(capsys.readouterr().out)
     assert as_json["articles_compared"] == 2 and as_json["lowest_agreement"][0]["article_id"] in {"hard-clitics", "hard-emoji"}
+    assert as_json["annotators"] == names and as_json["pairs"][0]["annotators"] == names[:2]
 
     # Disputes: القوات (2/3, kept) and عناصر (1/3, dropped) on one article; the Place argument (1/2) on the other.
     found = {d.article_id: d for d in adjudicate.disputes(project_title, schema=SCHEMA, root=pulled)}
@@ -101,6 +110,6 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     assert row["gold_source"] == "ground_truth" and row["gold_annotation_id"] == decision["id"]
     assert {(types[e["type"]], e["text"]) for e in row["entities"]} == {("ORG", "تنظيم داعش"), ("GPE", "الرقة"), ("PER", "عناصر")}
     emoji_row = next(r for r in ds if r["article_id"] == "hard-emoji")
-    assert emoji_row["gold_source"] == "majority" and len(emoji_row["annotators"]) == 2
+    assert emoji_row["gold_source"] == "majority" and emoji_row["annotators"] == sorted(names[:2])
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "Inter-annotator agreement over 2 articles" in card and "Krippendorff" in card

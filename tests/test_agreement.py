@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import krippendorff
@@ -194,3 +195,24 @@ def test_gold_keeps_what_validate_keeps_with_the_same_repair_setting() -> None:
         ((_, grouped),) = iter_articles(tasks, SCHEMA, latest_versions(tasks), totals, repair=repair)
         assert sorted(a.id for a in grouped.annotations) == kept_by_validate == ([1, 2] if repair else [2])
         assert (totals.repaired, totals.rejected) == ((1, 0) if repair else (0, 1)) == (report.total.repaired, report.total.rejected)
+
+
+def test_pseudonyms_are_keyed_stable_with_their_file_and_owner_only(tmp_path: Path) -> None:
+    from annotate.annotators import MAPPING, UNKNOWN, Pseudonyms
+    from annotate.errors import PulledDataError
+
+    first = Pseudonyms(tmp_path / "a")
+    names = [first(u) for u in (1, 2, 3)]
+    assert len(set(names)) == 3 and first(None) == UNKNOWN
+    first.record_users([{"id": 2, "email": "b@x.org", "first_name": "بسمة"}])
+    first.save()
+    path = tmp_path / "a" / MAPPING
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = Pseudonyms(tmp_path / "a")
+    assert [again(u) for u in (1, 2, 3)] == names  # the same people, the same names, export after export
+    assert again.known[names[1]] == {"label_studio_user_id": 2, "email": "b@x.org", "first_name": "بسمة"}
+    # Another project's key gives other names: nothing links annotators across datasets or is guessable.
+    assert [Pseudonyms(tmp_path / "b")(u) for u in (1, 2, 3)] != names
+    path.write_text("{broken", encoding="utf-8")
+    with pytest.raises(PulledDataError, match="annotators' key file is damaged"):
+        Pseudonyms(tmp_path / "a")

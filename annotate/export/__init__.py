@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import schema as schema_mod
+from ..annotators import Pseudonyms
 from ..agreement import AgreementBuilder
 from ..errors import ExportError
 from ..gold import Gold, iter_articles, select_gold
@@ -135,7 +136,7 @@ def export(
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
     folder = project_folder(title, root)
     manifest = read_manifest(folder, title)
-    project_id = int(manifest.get("project_id") or 0)
+    pseudonyms = Pseudonyms(folder)
     latest = latest_versions(iter_state(folder, title))
     totals = Counts()
     builder = AgreementBuilder()
@@ -149,7 +150,7 @@ def export(
             chosen = select_gold(grouped, schema, config.threshold)
             article = dict(task["data"])
             article.setdefault("article_id", grouped.article_id)
-            doc = make_doc(article, chosen, grouped.annotations, project_id)
+            doc = make_doc(article, chosen, grouped.annotations, pseudonyms)
             doc.split = split_of(article["text"], config.seed, config.split)
             writer.write(doc)
             stats.add(doc, chosen)
@@ -165,7 +166,7 @@ def export(
         stats.annotations_kept = totals.kept + totals.repaired
         stats.annotations_rejected = totals.rejected
         stats.annotations_cancelled = totals.cancelled
-        stats.agreement = builder.report().as_dict()
+        stats.agreement = builder.report(pseudonyms).as_dict()
         (tmp / "README.md").write_text(
             render_card(schema, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,
                         writer.file_bytes),
@@ -175,6 +176,7 @@ def export(
                   "threshold": config.threshold, "repair": config.repair, "rows": rows_per_split,
                   "stats": stats.as_dict(), "manifest": manifest}
         (tmp / "export.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        pseudonyms.save()  # before publishing: the owner keeps the key to every pseudonym the export shows
         swap_into_place(tmp, out)
     except BaseException:
         remove_folder(tmp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,13 +34,6 @@ class Doc:
     split: str = ""
 
 
-def pseudonym(project_id: int, user_id: int | None) -> str:
-    """A stable annotator id that does not reveal the Label Studio user."""
-    if user_id is None:
-        return "annotator-unknown"
-    return "annotator-" + hashlib.sha256(f"annotate:{project_id}:{user_id}".encode()).hexdigest()[:10]
-
-
 def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     """The split of an article: from its normalized text and the seed, nothing else.
 
@@ -58,8 +51,8 @@ def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     return SPLITS[-1]
 
 
-def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation], project_id: int) -> Doc:
-    """``votes``: the annotators' kept annotations, ground truth aside (a decision, named by ``gold``)."""
+def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation], name: Callable[[int | None], str]) -> Doc:
+    """``votes``: the annotators' kept annotations, ground truth aside (a decision, named by ``gold``); ``name`` gives pseudonyms."""
     gold, source = chosen.annotation, chosen.source
     text = article["text"]
     mentions = list(gold.entities) + list(gold.events)
@@ -81,7 +74,7 @@ def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation],
         gold=gold,
         gold_source=source,
         annotation_ids=sorted(a.id for a in votes if not a.ground_truth),
-        annotators=sorted({pseudonym(project_id, a.annotator) for a in votes if not a.ground_truth}),
+        annotators=sorted({name(a.annotator) for a in votes if not a.ground_truth}),
         tokens=tokens,
         boundary_splits=splits,
         entity_tokens=entity_tokens,

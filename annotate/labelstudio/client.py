@@ -271,6 +271,12 @@ class LabelStudioClient:
             return False
         return response.status_code == 200 and "UP" in response.text
 
+    def list_users(self) -> list[dict[str, Any]]:
+        """The users of the organisation (id, email, names): pull keeps them in the owner's pseudonym mapping."""
+        body = self._call("GET", "/api/users/", "list users")
+        users = body.get("results", []) if isinstance(body, dict) else body
+        return [u for u in users if isinstance(u, dict)]
+
     def server_info(self) -> ServerInfo:
         body = self._call("GET", "/api/version", "read its version")
         version = body.get("release") or body.get("label-studio-os-package", {}).get("version") or "unknown"

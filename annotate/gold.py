@@ -1,8 +1,10 @@
 """The gold annotation of each article, and the pulled articles with their votes.
 
 An annotation marked ground truth wins; a single annotation is gold by itself;
-otherwise a majority merge keeps what at least ``threshold`` of the annotators
-agree on, and everything not unanimous is listed as disputed.
+otherwise a majority merge keeps what more than ``threshold`` of the annotators
+agree on (with the default, a strict majority: both of two, two of three), and
+everything not unanimous is listed as disputed. What the merge drops is held
+back, never shipped as if agreed: a 1-vs-1 disagreement keeps neither version.
 """
 
 from __future__ import annotations
@@ -112,14 +114,20 @@ class Gold:
     annotation: Annotation
     source: str  # "ground_truth", "single" or "majority"
     disputes: list[str] = field(default_factory=list)  # what the annotators did not all agree on
+    held_back: int = 0  # mentions, events, arguments and answers given without a majority: left out of the gold
 
 
 def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEFAULT_THRESHOLD) -> Gold:
-    """Merge annotations: keep a mention, event, argument or answer at least ``threshold`` of annotators gave."""
+    """Merge annotations: keep a mention, event, argument or answer more than ``threshold`` of the annotators gave.
+
+    ``threshold`` 1.0 asks for every annotator. Two types kept on one span cannot both be
+    right: both are held back.
+    """
     anns = article.annotations
     n = len(anns)
-    need = max(1, math.ceil(threshold * n - 1e-9))
+    need = votes_needed(n, threshold)
     disputes: list[str] = []
+    held_back = 0
 
     def support(keys_per_annotator: list[set[Any]]) -> Counter[Any]:
         counter: Counter[Any] = Counter()
@@ -129,12 +137,21 @@ def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEF
 
     def vote(kind: str, spans: list[set[tuple[str, int, int]]]) -> list[tuple[str, int, int]]:
         """The spans at least ``need`` annotators gave; every non-unanimous one becomes a dispute."""
+        nonlocal held_back
         votes = support(spans)
+        kept = {k for k, v in votes.items() if v >= need}
+        # Two types kept on one span: the merge cannot choose, so neither is gold.
+        clashing = {k for k in kept for other in kept if other != k and other[1:] == k[1:]}
         for (label, start, end), count in sorted(votes.items()):
-            if count < n:
-                kept = "kept" if count >= need else "dropped"
-                disputes.append(f"{kind} {label} {article.text[start:end]!r} ({start}-{end}): {count}/{n} annotators, {kept}")
-        return sorted(k for k, v in votes.items() if v >= need)
+            if (label, start, end) in clashing:
+                held_back += 1
+                disputes.append(f"{kind} {label} {article.text[start:end]!r} ({start}-{end}): {count}/{n} annotators,"
+                                " another type on the same span, held back")
+            elif count < n:
+                verdict = "kept" if count >= need else "held back"
+                held_back += count < need
+                disputes.append(f"{kind} {label} {article.text[start:end]!r} ({start}-{end}): {count}/{n} annotators, {verdict}")
+        return sorted(kept - clashing)
 
     entities = vote("entity", [set(entity_keys(a)) for a in anns])
     triggers = vote("event", [set(trigger_keys(a)) for a in anns])
@@ -145,17 +162,13 @@ def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEF
         trigger, role, entity = key[:3], key[3], key[4:]
         survives = votes >= need and trigger in triggers and entity in entity_ids
         if votes < n:
+            held_back += not survives
             disputes.append(
                 f"argument {role} of {trigger[0]} {article.text[trigger[1]:trigger[2]]!r} → {article.text[entity[1]:entity[2]]!r}:"
-                f" {votes}/{n} annotators, {'kept' if survives else 'dropped'}"
+                f" {votes}/{n} annotators, {'kept' if survives else 'held back'}"
             )
         if survives:
             arguments[trigger].append(Argument(role, entity_ids[entity]))
-    # Two types on one span, both kept, is a dispute too: the merge cannot choose.
-    for kind, keys in (("entity", entities), ("event", triggers)):
-        for span, types in _group_spans(keys).items():
-            if len(types) > 1:
-                disputes.append(f"{kind} {article.text[span[0]:span[1]]!r} ({span[0]}-{span[1]}) has types {', '.join(types)}")
     document: dict[str, Any] = {}
     for spec in schema.document:
         answers = Counter(_hashable(a.document.get(spec.name)) for a in anns if spec.name in a.document)
@@ -166,6 +179,8 @@ def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEF
             disputes.append(f"document {spec.name}: " + ", ".join(f"{_plain(v)} ×{c}" for v, c in ranked))
         if ranked[0][1] >= need and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
             document[spec.name] = _plain(ranked[0][0])
+        else:
+            held_back += 1
     merged = Annotation(
         id=MAJORITY_ID,
         task_id=anns[0].task_id,
@@ -184,14 +199,16 @@ def majority(article: ArticleAnnotations, schema: Schema, threshold: float = DEF
         ),
         document=document,
     )
-    return Gold(merged, "majority", disputes)
+    return Gold(merged, "majority", disputes, held_back)
 
 
-def _group_spans(keys: Iterable[tuple[str, int, int]]) -> dict[tuple[int, int], list[str]]:
-    groups: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for kind, start, end in keys:
-        groups[(start, end)].append(kind)
-    return groups
+def votes_needed(annotators: int, threshold: float = DEFAULT_THRESHOLD) -> int:
+    """How many of ``annotators`` must give an item for the merge to keep it: more than ``threshold`` of them.
+
+    With the default 0.5: 2 of 2, 2 of 3, 3 of 4, 3 of 5; ``threshold`` 1.0 (or any share
+    that leaves no "more") asks for all of them.
+    """
+    return min(annotators, math.floor(threshold * annotators + 1e-9) + 1)
 
 
 def _hashable(value: Any) -> Any:

@@ -15,7 +15,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from annotate import schema as schema_mod
 from annotate.agreement import agreement, cohen_kappa, krippendorff_alpha, token_tags
-from annotate.gold import ArticleAnnotations, by_annotator, iter_articles, majority, select_gold
+from annotate.gold import ArticleAnnotations, by_annotator, iter_articles, majority, select_gold, votes_needed
 from annotate.errors import AnnotateError
 from annotate.models import Annotation, Argument, EntityMention, EventMention
 from annotate.store import latest_versions
@@ -107,7 +107,7 @@ def test_entity_event_and_token_figures_on_a_known_example() -> None:
     assert report.lowest[0][0] == "a"
 
 
-def test_majority_keeps_what_half_agree_on_and_lists_the_rest() -> None:
+def test_majority_keeps_what_more_than_half_agree_on_and_lists_the_rest() -> None:
     gold = majority(by_annotator("a", TEXT, [A, B, C]), SCHEMA)
     assert gold.source == "majority"
     assert {(e.type, e.text) for e in gold.annotation.entities} == {("ORG", "التحالف"), ("GPE", "الرقة")}  # 3/3 each
@@ -116,13 +116,27 @@ def test_majority_keeps_what_half_agree_on_and_lists_the_rest() -> None:
     assert {(a.role, by_id[a.entity_id]) for a in attack.arguments} == {("Attacker", "التحالف"), ("Place", "الرقة")}  # 2/3 each
     assert gold.annotation.document == {"on_topic": "conflict"}
     text = "\n".join(gold.disputes)
-    assert "entity ORG 'تنظيم داعش'" in text and "1/3 annotators, dropped" in text
+    assert "entity ORG 'تنظيم داعش'" in text and "1/3 annotators, held back" in text
     assert "event Life:Die 'قتل'" in text and "argument Attacker" in text and "document on_topic" in text
-    # With two annotators, half is one vote: the merge is their union, and the differences are disputes.
-    two = majority(by_annotator("a", TEXT, [A, B]), SCHEMA)
-    assert len(two.annotation.entities) == 4 and any("1/2 annotators, kept" in d for d in two.disputes)
-    stricter = majority(by_annotator("a", TEXT, [A, B]), SCHEMA, threshold=1.0)
-    assert {(e.type, e.text) for e in stricter.annotation.entities} == {("ORG", "التحالف"), ("GPE", "الرقة")}
+    # Held back: تنظيم داعش, داعش, اليوم (1/3 each), the event Life:Die.
+    assert gold.held_back == 4
+
+
+def test_with_two_annotators_a_one_vs_one_disagreement_keeps_neither_version() -> None:
+    """The default is a strict majority: what only one of two annotators gave is not gold."""
+    assert [votes_needed(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+    assert [votes_needed(n, 1.0) for n in (2, 3)] == [2, 3] and votes_needed(2, 0.4) == 1
+    gpe = ann(11, 1, [("GPE", "الرقة"), ("ORG", "التحالف")])
+    loc = ann(12, 2, [("LOC", "الرقة"), ("ORG", "التحالف")])
+    gold = majority(by_annotator("a", TEXT, [gpe, loc]), SCHEMA)
+    assert {(e.type, e.text) for e in gold.annotation.entities} == {("ORG", "التحالف")}
+    assert gold.held_back == 2 and sum("held back" in d for d in gold.disputes) == 2
+    # A lower threshold keeps what one of two gave, but never two types on one span.
+    lenient = majority(by_annotator("a", TEXT, [gpe, loc]), SCHEMA, threshold=0.4)
+    assert {(e.type, e.text) for e in lenient.annotation.entities} == {("ORG", "التحالف")}
+    assert lenient.held_back == 2 and all("another type on the same span" in d for d in lenient.disputes)
+    union = majority(by_annotator("a", TEXT, [A, B]), SCHEMA, threshold=0.4)
+    assert len(union.annotation.entities) == 4  # التحالف, الرقة, تنظيم داعش, داعش: one vote each is enough
 
 
 def test_gold_policy_ground_truth_then_single_then_majority() -> None:

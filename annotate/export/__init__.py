@@ -45,6 +45,7 @@ class ExportStats:
     triggers_not_in_bio: int = 0
     gold_sources: Counter[str] = field(default_factory=Counter)  # "ground_truth", "single", "majority" -> articles
     articles_in_dispute: int = 0  # merged with something not unanimous
+    items_held_back: int = 0  # mentions, events, arguments, answers without a majority: not in the gold
     articles_per_split: Counter[str] = field(default_factory=Counter)
     label_counts: dict[str, Counter[str]] = field(default_factory=lambda: {s: Counter() for s in SPLITS})
     articles: int = 0  # latest versions in the pull, exported or not
@@ -62,6 +63,7 @@ class ExportStats:
         self.triggers_not_in_bio += len(doc.trigger_left_out)
         self.gold_sources[chosen.source] += 1
         self.articles_in_dispute += bool(chosen.disputes)
+        self.items_held_back += chosen.held_back
         self.articles_per_split[doc.split] += 1
         self.label_counts[doc.split].update(label_counts(doc))
 

@@ -162,6 +162,7 @@ def card(
         threshold_share=_share(config.threshold),
         gold_sources=dict(stats.gold_sources),
         articles_in_dispute=stats.articles_in_dispute,
+        items_held_back=stats.items_held_back,
         annotations_pulled=stats.annotations_pulled,
         annotations_kept=stats.annotations_kept,
         annotations_rejected=stats.annotations_rejected,

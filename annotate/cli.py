@@ -5,7 +5,12 @@
 Stage modules are imported inside the commands, not here: ``export`` alone pulls in
 ``datasets``, ``pandas`` and ``pyarrow``, and ``labelstudio.client`` pulls in ``httpx``, which
 would make every command (``--help`` included) pay for all of them at start-up. What is
-imported here is what the parser needs for its defaults (``models``, ``store``, ``schema``).
+imported here is what the parser needs for its defaults (``models``, ``store``, ``schema``,
+``settings``).
+
+Where things are: the studio home and the pulled data are found from the project root
+(walking up from the working folder, see ``annotate.settings``), and every message names
+the folder used; the project title and schema come from ``_project``.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import AnnotateError, SchemaError, StudioError, printable
-from .models import FORMATS, SPLITS, UNITS, ExportConfig, Format, Unit
+from .models import FORMATS, SPLITS, UNITS, ExportConfig, Format, Schema, Unit
 from . import schema as schema_mod  # cheap, and store needs it anyway
-from .store import EXPORTS
+from . import settings as settings_mod  # tomllib only
+from .store import pulled_root
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
     from .adjudicate import Dispute
@@ -39,11 +45,14 @@ if TYPE_CHECKING:  # only for annotations: importing them at run time is what st
     from .pull import PullReport
     from .push import Progress as PushProgress
     from .push import PushReport
+    from .status import ProjectStatus
     from .validate import ValidationReport
 
 app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
 schema_app = typer.Typer(help="Check a schema file or show the Label Studio config it makes.", no_args_is_help=True)
-studio_app = typer.Typer(help="Run the embedded Label Studio (127.0.0.1 only, data in ./.annotate).", no_args_is_help=True)
+studio_app = typer.Typer(
+    help="Run the embedded Label Studio (127.0.0.1 only, data in .annotate/ of the project root).", no_args_is_help=True
+)
 app.add_typer(schema_app, name="schema")
 app.add_typer(studio_app, name="studio")
 
@@ -68,6 +77,9 @@ def _choices(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
 
 FormatChoice: Any = _choices("FormatChoice", FORMATS)
 UnitChoice: Any = _choices("UnitChoice", UNITS)
+# validate --fail-on: the least severe finding that makes it exit 1 ("never": it always exits 0).
+FAIL_ON = ("error", "warning", "never")
+FailOnChoice: Any = _choices("FailOnChoice", FAIL_ON)
 
 
 def _split_text(ratios: tuple[float, ...]) -> str:
@@ -75,16 +87,32 @@ def _split_text(ratios: tuple[float, ...]) -> str:
     return ",".join(f"{r:g}" for r in ratios)
 
 
-ProjectOpt = Annotated[Optional[str], typer.Option("--project", help="Label Studio project title (default: the schema's name).")]
+ProjectOpt = Annotated[
+    Optional[str],
+    typer.Option("--project", help="Label Studio project title (default: $ANNOTATE_PROJECT, annotate.toml, the schema's name)."),
+]
 SchemaOpt = Annotated[
-    Optional[Path], typer.Option("--schema", help=f"Schema file (default: the packaged {schema_mod.DEFAULT_SCHEMA.name}).")
+    Optional[Path],
+    typer.Option(
+        "--schema",
+        help=f"Schema file (default: $ANNOTATE_SCHEMA, annotate.toml, the packaged {schema_mod.DEFAULT_SCHEMA.name}).",
+    ),
 ]
 SchemaFileArg = Annotated[
-    Optional[Path], typer.Argument(help=f"The schema file (YAML; default: the packaged {schema_mod.DEFAULT_SCHEMA.name}).")
+    Optional[Path],
+    typer.Argument(
+        help=f"The schema file (YAML; default: $ANNOTATE_SCHEMA, annotate.toml, the packaged {schema_mod.DEFAULT_SCHEMA.name})."
+    ),
 ]
 RulesOpt = Annotated[Optional[Path], typer.Option("--rules", help="YAML file of ingest cleaning rules (see README).")]
-PulledOpt = Annotated[Path, typer.Option("--pulled", help="Folder of pulled data (one subfolder per project).")]
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME or ./.annotate).")]
+PulledOpt = Annotated[
+    Optional[Path],
+    typer.Option("--pulled", help="Folder of pulled data, one subfolder per project (default: exports/ in the project root)."),
+]
+HomeOpt = Annotated[
+    Optional[Path],
+    typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME, else .annotate/ in the project root)."),
+]
 NoRepairOpt = Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")]
 ThresholdOpt = Annotated[
     float, typer.Option(min=0.01, max=1.0, help="Majority merge: share of annotators that keeps a mention.")
@@ -108,18 +136,43 @@ def _progress(label: str) -> Iterator[PushProgress]:
 
 @contextmanager
 def _stages() -> Iterator[StageProgress]:
-    """One bar whose label follows the stage; a total of 0 (not known) shows a pulse and the time taken."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A line per stage of a pull; a total of 0 (not known yet) shows a pulse and the count so far (``3/?``).
+
+    A new line per stage, not one relabelled line: rich keeps a total once set
+    (``update(total=None)`` leaves it), so one line showed the previous stage's total
+    against the next stage's count (``Exporting 0/3``). A stage over is shown done.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
     ) as bar:
-        task = bar.add_task("Pulling", total=None)
+        first = bar.add_task("Pulling", total=None)
+        lines: list[tuple[str, TaskID]] = [("", first)]  # (stage, its line); "" is the line before any stage
 
         def update(stage: str, done: int, total: int) -> None:
+            shown, task = lines[-1]
+            if stage != shown:
+                if shown:  # the previous stage is over: show it done, with what it did
+                    finished = next(t for t in bar.tasks if t.id == task)
+                    bar.update(task, total=finished.completed)
+                    task = bar.add_task(stage.capitalize(), total=None)
+                lines.append((stage, task))
             bar.update(task, description=stage.capitalize(), completed=done, total=total or None)
 
         yield update
+
+
+def _project(project: str | None, schema: Path | None) -> tuple[str, Schema]:
+    """The project title and its loaded schema: the options, else the environment, else annotate.toml, else defaults."""
+    chosen = settings_mod.resolve(project, schema)
+    loaded = schema_mod.load(chosen.schema)
+    return chosen.project or loaded.name, loaded
+
+
+def _schema_file(file: Path | None) -> Path:
+    """The schema the ``schema`` commands read: the argument, else the project's (see ``_project``), else the packaged one."""
+    return file if file is not None else (settings_mod.resolve().schema or schema_mod.DEFAULT_SCHEMA)
 
 
 # --- schema ---------------------------------------------------------------------
@@ -128,7 +181,7 @@ def _stages() -> Iterator[StageProgress]:
 @schema_app.command("check")
 def schema_check(file: SchemaFileArg = None) -> None:
     """Report every problem of a schema file by file, line and field."""
-    path = file if file is not None else schema_mod.DEFAULT_SCHEMA
+    path = _schema_file(file)
     problems = schema_mod.check(path)
     if problems:
         raise SchemaError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems), problems)
@@ -142,7 +195,7 @@ def schema_check(file: SchemaFileArg = None) -> None:
 @schema_app.command("xml")
 def schema_xml(file: SchemaFileArg = None) -> None:
     """Print the Label Studio labelling config generated from a schema."""
-    echo(schema_mod.label_config(schema_mod.load(file)), nl=False)
+    echo(schema_mod.label_config(schema_mod.load(_schema_file(file))), nl=False)
 
 
 # --- studio ---------------------------------------------------------------------
@@ -161,10 +214,16 @@ def _echo_login(status: StudioStatus) -> None:
 
 
 def _start(home: Path | None, **options: Any) -> StudioStatus:
-    """Start the embedded studio, saying first that it may take a while (``up`` and ``studio start``)."""
+    """Start the embedded studio, saying where and whether it may take a while, or that it runs (``up``, ``studio start``)."""
     from .labelstudio import studio as studio_mod
 
-    err.print("Starting Label Studio (the first start sets up its database and takes about a minute)...")
+    current = studio_mod.status(home)
+    if current.running:
+        echo(f"Label Studio already runs at {current.url} (studio home {current.home})", err=True)
+    elif current.email is None:  # no credentials yet: the server sets up its database first
+        echo(f"Starting Label Studio in {current.home} (the first start sets up its database and takes about a minute)...", err=True)
+    else:
+        echo(f"Starting Label Studio in {current.home}...", err=True)
     return studio_mod.start(home, **options)
 
 
@@ -201,16 +260,18 @@ def studio_stop(home: HomeOpt = None) -> None:
     """Stop the embedded Label Studio started from this folder (and nothing else)."""
     from .labelstudio import studio as studio_mod
 
-    echo("stopped" if studio_mod.stop(home) else "not running")
+    root = studio_mod.home(home)
+    echo(f"{'stopped' if studio_mod.stop(root) else 'not running'} (studio home {root})")
 
 
 @studio_app.command("status")
 def studio_status(home: HomeOpt = None) -> None:
-    """Say whether the embedded Label Studio runs, and where."""
+    """Say whether the embedded Label Studio runs, where, and which studio home was looked in."""
     from .labelstudio import studio as studio_mod
 
     status = studio_mod.status(home)
-    echo(f"{status.message}: {status.url}" + (f" (pid {status.pid})" if status.pid else ""))
+    where = f"studio home {status.home}"  # always: from another folder, another home may be the one looked in
+    echo(f"{status.message}: {status.url} (pid {status.pid}, {where})" if status.pid else f"{status.message} ({where})")
     if not status.running:
         raise typer.Exit(3)
 
@@ -287,23 +348,27 @@ def push(
 ) -> None:
     """Create or reuse the project and import the articles it does not have yet."""
     batch = {} if batch_size is None else {"batch_size": batch_size}
+    chosen = settings_mod.resolve(project, schema)
     report = _push(
-        home, paths, rules, title=project, schema_path=schema, new_version=new_version, annotators=annotators, **batch
+        home, paths, rules, title=chosen.project, schema_path=chosen.schema, new_version=new_version, annotators=annotators,
+        **batch,
     )
     _echo_push(report)
 
 
 @app.command("up")
 def up(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Articles to push (default: seeds/).")] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Articles to push (default: seeds/ in the project root).")] = None,
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     port: Annotated[Optional[int], typer.Option(help="Port of the embedded studio.")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Quick start: start the embedded Label Studio, push the articles, print where to log in."""
+    chosen = settings_mod.resolve(project, schema)  # first: a broken settings file stops before the server starts
     status = _start(home, port=port)
-    _echo_push(_push(home, paths or [Path("seeds")], title=project, schema_path=schema))
+    seeds = paths or [settings_mod.project_root() / "seeds"]
+    _echo_push(_push(home, seeds, title=chosen.project, schema_path=chosen.schema))
     _echo_login(status)
     echo(f"Stop the studio with: {_command()} studio stop")
 
@@ -329,16 +394,16 @@ def pull(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed since the last pull.")] = False,
-    pulled: PulledOpt = EXPORTS,
+    pulled: PulledOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Fetch every task with its annotations into exports/PROJECT (incremental after the first pull)."""
     from . import pull as pull_mod
     from .labelstudio import studio as studio_mod
 
-    loaded = schema_mod.load(schema)
+    title, loaded = _project(project, schema)
     with studio_mod.connect(home) as client, _stages() as progress:
-        report = pull_mod.pull(client, title=project or loaded.name, schema=loaded, root=pulled, full=full, on_progress=progress)
+        report = pull_mod.pull(client, title=title, schema=loaded, root=pulled_root(pulled), full=full, on_progress=progress)
     _echo_pull(report)
 
 
@@ -372,16 +437,38 @@ def validate(
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     no_repair: NoRepairOpt = False,
-    pulled: PulledOpt = EXPORTS,
+    pulled: PulledOpt = None,
+    fail_on: Annotated[
+        FailOnChoice,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 on: error (a rejected annotation or an article error), warning (also any warning, repairs"
+            " included), never (always exit 0, e.g. in `pull && validate --fail-on never && export`).",
+        ),
+    ] = FailOnChoice("error"),
 ) -> None:
-    """Check every pulled annotation against the text and the schema; exit 1 if any is rejected."""
+    """Check every pulled annotation against the text and the schema; exit 1 if any is rejected (see --fail-on)."""
     from . import validate as validate_mod
 
-    loaded = schema_mod.load(schema)
-    report, paths = validate_mod.validate_project(project or loaded.name, schema=loaded, root=pulled, repair=not no_repair)
+    title, loaded = _project(project, schema)
+    report, paths = validate_mod.validate_project(title, schema=loaded, root=pulled_root(pulled), repair=not no_repair)
     _echo_validate(report, paths, as_json)
-    if report.total.rejected:
+    failed = _failed(report, fail_on.value)
+    if failed:
+        echo(f"exit status 1 (--fail-on {fail_on.value}): {failed}", err=True)
         raise typer.Exit(1)
+
+
+def _failed(report: ValidationReport, fail_on: str) -> str | None:
+    """Why validate exits 1 under ``--fail-on`` (None: it exits 0); errors are what rejects annotations."""
+    if fail_on == "never":
+        return None
+    severities = ("error",) if fail_on == "error" else ("error", "warning")
+    found = [p for p in report.problems if p.severity in severities]
+    if not found and not report.total.rejected:
+        return None
+    per = {s: sum(1 for p in found if p.severity == s) for s in severities}
+    return f"{report.total.rejected} annotation(s) rejected, " + ", ".join(f"{n} {s}(s)" for s, n in per.items())
 
 
 def _command() -> str:
@@ -435,13 +522,13 @@ def agreement(
     schema: SchemaOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON.")] = False,
     no_repair: NoRepairOpt = False,
-    pulled: PulledOpt = EXPORTS,
+    pulled: PulledOpt = None,
 ) -> None:
     """Inter-annotator agreement of the latest pull: overall, per label, per annotator pair, worst articles."""
     from . import adjudicate as adjudicate_mod
 
-    loaded = schema_mod.load(schema)
-    report = adjudicate_mod.project_agreement(project or loaded.name, schema=loaded, root=pulled, repair=not no_repair)
+    title, loaded = _project(project, schema)
+    report = adjudicate_mod.project_agreement(title, schema=loaded, root=pulled_root(pulled), repair=not no_repair)
     _echo_agreement(report.as_dict(), as_json)
 
 
@@ -468,15 +555,14 @@ def adjudicate(
     push_: Annotated[bool, typer.Option("--push", help="Send each disputed article back to Label Studio as a pre-annotation.")] = False,
     threshold: ThresholdOpt = DEFAULTS.threshold,
     no_repair: NoRepairOpt = False,
-    pulled: PulledOpt = EXPORTS,
+    pulled: PulledOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """List what annotators disagree on after the majority merge; with --push, send it to a reviewer."""
     from . import adjudicate as adjudicate_mod
 
-    loaded = schema_mod.load(schema)
-    title = project or loaded.name
-    found = adjudicate_mod.disputes(title, schema=loaded, root=pulled, threshold=threshold, repair=not no_repair)
+    title, loaded = _project(project, schema)
+    found = adjudicate_mod.disputes(title, schema=loaded, root=pulled_root(pulled), threshold=threshold, repair=not no_repair)
     sent = None
     if push_ and found:
         from .labelstudio import studio as studio_mod
@@ -486,7 +572,8 @@ def adjudicate(
     _echo_adjudicate(found, sent)
 
 
-def _echo_export(report: ExportReport, config: ExportConfig) -> None:
+def _echo_export(report: ExportReport, config: ExportConfig, rejected_at: Path | None) -> None:
+    """What was written; and how many annotations were rejected, with where to read why (``rejected_at``, if current)."""
     rows = ", ".join(f"{s} {report.rows[s]}" for s in SPLITS)
     echo(f"Exported {sum(report.articles.values())} article(s) as {report.format} ({config.unit} rows: {rows}) to {report.out}")
     stats = report.stats
@@ -494,6 +581,13 @@ def _echo_export(report: ExportReport, config: ExportConfig) -> None:
         f"Boundary splits: {stats.boundary_splits}; mentions outside BIO: {stats.entities_not_in_bio} entities,"
         f" {stats.triggers_not_in_bio} triggers; articles without gold: {stats.articles_without_gold}"
     )
+    echo(
+        f"Annotations: {stats.annotations_pulled} pulled, {stats.annotations_kept} kept, {stats.annotations_rejected}"
+        f" rejected, {stats.annotations_cancelled} cancelled"
+    )
+    if stats.annotations_rejected:
+        where = f"listed with their reasons in {rejected_at}" if rejected_at else f"run `{_command()} validate` to see them"
+        echo(f"Rejected annotations are left out of the export: {where}")
 
 
 @app.command("export")
@@ -508,18 +602,79 @@ def export(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing export.")] = DEFAULTS.overwrite,
     threshold: ThresholdOpt = DEFAULTS.threshold,
     no_repair: NoRepairOpt = not DEFAULTS.repair,
-    pulled: PulledOpt = EXPORTS,
+    pulled: PulledOpt = None,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
     from . import export as export_mod
+    from .status import rejected_listing
 
-    loaded = schema_mod.load(schema)
+    title, loaded = _project(project, schema)
+    root = pulled_root(pulled)
     config = ExportConfig(
         format=cast(Format, fmt.value), unit=cast(Unit, unit.value), split=export_mod.parse_split(split), seed=seed,
         threshold=threshold, repair=not no_repair, overwrite=overwrite,
     )
-    report = export_mod.export(project or loaded.name, out, config, schema=loaded, root=pulled)
-    _echo_export(report, config)
+    report = export_mod.export(title, out, config, schema=loaded, root=root)
+    _echo_export(report, config, rejected_listing(title, root, report.stats.annotations_rejected))
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+def _echo_status(found: ProjectStatus, as_json: bool) -> None:
+    """The pull's counts, one a line, then what the server holds now and whether the pull is stale."""
+    if as_json:
+        echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=2))
+        return
+    echo(f"Project {found.title!r}: pulled data in {found.folder}")
+    pull = found.pull
+    if pull is None:
+        echo(f"Nothing has been pulled into {found.folder} yet: run `{_command()} pull`.")
+    else:
+        a = pull.annotations
+        rows = [
+            ("articles", pull.articles, f"in {pull.tasks} task(s), pulled {pull.pulled_at}"),
+            ("labelled", pull.labelled, "with at least one kept annotation"),
+            ("ready", pull.ready, "latest version with a kept annotation: what export takes"),
+            ("remaining", pull.remaining, "no annotation yet"),
+            ("nothing kept", pull.nothing_kept, "every annotation rejected or skipped"),
+            ("rejected", a.rejected, f"annotation(s), of {a.pulled} pulled ({a.kept + a.repaired} kept, {a.cancelled} skipped)"),
+        ]
+        for name, value, what in rows:
+            echo(f"  {name:<13}{value:>7}  {what}")
+        if pull.blocked:
+            echo(f"note: {pull.blocked} article(s) are held by tasks with different texts: export stops until"
+                 f" one is deleted; `{_command()} validate` names them", err=True)
+    server = found.server
+    if server is None:
+        return
+    if server.tasks is None:
+        echo(f"Label Studio: cannot say what it holds now: {server.error}")
+    elif found.stale:
+        echo(f"Label Studio {server.url}: {server.tasks} task(s) now, {server.changed} changed since this pull;"
+             f" run `{_command()} pull` to bring them in")
+    else:
+        echo(f"Label Studio {server.url}: {server.tasks} task(s) now, none changed since this pull")
+
+
+@app.command("status")
+def status(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    no_repair: NoRepairOpt = False,
+    pulled: PulledOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """How far the project is: articles labelled, remaining, ready for export, rejected; and whether the pull is stale."""
+    from . import status as status_mod
+    from .labelstudio import studio as studio_mod
+
+    title, loaded = _project(project, schema)
+    found = status_mod.project_status(
+        title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, connect=lambda: studio_mod.connect(home)
+    )
+    _echo_status(found, as_json)
 
 
 class Interrupted(BaseException):

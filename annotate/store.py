@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .errors import DamagedStateError, ProjectError, PulledDataError
 from .files import safe_name
 from .labelstudio import codec
@@ -32,6 +33,16 @@ SNAPSHOTS = "pulls"
 
 # What Label Studio lists of a task without its text: enough to know it changed.
 Listed = tuple[str | None, int, int]  # updated_at, total annotations, cancelled annotations
+
+
+def pulled_root(path: Path | None = None, start: Path | None = None) -> Path:
+    """The folder of pulled data, absolute: ``path`` (``--pulled``), else ``exports/`` in the project root, else ``./exports``.
+
+    Absolute so that every message names the folder really used, from whichever folder the command ran.
+    """
+    if path is not None:
+        return Path(path).resolve()
+    return settings.project_root(start) / EXPORTS
 
 
 def project_folder(title: str, root: Path = EXPORTS) -> Path:

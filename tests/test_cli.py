@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +22,12 @@ from annotate.schema import DEFAULT_SCHEMA, label_config, load
 from conftest import ROOT
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``annotate ARGS`` in a real process, from ``cwd``; none of the developer's ANNOTATE_* settings leak in, ``env`` adds some."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANNOTATE_")}
     return subprocess.run(
-        [sys.executable, "-c", "from annotate.cli import run; run()", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", "from annotate.cli import run; run()", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd, env={**clean, **(env or {})},
     )
 
 
@@ -148,6 +153,33 @@ def test_schema_commands_default_to_the_packaged_schema(tmp_path: Path) -> None:
 
 def test_push_keeps_its_index_in_the_studio_folder(tmp_path: Path) -> None:
     assert studio.push_cache(tmp_path) == tmp_path.resolve() / "push-index"
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+def _stage_lines(monkeypatch: pytest.MonkeyPatch, *calls: tuple[str, int, int]) -> list[str]:
+    """What the pull's progress shows after these ``progress(stage, done, total)`` calls (its final frame)."""
+    from rich.console import Console
+
+    shown = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=shown, width=100, force_terminal=False))
+    with cli._stages() as progress:
+        for call in calls:
+            progress(*call)
+    return [" ".join(line.replace("━", " ").split()[:-1]) for line in shown.getvalue().splitlines()]  # time dropped
+
+
+def test_pull_progress_never_shows_a_count_against_another_stage_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pull calls ``progress(stage, done, 0)`` while the total is not known: no ``3/0``, no earlier stage's total."""
+    full = _stage_lines(monkeypatch, ("listing", 3, 3), ("exporting", 0, 0))
+    assert full == ["Listing 3/3", "Exporting 0/?"]  # was "Exporting 0/3": the listing's total
+    incremental = _stage_lines(monkeypatch, ("listing", 7, 0), ("listing", 7, 7), ("fetching", 1, 6), ("fetching", 6, 6))
+    assert incremental == ["Listing 7/7", "Fetching 6/6"]
+    assert _stage_lines(monkeypatch, ("listing", 0, 0), ("exporting", 0, 0), ("exporting", 2, 2)) == [
+        "Listing 0/0", "Exporting 2/2"  # a stage over is shown done, with what it did
+    ]
+    assert _stage_lines(monkeypatch, ("listing", 3, 0)) == ["Listing 3/?"]
 
 
 # --- reports -----------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from annotate import push
 from annotate.labelstudio import studio
 from annotate.cli import main
 from annotate.labelstudio.client import LabelStudioClient
-from annotate.errors import AuthError, PortBusyError, UnreachableError
+from annotate.errors import AuthError, PortBusyError, StudioError, UnreachableError
 from conftest import SEEDS, SMALL_SCHEMA, free_port
+from test_cli import run
 
 pytestmark = pytest.mark.studio
 
@@ -60,6 +61,35 @@ def test_busy_port_is_reported_not_silently_moved(tmp_path: Path) -> None:
         with pytest.raises(PortBusyError, match=f"Port {port} on 127.0.0.1 is already in use"):
             studio.start(tmp_path / "home", port=port)
     assert studio.status(tmp_path / "home").pid is None
+    assert not (tmp_path / "home").exists()  # a failed first start leaves no folder behind
+
+
+def test_a_failed_first_start_from_a_subfolder_leaves_no_studio_home(tmp_path: Path) -> None:
+    """An empty .annotate/ left behind would become the project root of every later command below it."""
+    root = tmp_path / "project"
+    (root / "notes").mkdir(parents=True)
+    (root / "annotate.toml").write_text("")
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        done = run("studio", "start", "--port", str(port), cwd=root / "notes")
+    assert done.returncode == 1 and f"Port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert f"Starting Label Studio in {root.resolve() / '.annotate'}" in done.stderr  # the root's, not the subfolder's
+    assert sorted(p.name for p in root.rglob("*")) == ["annotate.toml", "notes"]
+
+
+def test_a_server_that_fails_to_come_up_takes_its_new_folders_with_it(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    with pytest.raises(StudioError, match="did not answer"):
+        studio.start(home, port=free_port(), timeout=0.5)  # it is started, then stopped unanswered
+    assert not (tmp_path / "new").exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine")
+    with pytest.raises(StudioError, match="did not answer"):
+        studio.start(existing, port=free_port(), timeout=0.5)
+    assert (existing / "keep.txt").read_text() == "mine"  # a folder it did not make is left in place
 
 
 def test_stop_never_ends_a_process_it_did_not_start(tmp_path: Path) -> None:
@@ -225,3 +255,31 @@ def test_a_port_whose_last_connections_linger_is_free(tmp_path: Path) -> None:
     with socket.socket() as plain, pytest.raises(OSError):
         plain.bind(("127.0.0.1", port))  # what the probe did before: the lingering connection looks like a stranger
     assert studio.port_free(port)
+
+
+def test_status_from_a_subfolder_finds_the_running_studio_and_names_its_home(studio_home: Path, credentials, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / ".annotate").symlink_to(studio_home, target_is_directory=True)  # the session's studio as this project's
+    done = run("studio", "status", cwd=root / "a" / "b")
+    assert done.returncode == 0, done.stderr
+    pid = studio.status(studio_home).pid
+    assert done.stdout == f"running: {credentials.url} (pid {pid}, studio home {studio_home.resolve()})\n"
+    stranger = tmp_path / "elsewhere"
+    stranger.mkdir()
+    (stranger / ".annotate").mkdir()
+    done = run("studio", "status", cwd=stranger)
+    assert done.returncode == 3 and done.stdout == f"not running (studio home {stranger.resolve() / '.annotate'})\n"
+
+
+def test_start_and_up_say_the_studio_already_runs_instead_of_starting_it(
+    studio_home: Path, credentials, project_title: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["studio", "start", "--home", str(studio_home)]) == 0
+    err = capsys.readouterr().err
+    assert f"Label Studio already runs at {credentials.url}" in err and "Starting" not in err
+    home = ["--home", str(studio_home)]
+    assert main(["up", str(SEEDS), "--project", project_title, "--schema", str(SMALL_SCHEMA), *home]) == 0
+    out = capsys.readouterr()
+    assert f"Label Studio already runs at {credentials.url}" in out.err and "Starting" not in out.err
+    assert f"Project '{project_title}'" in out.out

@@ -1,8 +1,10 @@
 """The embedded Label Studio: start, stop and find a local server with no setup by the user.
 
-Everything lives in a project-local folder (``.annotate/`` in the working
-directory, or ``$ANNOTATE_HOME``): the server's data, its log, the pid file and
-the credentials file (owner-only). The server binds 127.0.0.1 only and does not
+Everything lives in a project-local folder, the studio home: ``--home``, else
+``$ANNOTATE_HOME``, else ``.annotate/`` in the project root (found walking up from
+the working folder, as git finds its repository; see ``annotate.settings``), else
+``./.annotate``. It holds the server's data, its log, the pid file and the
+credentials file (owner-only). The server binds 127.0.0.1 only and does not
 call home. ``connect()`` is how every other command finds a Label Studio.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .client import LabelStudioClient
+from .. import settings
 from ..errors import AnnotateError, AuthError, PortBusyError, StudioError, UnreachableError
 
 HOST = "127.0.0.1"
@@ -62,9 +66,12 @@ class StudioStatus:
     message: str = ""
 
 
+ENV_HOME = "ANNOTATE_HOME"
+
+
 def home(path: str | Path | None = None) -> Path:
-    """The folder of the embedded studio: the argument, ``$ANNOTATE_HOME``, or ``./.annotate``."""
-    chosen = path or os.environ.get("ANNOTATE_HOME") or Path.cwd() / ".annotate"
+    """The studio home: the argument, ``$ANNOTATE_HOME``, ``.annotate/`` of the project root, or ``./.annotate``."""
+    chosen = path or os.environ.get(ENV_HOME) or settings.project_root() / settings.STUDIO_DIR
     return Path(chosen).resolve()
 
 
@@ -202,9 +209,34 @@ def _log_tail(path: Path, token: str, lines: int = 25) -> str:
     return "\n".join(text.replace(token, "***").splitlines()[-lines:])
 
 
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (what creating ``path`` makes); None if it exists."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
 def start(root: str | Path | None = None, port: int | None = None, timeout: float = 300.0) -> StudioStatus:
-    """Start the embedded Label Studio (or find it running) and wait until it answers."""
+    """Start the embedded Label Studio (or find it running) and wait until it answers.
+
+    A first start that fails removes the folders it made: an empty ``.annotate/`` left
+    behind would become the project root of every later command run below it.
+    """
     root = home(root)
+    created = _first_missing(root)
+    try:
+        return _start(root, port, timeout)
+    except BaseException:
+        # A server still booting (Ctrl-C: it runs in its own session) keeps its folder, which `stop` needs.
+        if created is not None and _read_pid(root) is None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _start(root: Path, port: int | None, timeout: float) -> StudioStatus:
     paths = _paths(root)
     _private_dir(root)
     creds = load_credentials(root)

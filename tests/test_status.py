@@ -1,0 +1,256 @@
+"""`annotate status`, `validate --fail-on` and what `export` says of rejected annotations: the chain after a pull.
+
+Most tests write a pulled state by hand (every case at once, no server); the last one runs the
+real chain against the session's Label Studio, from a subfolder of a project with a settings file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from annotate import push
+from annotate import schema as schema_mod
+from annotate.cli import main
+from annotate.errors import UnreachableError
+from annotate.files import write_json, write_jsonl
+from annotate.labelstudio.client import LabelStudioClient
+from annotate.models import content_hash
+from annotate.status import REJECTED, project_status, rejected_listing
+from annotate.store import MANIFEST, project_folder, state_sha256
+from conftest import DATA, SEEDS, SMALL_SCHEMA
+from test_cli import run
+
+SCHEMA = schema_mod.load(SMALL_SCHEMA)
+TITLE = "status-p"
+TEXT = "زار وزير الخارجية القاهرة أمس."
+PULLED_AT = "2024-05-01T10:00:00.000000Z"
+
+
+def task(task_id: int, article_id: str, *annotations: dict[str, Any], version: int = 1) -> dict[str, Any]:
+    data = {"article_id": article_id, "text": TEXT, "content_hash": content_hash(TEXT), "version": version}
+    return {"id": task_id, "data": data, "annotations": list(annotations)}
+
+
+def annotation(annotation_id: int, piece: str = "القاهرة", label: str = "LOC", *, pad: int = 0, **fields: Any) -> dict[str, Any]:
+    """One entity on ``piece``; ``pad`` widens the span by a trailing space (validate repairs it: a warning)."""
+    start = TEXT.index(piece)
+    end = start + len(piece) + pad
+    value = {"start": start, "end": end, "labels": [label], "text": TEXT[start:end]}
+    result = {"id": f"r{annotation_id}", "from_name": "entity", "to_name": "text", "type": "labels", "value": value}
+    return {"id": annotation_id, "completed_by": 3, "result": [result], **fields}
+
+
+# One article of each kind: kept, rejected, not annotated, a new version not annotated yet
+# (its old one was), skipped, and repaired.
+TASKS = [
+    task(1, "kept", annotation(11)),
+    task(2, "rejected", annotation(12, label="NOPE")),
+    task(3, "waiting"),
+    task(4, "new-version", annotation(14)),
+    task(5, "new-version", version=2),
+    task(6, "skipped", annotation(16, was_cancelled=True)),
+    task(7, "repaired", annotation(17, pad=1)),
+]
+
+
+def write_pull(root: Path, tasks: list[dict[str, Any]], title: str = TITLE) -> Path:
+    """A pulled state as `annotate pull` leaves it (state, and a manifest naming its hash)."""
+    folder = project_folder(title, root)
+    write_jsonl(folder / "state.jsonl", tasks)
+    write_json(folder / MANIFEST, {"project_id": 1, "project_title": title, "pulled_at": PULLED_AT,
+                                   "state_sha256": state_sha256(folder)})
+    return folder
+
+
+def cli(*args: str, pulled: Path) -> list[str]:
+    """Arguments for a command on the hand-written pull."""
+    return [*args, "--project", TITLE, "--schema", str(SMALL_SCHEMA), "--pulled", str(pulled)]
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def test_status_counts_each_article_once_at_its_latest_version(tmp_path: Path) -> None:
+    write_pull(tmp_path, TASKS)
+    found = project_status(TITLE, schema=SCHEMA, root=tmp_path)
+    pull = found.pull
+    assert pull is not None and found.server is None and found.stale is None
+    assert (pull.pulled_at, pull.tasks, pull.articles) == (PULLED_AT, 7, 6)
+    assert (pull.labelled, pull.ready, pull.remaining, pull.nothing_kept, pull.blocked) == (2, 2, 2, 2, 0)
+    # every article is in one of: ready, remaining, nothing kept
+    assert pull.ready + pull.remaining + pull.nothing_kept == pull.articles
+    a = pull.annotations
+    assert (a.pulled, a.kept, a.repaired, a.rejected, a.cancelled) == (5, 1, 1, 2, 1)  # the outdated one is rejected
+
+
+def test_status_cli_prints_counts_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_pull(tmp_path, TASKS)
+    no_studio = tmp_path / "no-studio"
+    assert main(cli("status", "--home", str(no_studio), pulled=tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert f"pulled data in {project_folder(TITLE, tmp_path)}" in out
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("  ") and "nothing kept" not in line}
+    assert lines == {"articles": "6", "labelled": "2", "ready": "2", "remaining": "2", "rejected": "2"}
+    assert f"pulled {PULLED_AT}" in out
+    assert f"{no_studio} has no embedded studio yet" in out  # the server could not be asked, and why
+
+    assert main(cli("status", "--json", "--home", str(no_studio), pulled=tmp_path)) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pull"]["ready"] == 2 and data["pull"]["annotations"]["rejected"] == 2
+    assert data["folder"] == str(project_folder(TITLE, tmp_path)) and data["stale"] is None
+    assert data["server"]["tasks"] is None and "no embedded studio" in data["server"]["error"]
+
+
+def test_status_before_any_pull_names_the_folder_and_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(cli("status", "--home", str(tmp_path / "h"), pulled=tmp_path)) == 0
+    assert f"Nothing has been pulled into {project_folder(TITLE, tmp_path)} yet" in capsys.readouterr().out
+
+
+def test_status_reports_an_unreachable_server_instead_of_failing(tmp_path: Path) -> None:
+    write_pull(tmp_path, TASKS)
+
+    def connect() -> LabelStudioClient:
+        raise UnreachableError("Cannot reach Label Studio at http://127.0.0.1:9")
+
+    found = project_status(TITLE, schema=SCHEMA, root=tmp_path, connect=connect)
+    assert found.server is not None and found.server.error == "Cannot reach Label Studio at http://127.0.0.1:9"
+    assert found.stale is None and found.pull is not None and found.pull.ready == 2
+
+
+def test_an_article_in_two_tasks_with_different_texts_is_not_ready(tmp_path: Path) -> None:
+    other = task(8, "kept", annotation(18))
+    other["data"]["text"] = other["data"]["text"] + " "  # same article and version, another text
+    other["data"]["content_hash"] = content_hash(other["data"]["text"])
+    write_pull(tmp_path, [*TASKS, other])
+    pull = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
+    assert pull is not None and pull.blocked == 1 and pull.ready == 1
+
+
+# --- validate --fail-on ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tasks", "fail_on", "code"),
+    [
+        (TASKS, None, 1),  # the default is today's: a rejected annotation fails
+        (TASKS, "error", 1),
+        (TASKS, "never", 0),
+        (TASKS, "warning", 1),
+        ([TASKS[0], TASKS[6]], "error", 0),  # kept and repaired only: repairs are warnings
+        ([TASKS[0], TASKS[6]], "warning", 1),
+        ([TASKS[0]], "warning", 0),
+    ],
+)
+def test_fail_on_chooses_what_makes_validate_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tasks: list[dict[str, Any]], fail_on: str | None, code: int
+) -> None:
+    write_pull(tmp_path, tasks)
+    option = [] if fail_on is None else ["--fail-on", fail_on]
+    assert main(cli("validate", *option, pulled=tmp_path)) == code
+    out = capsys.readouterr()
+    assert "annotation(s) pulled" in out.out  # the report is printed whatever the exit status
+    assert ("exit status 1" in out.err) is bool(code)
+
+
+def test_an_article_error_without_a_rejected_annotation_fails_by_default(tmp_path: Path) -> None:
+    twin = task(9, "waiting")
+    twin["data"]["text"] = TEXT + " "
+    twin["data"]["content_hash"] = content_hash(twin["data"]["text"])
+    write_pull(tmp_path, [TASKS[0], TASKS[2], twin])  # article.conflicting-copies, an error of the article
+    assert main(cli("validate", pulled=tmp_path)) == 1
+    assert main(cli("validate", "--fail-on", "never", pulled=tmp_path)) == 0
+
+
+def test_a_fail_on_value_it_does_not_know_is_a_usage_error(tmp_path: Path) -> None:
+    done = run(*cli("validate", "--fail-on", "sometimes", pulled=tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for '--fail-on'" in done.stderr and all(repr(v) in done.stderr for v in ("error", "warning", "never"))
+
+
+# --- export says how many were rejected and where -----------------------------------------------
+
+
+def test_the_documented_chain_runs_through_and_export_points_at_the_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pulled = tmp_path / "pulled"
+    folder = write_pull(pulled, TASKS)
+    assert main(cli("validate", "--fail-on", "never", pulled=pulled)) == 0
+    assert main([*cli("export", pulled=pulled), "--out", str(tmp_path / "out"), "--format", "jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert "Annotations: 5 pulled, 2 kept, 2 rejected, 1 cancelled" in out
+    assert f"listed with their reasons in {folder / REJECTED}" in out
+
+
+def test_export_without_a_current_validation_says_to_run_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pulled = tmp_path / "pulled"
+    folder = write_pull(pulled, TASKS)
+    args = [*cli("export", pulled=pulled), "--format", "jsonl", "--overwrite", "--out", str(tmp_path / "out")]
+    assert main(args) == 0  # never validated
+    assert "2 rejected" in (out := capsys.readouterr().out) and "run `annotate validate` to see them" in out
+    assert main(cli("validate", "--fail-on", "never", pulled=pulled)) == 0
+    assert rejected_listing(TITLE, pulled, 2) == folder / REJECTED
+    assert rejected_listing(TITLE, pulled, 3) is None  # not the annotations counted
+    write_pull(pulled, TASKS)  # a newer pull: the listing is of the one before
+    assert rejected_listing(TITLE, pulled, 2) is None
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "run `annotate validate` to see them" in capsys.readouterr().out
+
+
+# --- the real chain, from a subfolder of a project with a settings file ----------------------------
+
+
+@pytest.mark.studio
+def test_the_chain_from_a_subfolder_finds_the_project_and_status_sees_a_stale_pull(
+    studio_home: Path, client: LabelStudioClient, project_title: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "project"
+    (root / "schemas").mkdir(parents=True)
+    shutil.copy(SMALL_SCHEMA, root / "schemas" / "small.yaml")
+    (root / "annotate.toml").write_text(f'project = "{project_title}"\nschema = "schemas/small.yaml"\n', encoding="utf-8")
+    here, there = root / "notes" / "2024", root / "reports"
+    here.mkdir(parents=True)
+    there.mkdir()
+    home = ["--home", str(studio_home)]
+
+    pushed = run("push", str(SEEDS), *home, cwd=here, timeout=300)
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"Project '{project_title}'" in pushed.stdout
+    pulled = run("pull", *home, cwd=here, timeout=300)
+    assert pulled.returncode == 0, pulled.stderr
+    folder = project_folder(project_title, root / "exports")
+    assert (folder / "state.jsonl").exists() and not (here / "exports").exists()
+    assert f"Saved: {folder / 'state.jsonl'}" in pulled.stdout
+
+    validated = run("validate", cwd=there)
+    assert validated.returncode == 0, validated.stderr
+    assert f"Kept: {folder / 'validated' / 'annotations.jsonl'}" in validated.stdout
+
+    def status() -> dict[str, Any]:
+        done = run("status", "--json", *home, cwd=there, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    fresh = status()
+    assert fresh["title"] == project_title and fresh["folder"] == str(folder)
+    assert (fresh["pull"]["articles"], fresh["pull"]["remaining"], fresh["pull"]["ready"]) == (1, 1, 0)
+    assert (fresh["server"]["tasks"], fresh["server"]["changed"], fresh["stale"]) == (1, 0, False)
+
+    push.push(client, [DATA / "hard_cases.jsonl"], title=project_title, schema_path=SMALL_SCHEMA)
+    stale = status()
+    assert stale["stale"] is True and stale["server"]["tasks"] > stale["pull"]["tasks"] == 1
+    text = run("status", *home, cwd=there, timeout=300)
+    assert "changed since this pull" in text.stdout and "pull` to bring them in" in text.stdout
+
+    # $ANNOTATE_PROJECT beats the settings file (and names the folder it looked in)
+    other = run("validate", cwd=there, env={"ANNOTATE_PROJECT": "another"})
+    assert other.returncode == 1
+    assert f"{project_folder('another', root / 'exports')}: nothing has been pulled here yet" in other.stderr
+    assert not os.environ.get("ANNOTATE_PROJECT")

@@ -1,0 +1,95 @@
+"""Blind overlap queues: which annotators get which articles.
+
+Label Studio's free edition shows every annotation of a project to everyone who
+opens its tasks, so each annotator works in a project of their own (their queue,
+titled ``queue_title``), holding only the articles given to them. The project
+with the plain title is the pool: it holds every article, and the reviewer's
+decisions. Every command still takes the one title; push and pull see all parts.
+
+Assignment is deterministic, balanced and stable: an article, once given to
+someone, stays theirs (pushing more articles or adding a person moves nothing);
+each new article goes to the ``overlap`` annotators with the fewest articles,
+ties broken by a hash of the article and the person, so the same pushes give
+the same queues. ``rebalance`` moves only articles nobody has started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+QUEUE_MARK = " · queue "
+
+
+def queue_title(title: str, user_id: int) -> str:
+    """The title of an annotator's queue project (the user id, not the email: every member sees every title)."""
+    return f"{title}{QUEUE_MARK}{user_id}"
+
+
+def queue_owner(title: str, queue: str) -> int | None:
+    """The user id a queue title names, or None if ``queue`` is not a queue of ``title``."""
+    prefix = f"{title}{QUEUE_MARK}"
+    rest = queue[len(prefix) :] if queue.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() else None
+
+
+def _tie(article_id: str, user_id: int) -> str:
+    return hashlib.sha256(f"{article_id}\0{user_id}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def assign(
+    articles: Iterable[str], holders: Mapping[str, set[int]], annotators: Iterable[int], overlap: int
+) -> dict[str, list[int]]:
+    """Who gets each article that has fewer than ``overlap`` holders; ``holders`` is who has it now.
+
+    Returns only the new gifts (article -> annotators); ``holders`` is not changed.
+    Articles are taken in the order given, so the result depends on that order too.
+    """
+    people = sorted(set(annotators))
+    load = {u: 0 for u in people}
+    for who in holders.values():
+        for u in who:
+            if u in load:
+                load[u] += 1
+    gifts: dict[str, list[int]] = {}
+    for article_id in articles:
+        have = {u for u in holders.get(article_id, set()) if u in load}
+        missing = min(overlap, len(people)) - len(have)
+        if missing <= 0 or article_id in gifts:
+            continue
+        candidates = sorted((u for u in people if u not in have), key=lambda u: (load[u], _tie(article_id, u)))
+        chosen = candidates[:missing]
+        for u in chosen:
+            load[u] += 1
+        gifts[article_id] = sorted(chosen)
+    return gifts
+
+
+def rebalance(holders: Mapping[str, set[int]], started: Mapping[int, set[str]], annotators: Iterable[int]) -> list[tuple[str, int, int]]:
+    """Moves (article, from, to) that even out the queues, moving only articles their holder has not started.
+
+    A move goes from a fullest queue to an emptiest one that does not hold the
+    article yet, until the sizes differ by at most one or nothing can move.
+    """
+    people = sorted(set(annotators))
+    queues: dict[int, set[str]] = {u: set() for u in people}
+    for article_id, who in holders.items():
+        for u in who:
+            if u in queues:
+                queues[u].add(article_id)
+    moves: list[tuple[str, int, int]] = []
+    while people:
+        full = max(people, key=lambda u: (len(queues[u]), -u))
+        empty = min(people, key=lambda u: (len(queues[u]), u))
+        if len(queues[full]) - len(queues[empty]) <= 1:
+            break
+        movable = sorted(
+            (a for a in queues[full] - queues[empty] if a not in started.get(full, set())), key=lambda a: _tie(a, empty)
+        )
+        if not movable:
+            break  # everything the fullest queue could give is started or already held
+        article_id = movable[0]
+        queues[full].discard(article_id)
+        queues[empty].add(article_id)
+        moves.append((article_id, full, empty))
+    return moves

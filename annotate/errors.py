@@ -117,3 +117,27 @@ class DamagedStateError(PulledDataError):
 
 class ConflictingCopiesError(AnnotateError):
     """Tasks hold the same version of one article with different texts: no gold can be chosen."""
+
+
+class TeamError(AnnotateError):
+    """A team member cannot be added, adopted or found (a bad email, an account outside the organization)."""
+
+
+class TeamIncomplete(TeamError):
+    """Adding members stopped part way: ``added`` holds those added before, with their one-time passwords."""
+
+    def __init__(self, message: str, hint: str | None = None, added: list | None = None) -> None:
+        super().__init__(message, hint)
+        self.added = added or []
+
+
+class SignUpRejected(RequestRejected):
+    """Label Studio's sign-up form refused an account; ``errors`` are its own words (one per problem)."""
+
+    def __init__(self, message: str, errors: list[str], hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint, status)
+        self.errors = errors
+
+
+class LoginRejected(AuthError):
+    """Label Studio's login form refused an email and password."""

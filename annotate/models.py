@@ -263,3 +263,46 @@ class ExportConfig:
     threshold: float = DEFAULT_THRESHOLD  # majority merge: the share of annotators that keeps a mention
     repair: bool = True  # make validate's certain repairs, as `validate` does unless --no-repair
     overwrite: bool = False
+
+
+# --- team (who annotates and who reviews) ---------------------------------------
+
+MemberStatus = Literal["created", "adopted", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person of the team: a Label Studio account of the organization, and whether they review."""
+
+    email: str  # lower case, as Label Studio stores it
+    user_id: int
+    reviewer: bool = False  # Label Studio's free edition has no roles: annotate records this itself
+
+
+@dataclass(frozen=True)
+class NewMember:
+    """What adding one email did. ``password`` is set only for an account just created, and is shown once."""
+
+    member: Member
+    status: MemberStatus  # created: new account; adopted: existing account joined the team; updated: reviewer flag changed
+    password: str | None = field(default=None, repr=False)  # never in a repr, so never in a log by accident
+    note: str = ""  # something the owner should know (e.g. an adopted account that never logged in)
+
+
+@dataclass(frozen=True)
+class Team:
+    """The roster: who annotates and who reviews, as stored in Label Studio (see ``annotate.team``)."""
+
+    members: tuple[Member, ...] = ()
+
+    def member(self, email: str) -> Member | None:
+        wanted = email.strip().lower()
+        return next((m for m in self.members if m.email == wanted), None)
+
+    @property
+    def reviewers(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if m.reviewer)
+
+    @property
+    def annotators(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if not m.reviewer)

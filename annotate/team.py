@@ -1,0 +1,224 @@
+"""The team: Label Studio accounts that can log in, and the roster of who annotates and who reviews.
+
+Accounts are made the one way that gives a working login over HTTP alone (a server we
+did not start, known only by its URL and the owner's token): the sign-up form of the
+organization's invitation link. ``POST /api/users/`` would make a member without a
+password. An email that already has an account in the organization is adopted as it is.
+
+The roster lives in Label Studio itself, in a project titled ``ROSTER_TITLE`` with one
+task per member (data: email, user id, reviewer flag), so any machine with the owner's
+token reads the same team, and the owner can see it in the web UI. The free edition has
+no roles, hence the reviewer flag of our own. Generated passwords are returned once, in
+``NewMember``, and are never stored, logged or shown in a repr.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import AnnotateError, SignUpRejected, TeamError, TeamIncomplete
+from .labelstudio.client import LabelStudioClient, SessionClient
+from .models import Member, NewMember, Team
+
+ROSTER_TITLE = "annotate: team"
+ROSTER_CONFIG = (
+    '<View><Header value="The team roster of annotate (one member per task): do not label or delete."/>'
+    '<Text name="email" value="$email"/></View>'
+)
+ROSTER_DESCRIPTION = (
+    "Kept by annotate (`annotate team add`): one task per member with the Label Studio user id and whether"
+    " the member reviews. Deleting this project forgets who reviews; it deletes no account."
+)
+# No look-alike characters (0/O, 1/l/I): people type these from a message. 20 of these 57 symbols: over 116 bits.
+PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+PASSWORD_LENGTH = 20
+# Not Django's full rule, only enough to refuse typos before any account is made; Label Studio has the last word.
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]+$")
+EMAIL_MAX_LENGTH = 254
+
+
+def new_password() -> str:
+    """A strong random password that fits Label Studio's rule (8 to 128 characters)."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+def login(url: str, email: str, password: str, **kwargs: Any) -> SessionClient:
+    """Log in through Label Studio's login form; the client acts as that user on the whole JSON API.
+
+    Raises ``LoginRejected`` for a wrong email or password.
+    """
+    return SessionClient.log_in(url, email, password, **kwargs)
+
+
+def normalize_emails(emails: Iterable[str]) -> list[str]:
+    """The emails in lower case (as Label Studio stores them), each once; all are checked before anything is made."""
+    wanted: list[str] = []
+    bad: list[str] = []
+    for raw in emails:
+        email = raw.strip().lower()
+        if not _EMAIL.match(email) or len(email) > EMAIL_MAX_LENGTH:
+            bad.append(repr(raw))
+        elif email not in wanted:
+            wanted.append(email)
+    if bad:
+        raise TeamError(
+            f"Not an email address: {', '.join(bad)}. Nobody was added.", "Give each person's email, e.g. name@example.org."
+        )
+    if not wanted:
+        raise TeamError("No email address given.")
+    return wanted
+
+
+# --- the roster -------------------------------------------------------------------------
+
+
+class _Roster:
+    """The roster project's tasks by email: what ``read_team`` returns, and where ``save`` writes."""
+
+    def __init__(self, client: LabelStudioClient) -> None:
+        self.client = client
+        projects = sorted(client.projects_titled(ROSTER_TITLE), key=lambda p: p.id)
+        # Two roster projects only come from two first `team add`s at once: the oldest is kept, both are read.
+        self.project_id: int | None = projects[0].id if projects else None
+        self.entries: dict[str, tuple[int, Member]] = {}
+        for project in projects:
+            for task in client.iter_tasks(project.id, include="id,data"):
+                member = _member(task)
+                known = self.entries.get(member.email)
+                if known is None or known[0] < int(task["id"]):  # the newest entry of one email wins
+                    self.entries[member.email] = (int(task["id"]), member)
+
+    def team(self) -> Team:
+        return Team(tuple(sorted((m for _, m in self.entries.values()), key=lambda m: (not m.reviewer, m.email))))
+
+    def save(self, member: Member) -> None:
+        data = {"email": member.email, "user_id": member.user_id, "reviewer": member.reviewer}
+        if member.email in self.entries:
+            task_id = self.entries[member.email][0]
+            self.client.update_task_data(task_id, data)
+        else:
+            [task_id] = self.client.import_tasks(self._project(), [{"data": data}])
+        self.entries[member.email] = (task_id, member)
+
+    def _project(self) -> int:
+        if self.project_id is None:
+            made = self.client.create_project(ROSTER_TITLE, label_config=ROSTER_CONFIG, description=ROSTER_DESCRIPTION)
+            # Another `team add` may have made one at the same moment: all keep the oldest, the others go.
+            oldest = min(self.client.projects_titled(ROSTER_TITLE), key=lambda p: p.id, default=made)
+            if oldest.id != made.id:
+                self.client.delete_project(made.id)
+            self.project_id = oldest.id
+        return self.project_id
+
+
+def _member(task: dict[str, Any]) -> Member:
+    data = task.get("data") or {}
+    email, user_id, reviewer = data.get("email"), data.get("user_id"), data.get("reviewer", False)
+    if not isinstance(email, str) or not isinstance(user_id, int) or not isinstance(reviewer, bool):
+        raise TeamError(
+            f"Task {task.get('id')} of the Label Studio project {ROSTER_TITLE!r} is not a roster entry"
+            " (it needs an email, a user id and a reviewer flag).",
+            "Delete that task in Label Studio, then add the person again with `annotate team add`.",
+        )
+    return Member(email=email.strip().lower(), user_id=user_id, reviewer=reviewer)
+
+
+def read_team(client: LabelStudioClient) -> Team:
+    """The roster as stored in Label Studio (reviewers first); empty when nobody was added yet."""
+    return _Roster(client).team()
+
+
+def save_member(client: LabelStudioClient, member: Member) -> None:
+    """Record a member in the roster, or change their entry (found by email)."""
+    _Roster(client).save(member)
+
+
+# --- adding people ------------------------------------------------------------------------
+
+
+def add_members(client: LabelStudioClient, emails: Iterable[str], *, reviewer: bool = False) -> list[NewMember]:
+    """Give each email a Label Studio account that can log in (or adopt the existing one) and put it in the roster.
+
+    ``client`` must be the organization owner's (or an administrator's). Each member gets
+    ``reviewer`` as their flag, a member already in the roster too. Only accounts created
+    here come back with a password; nothing keeps it. If one email fails after others were
+    added, ``TeamIncomplete`` carries those in ``added``: their passwords exist nowhere else.
+    """
+    wanted = normalize_emails(emails)
+    roster = _Roster(client)
+    users = _organization_users(client)
+    added: list[NewMember] = []
+    for email in wanted:
+        try:
+            added.append(_add(client, roster, users, email, reviewer))
+        except AnnotateError as exc:
+            if not added:
+                raise
+            raise TeamIncomplete(
+                f"Added {len(added)} of {len(wanted)} people, then stopped at {email}: {exc.message}",
+                exc.hint,
+                added=added,
+            ) from exc
+    return added
+
+
+def _organization_users(client: LabelStudioClient) -> dict[str, dict[str, Any]]:
+    """The organization's accounts by email (removed members are listed as "Deleted", so they are not found)."""
+    return {str(u.get("email") or "").lower(): u for u in client.list_users() if isinstance(u.get("id"), int)}
+
+
+def _add(
+    client: LabelStudioClient, roster: _Roster, users: dict[str, dict[str, Any]], email: str, reviewer: bool
+) -> NewMember:
+    user = users.get(email)
+    known = roster.entries[email][1] if email in roster.entries else None
+    if known is not None and user is not None and user["id"] == known.user_id:
+        if known.reviewer == reviewer:
+            return NewMember(known, "unchanged")
+        member = Member(email, known.user_id, reviewer)
+        roster.save(member)
+        return NewMember(member, "updated")
+    # A roster entry whose account went (deleted, or made again) is mended by what follows.
+    if user is not None:
+        return _adopt(roster, user, email, reviewer)
+    password = new_password()
+    try:
+        session = client.sign_up(email, password)
+    except SignUpRejected as exc:
+        if not any("already exists" in e for e in exc.errors):
+            raise TeamError(exc.message, exc.hint) from None
+        users.update(_organization_users(client))  # made a moment ago by someone else?
+        if email in users:
+            return _adopt(roster, users[email], email, reviewer)
+        raise _not_a_member(email, client.url) from None
+    with session:
+        user_id = session.user_id if session.user_id is not None else session.confirm()
+        session.log_out()  # the sign-up logged this throwaway session in: end it on the server too
+    member = Member(email, user_id, reviewer)
+    roster.save(member)
+    return NewMember(member, "created", password=password)
+
+
+def _adopt(roster: _Roster, user: dict[str, Any], email: str, reviewer: bool) -> NewMember:
+    member = Member(email, int(user["id"]), reviewer)
+    roster.save(member)
+    note = ""
+    if not user.get("active_organization"):
+        # Sign-up and login both set it: an account without it was made otherwise (POST /api/users/ sets no password).
+        note = (
+            "This account has never logged in; if it was made through the API it has no password. Its owner can set"
+            f" one on the server: `label-studio reset_password --username {email}`."
+        )
+    return NewMember(member, "adopted", note=note)
+
+
+def _not_a_member(email: str, url: str) -> TeamError:
+    return TeamError(
+        f"{email}: Label Studio at {url} has an account with this email that is not a member of the"
+        " organization (it was removed from it).",
+        "Label Studio's free edition cannot bring a removed member back over its API: add this person with another"
+        " email address, or have the server's administrator restore the membership.",
+    )

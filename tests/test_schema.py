@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,105 @@ def test_instructions_list_every_label_and_role_in_arabic() -> None:
     for event in s.events:
         for role in event.roles:
             assert role.ar in html
+
+
+class _Guide(HTMLParser):
+    """The instructions' text pieces with the tags open around each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[tuple[str, dict[str, str | None]]] = []
+        self.pieces: list[tuple[str, list[tuple[str, dict[str, str | None]]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "br":
+            self.open.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open and self.open.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.pieces.append((data, list(self.open)))
+
+
+def test_instructions_give_the_order_the_editor_obeys() -> None:
+    html = schema.instructions_html(schema.load(DEFAULT_SCHEMA))
+    # Label Studio 1.23 creates a region only when the label is chosen before the selection.
+    assert "ظلّل الكلمات بالفأرة ثم اختر التسمية" not in html
+    assert "انقر التسمية في الشريط أعلى المقال أو اضغط مفتاحها، ثم ظلّل الكلمات بالفأرة" in html
+    assert "فلا يُنشئ شيئاً" in html
+    for step in ("Alt+R", "Relations", "Select labels", "Submit", "Instructions", "Backspace"):
+        assert step in html
+
+
+@pytest.mark.parametrize("path", [DEFAULT_SCHEMA, SMALL_SCHEMA])
+def test_instructions_isolate_every_latin_run_and_rule_their_tables(path: Path) -> None:
+    s = schema.load(path)
+    html = schema.instructions_html(s)
+    parser = _Guide()
+    parser.feed(html)
+    latin = [(text, tags) for text, tags in parser.pieces if re.search("[A-Za-z]", text) and tags[-1][0] != "style"]
+    assert latin
+    for text, tags in latin:
+        # Inside <bdi dir="ltr"> or <kbd dir="ltr">: the bidi algorithm cannot jumble it with the Arabic.
+        assert tags[-1][0] in ("bdi", "kbd") and tags[-1][1].get("dir") == "ltr", text
+    # Ruled, padded cells: the modal's own CSS draws none.
+    css = re.search(r"<style>(.*?)</style>", html, re.S)
+    cells = rf"\.{schema._GUIDE_CLASS} th, \.{schema._GUIDE_CLASS} td \{{[^}}]*border: 1px solid[^}}]*padding"
+    assert css and re.search(cells, css.group(1))
+    assert "<table>" in html and "<th>" in html
+    assert ("Relations" in html) == bool(s.events)
+
+
+def test_instructions_list_the_keys_of_labels_and_answers() -> None:
+    s = schema.load(DEFAULT_SCHEMA)
+    html = schema.instructions_html(s)
+    for x in (*s.entities, *s.events):
+        key = (x.hotkey or "").upper()
+        assert f'<td><bdi dir="ltr">{x.name}</bdi></td><td><kbd dir="ltr">{key}</kbd></td>' in html
+    # The document questions' answers, with the keys Label Studio gives them (see the config).
+    answers = [("نعم", "8"), ("لا", "9"), ("غير واضح", "0")]
+    answers += [("بقايا من الموقع", "Q"), ("نص مقتطع", "E"), ("نص مشوه", "A")]
+    for answer, key in answers:
+        assert f"{answer} <kbd dir=\"ltr\">{key}</kbd>" in html
+
+
+def test_label_config_keeps_the_bar_in_view_and_the_keys_apart() -> None:
+    s = schema.load(DEFAULT_SCHEMA)
+    root = ET.fromstring(schema.label_config(s))
+    bar = root.find(f".//View[@className='{schema._LABEL_BAR_CLASS}']")
+    assert bar is not None and [lab.get("name") for lab in bar.findall("Labels")] == ["entity", "trigger"]
+    style = root.findtext("Style") or ""
+    # Label Studio's sanitizer would escape these inside the <style> it writes.
+    assert not set("<>&") & set(style)
+    assert re.search(rf"\.{schema._LABEL_BAR_CLASS} \{{[^}}]*position: sticky; top: 0", style)
+    assert re.search(r"\.lsf-label__hotkey \{[^}]*margin-inline-start: 10px[^}]*border: 1px solid", style)
+    # Every answer has the key the editor would give it anyway (first free of its list, in
+    # config order), written out, and no key is bound twice.
+    choices = {c.get("alias"): c.get("hotkey") for c in root.iter("Choice")}
+    expected = {"conflict": "8", "other": "9", "unclear": "0", "boilerplate": "q", "truncated": "e", "garbled": "a"}
+    assert choices == expected
+    keys = [e.get("hotkey") for e in root.iter() if e.tag in ("Label", "Choice")]
+    assert len(keys) == len(set(keys)) == 22
+
+
+def test_answers_get_no_key_once_the_editor_has_none_left(tmp_path: Path) -> None:
+    letters = "1234567890qwetasdfgzxcvbyiopjklnm"
+    # Every key of the editor's list but the last one taken by an entity: one answer gets it.
+    entities = "".join(
+        f'  E{i}: {{ar: كيان{i}, description: و, color: "#000000", hotkey: "{k}"}}\n'
+        for i, k in enumerate(letters[:-1])
+    )
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        f"name: keys\ndescription: مفاتيح\nentities:\n{entities}"
+        "document:\n  q:\n    ar: سؤال\n    choices: {a: أ, b: ب}\n",
+        encoding="utf-8",
+    )
+    root = ET.fromstring(schema.label_config(schema.load(path)))
+    assert [c.get("hotkey") for c in root.iter("Choice")] == ["m", None]
 
 
 BAD = """\

@@ -9,7 +9,7 @@ marks the result ground truth; the next pull and export take that annotation.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,16 @@ from .gold import ArticleAnnotations, Gold, iter_articles, select_gold
 from .models import DEFAULT_THRESHOLD
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .models import Schema
-from .store import EXPORTS, iter_state, latest_versions, project_folder
+from .models import Annotation, Article, Schema
+from .push import push_articles
+from .queues import parts, review_title
+from .store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, review_of
 
 # What the reviewer sees in Label Studio's list of predictions.
 MODEL_VERSION = "annotate: majority merge — review the differences"
+
+
+VOTE_VERSION = "annotate: the version of {name}"  # each annotator's version, shown to the reviewer only
 
 
 @dataclass
@@ -32,12 +37,15 @@ class Dispute:
     task_id: int
     article_id: str
     gold: Gold
+    article: Article | None = None  # for the review project of a team
+    votes: list[Annotation] = field(default_factory=list)  # each annotator's version
 
 
 def _pulled_articles(title: str, schema: Schema, root: Path, repair: bool) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
     """The latest pull's articles with their votes, streamed (versions first, then tasks)."""
     folder = project_folder(title, root)
-    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)), repair=repair)
+    review = review_of(read_manifest(folder, title))
+    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)), repair=repair, review=review)
 
 
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, repair: bool = True) -> AgreementReport:
@@ -58,20 +66,52 @@ def disputes(
     for task, grouped in _pulled_articles(title, schema, root, repair):
         gold = select_gold(grouped, schema, threshold)
         if gold.source == "majority" and gold.disputes:
-            out.append(Dispute(int(task["id"]), grouped.article_id, gold))
+            out.append(Dispute(int(task["id"]), grouped.article_id, gold, codec.article_of(task), grouped.annotations))
     return out
 
 
-def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema) -> int:
-    """Save each merged result as the task's pre-annotation (replacing an earlier one); return how many."""
+def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema, *, root: Path = EXPORTS) -> int:
+    """Put each disputed article in front of a reviewer with the merged result as its pre-annotation; return how many.
+
+    A team project (one with queues) gets a review project of its own holding only the
+    disputed articles, each with every annotator's version as a prediction named by their
+    pseudonym: only reviewers work there, so only they see the versions side by side. A
+    project one person labels gets the merged result on the article's own task, as before.
+    """
     project = client.project_titled(title)
+    queues, _ = parts(title, (p.title for p in client.list_projects(title=title)))
+    if queues and found:
+        return _push_to_review(client, title, found, schema, root)
     for dispute in found:
-        for old in client.list_predictions(dispute.task_id):
-            if old.get("model_version") == MODEL_VERSION:
-                client.delete_prediction(int(old["id"]))
-        client.create_prediction(dispute.task_id, codec.results(dispute.gold.annotation, schema), MODEL_VERSION)
+        _predict(client, dispute.task_id, [(MODEL_VERSION, codec.results(dispute.gold.annotation, schema))])
     # Show the merged result to whoever opens the task, as the start of their annotation
     # (Label Studio accepts the model version only once predictions carry it).
     if found:
         client.update_project(project.id, model_version=MODEL_VERSION, show_collab_predictions=True)
     return len(found)
+
+
+def _predict(client: LabelStudioClient, task_id: int, predictions: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Replace our predictions on a task (so pushing again does not add more)."""
+    ours = {version for version, _ in predictions}
+    for old in client.list_predictions(task_id):
+        if old.get("model_version") in ours or str(old.get("model_version", "")).startswith(VOTE_VERSION.split("{")[0]):
+            client.delete_prediction(int(old["id"]))
+    for version, results in predictions:
+        client.create_prediction(task_id, results, version)
+
+
+def _push_to_review(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema, root: Path) -> int:
+    articles = [d.article for d in found if d.article is not None]
+    report = push_articles(client, articles, title=review_title(title), schema=schema, annotators=1, keep_versions=True)
+    tasks = {(r.article_id, r.version): r.id for r in client.task_refs(report.project.id)}
+    pseudonyms = Pseudonyms(project_folder(title, root))
+    for dispute in found:
+        if dispute.article is None:
+            continue
+        task_id = tasks[(dispute.article.id, dispute.article.version)]
+        versions = [(VOTE_VERSION.format(name=pseudonyms(v.annotator)), codec.results(v, schema)) for v in dispute.votes]
+        _predict(client, task_id, [(MODEL_VERSION, codec.results(dispute.gold.annotation, schema)), *versions])
+    pseudonyms.save()
+    client.update_project(report.project.id, model_version=MODEL_VERSION, show_collab_predictions=True)
+    return len(articles)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConflictingCopiesError
 from .models import DEFAULT_THRESHOLD, Annotation, Counts, Argument, EntityMention, EventMention, Schema
 from .labelstudio import codec
-from .store import Latest
+from .store import Latest, Review
 from .validate import check_tasks, copy_problems
 
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
@@ -73,6 +73,7 @@ def iter_articles(
     totals: Counts | None = None,
     *,
     repair: bool = True,
+    review: Review = Review(),
 ) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
     """Validate task by task; yield each article (latest version) that has kept annotations, with its votes.
 
@@ -89,11 +90,19 @@ def iter_articles(
     pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
     for checked in check_tasks(tasks, schema, latest, repair=repair):
         kept = []
+        in_review = review.project_id is not None and checked.task.get("project") == review.project_id
         for verdict in checked.verdicts:
             if totals is not None:
                 totals.add(verdict.status)
-            if verdict.annotation is not None:
-                kept.append(verdict.annotation)
+            if verdict.annotation is None:
+                continue
+            if in_review:
+                # A reviewer's annotation in the review project is the decision; anyone else's
+                # there is not a vote (they saw every version), so it is left out.
+                if verdict.annotation.annotator in review.reviewers:
+                    kept.append(replace(verdict.annotation, ground_truth=True))
+                continue
+            kept.append(verdict.annotation)
         info = checked.latest
         if info is None:
             continue

@@ -30,7 +30,9 @@ from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .errors import DamagedStateError, ProjectError
 from .files import AtomicFile, write_json, write_jsonl
-from .models import Schema
+from .models import Project, Schema
+from .queues import parts
+from .team import read_team
 from .store import (
     EXPORTS,
     INDEX,
@@ -149,6 +151,13 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
     return last, index, None
 
 
+def _parts(client: LabelStudioClient, title: str) -> list[Project]:
+    """The queue and review projects of a team project (none for a project one person labels)."""
+    found = {p.title: p for p in client.list_projects(title=title)}
+    queues, review = parts(title, found)
+    return [found[t] for _, t in sorted(queues.items())] + ([found[review]] if review else [])
+
+
 def pull(
     client: LabelStudioClient,
     *,
@@ -167,7 +176,14 @@ def pull(
     current = client.get_project(project.id)
     progress = on_progress or (lambda what, done, total: None)
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
-    listed = client.list_task_changes(project.id, on_page=lambda done, total: progress("listing", done, total))
+    # A team project has parts: a queue a annotator and a review project, all read as one.
+    projects = [project, *_parts(client, title)]
+    where: dict[int, int] = {}  # task id -> its project, to fetch it from there
+    listed: dict[int, Listed] = {}
+    for part in projects:
+        seen = client.list_task_changes(part.id, on_page=lambda done, total: progress("listing", done, total))
+        listed.update(seen)
+        where.update((i, part.id) for i in seen)
     changed = [i for i, seen in listed.items() if index.get(i) != seen]
     removed = set(index) - set(listed)
     mode = "incremental" if index else "full"
@@ -178,9 +194,11 @@ def pull(
         out = _HashingWriter(state.file)
         if mode == "incremental":
             fetched = []
-            for task in client.iter_tasks(project.id, annotations=True, ids=changed):
-                fetched.append(codec.canonical(task))
-                progress("fetching", len(fetched), len(changed))
+            for part in projects:
+                ids = [i for i in changed if where[i] == part.id]
+                for task in client.iter_tasks(part.id, annotations=True, ids=ids) if ids else ():
+                    fetched.append(codec.canonical(task))
+                    progress("fetching", len(fetched), len(changed))
             got = {int(t["id"]) for t in fetched}
             removed |= set(changed) - got  # deleted between the listing and the fetch
             replaced = _merge_into(folder / STATE, {int(t["id"]): t for t in fetched}, removed, out)
@@ -189,7 +207,9 @@ def pull(
             cancelled = last["counts"]["cancelled"] - before[1] + after[1]
         else:
             progress("exporting", 0, 0)
-            fetched = sorted((codec.canonical(t) for t in client.export_tasks(project.id)), key=lambda t: int(t["id"]))
+            fetched = sorted(
+                (codec.canonical(t) for part in projects for t in client.export_tasks(part.id)), key=lambda t: int(t["id"])
+            )
             for task in fetched:
                 out.write(_line(task))
             annotations, cancelled = _counts(fetched)
@@ -206,6 +226,9 @@ def pull(
             "label_studio_version": server.version,
             "project_id": project.id,
             "project_title": project.title,
+            "parts": {str(p.id): p.title for p in projects[1:]},  # queues and review of a team project
+            # Whose annotations in the review project are decisions (the free edition has no roles).
+            "reviewers": sorted(m.user_id for m in read_team(client, title).reviewers) if len(projects) > 1 else [],
             "label_config_sha256": schema_mod.config_hash(current.label_config),
             "schema_name": schema.name,
             "schema_sha256": schema.sha256,

@@ -24,10 +24,12 @@ from pathlib import Path
 from . import schema as schema_mod
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
+from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError, TeamError
 from .files import write_json
 from .ingest import IngestRules, read_articles
 from .models import Article, Project, Schema, TaskRef
+from .queues import assign, queue_title
+from .team import read_team
 
 DEFAULT_BATCH = 2000  # measured: fewer requests are faster, up to about this size
 # How often a push starts over in another project because a concurrent push's won the title.
@@ -213,23 +215,28 @@ def _latest(refs: Iterable[TaskRef]) -> dict[str, TaskRef]:
     return latest
 
 
-def plan(articles: list[Article], refs: list[TaskRef], new_version: bool) -> tuple[list[Article], int]:
+def plan(
+    articles: list[Article], refs: list[TaskRef], new_version: bool, keep_versions: bool = False
+) -> tuple[list[Article], int]:
     """Which articles to import (with their version) and how many are already there.
 
     An article whose text differs from the latest version pushed is refused,
-    unless ``new_version`` asks to push it as the next version.
+    unless ``new_version`` asks to push it as the next version. With
+    ``keep_versions`` (a team's queues and review, which copy the pool) each article
+    keeps the version the pool gave it.
     """
     latest = _latest(refs)
+    present = {(r.article_id, r.version): r for r in refs}
     to_import: list[Article] = []
     changed: list[tuple[Article, TaskRef]] = []
     unchanged = 0
     for article in articles:
-        ref = latest.get(article.id)
+        ref = present.get((article.id, article.version)) if keep_versions else latest.get(article.id)
         if ref is None:
-            to_import.append(replace(article, version=1))
+            to_import.append(article if keep_versions else replace(article, version=1))
         elif ref.content_hash == article.content_hash:
             unchanged += 1
-        elif new_version:
+        elif new_version and not keep_versions:
             to_import.append(replace(article, version=ref.version + 1))
         else:
             changed.append((article, ref))
@@ -328,6 +335,7 @@ def push_articles(
     on_progress: Progress | None = None,
     annotators: int | None = None,
     cache: Path | None = None,
+    keep_versions: bool = False,
 ) -> PushReport:
     """Push articles to the project titled ``title`` (created if missing); import only what is new.
 
@@ -339,7 +347,7 @@ def push_articles(
         project, created, updated = ensure_project(client, title, schema, annotators)
         try:
             report = _push_into(
-                client, project, created, updated, articles, new_version, batch_size, on_progress, cache
+                client, project, created, updated, articles, new_version, batch_size, on_progress, cache, keep_versions
             )
         except NotFoundError:
             if any(p.id == project.id for p in client.projects_titled(title)):
@@ -365,6 +373,7 @@ def _push_into(
     batch_size: int,
     on_progress: Progress | None,
     cache: Path | None,
+    keep_versions: bool = False,
 ) -> PushReport:
     index = TaskIndex(cache, client.url, project.id)
     refs = [] if created else index.load(client, project)
@@ -373,7 +382,7 @@ def _push_into(
     if gone:
         refs = [r for r in refs if r.id not in gone]
         index.discard(gone)
-    to_import, unchanged = plan(articles, refs, new_version)
+    to_import, unchanged = plan(articles, refs, new_version, keep_versions)
     cleaned: dict[str, int] = {}
     for article in articles:
         for rule in article.cleaning:
@@ -410,6 +419,73 @@ def _push_into(
         index.discard(gone)
         report.duplicates_removed += removed
         report.duplicates_kept = kept
+    return report
+
+
+@dataclass
+class QueuePush:
+    """What ``push --overlap K`` did: the pool push, and each annotator's queue."""
+
+    pool: PushReport
+    overlap: int
+    queues: dict[str, PushReport] = field(default_factory=dict)  # annotator email -> their queue's push
+    given: dict[str, list[str]] = field(default_factory=dict)  # article id -> emails it was newly given to
+
+
+def push_queues(
+    client: LabelStudioClient,
+    articles: list[Article],
+    *,
+    title: str,
+    schema: Schema,
+    overlap: int,
+    new_version: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Progress | None = None,
+    cache: Path | None = None,
+) -> QueuePush:
+    """Push every article to the pool (the project titled ``title``) and give each to ``overlap`` annotators.
+
+    Each annotator's queue is a project of their own (``queues.queue_title``), so no one
+    sees another's work on a shared article. An article keeps the annotators it was
+    given (a new version goes to the same queues); a new article goes to those with
+    the fewest articles (``queues.assign``). Reviewers get no queue.
+    """
+    if overlap < 1:
+        raise TeamError(f"--overlap {overlap}: give each article to at least one annotator.")
+    people = {m.user_id: m for m in read_team(client, title).annotators}
+    if len(people) < overlap:
+        raise TeamError(
+            f"--overlap {overlap} needs at least {overlap} annotators; the team has {len(people)}.",
+            "Add people with `annotate team add EMAIL...`.",
+        )
+    pool = push_articles(client, articles, title=title, schema=schema, new_version=new_version, batch_size=batch_size, cache=cache)
+    # The queues copy the pool: each article goes out as the version the pool holds.
+    pooled = {(r.article_id, r.content_hash): r.version for r in client.task_refs(pool.project.id)}
+    articles = [replace(a, version=pooled.get((a.id, a.content_hash), a.version)) for a in articles]
+    holders: dict[str, set[int]] = {}
+    for user_id in people:
+        queue = client.find_project(queue_title(title, user_id))
+        for ref in client.task_refs(queue.id) if queue else []:
+            if ref.article_id is not None:
+                holders.setdefault(ref.article_id, set()).add(user_id)
+    gifts = assign([a.id for a in articles], holders, people, overlap)
+    report = QueuePush(pool, overlap, given={a: [people[u].email for u in who] for a, who in gifts.items()})
+    done = 0
+    total = sum(len(who) for who in gifts.values())
+    for user_id, member in sorted(people.items()):
+        mine = [a for a in articles if user_id in holders.get(a.id, set()) or user_id in gifts.get(a.id, ())]
+        if not mine:
+            continue
+        # One annotator a queue: the project asks for one annotation a task.
+        queue = push_articles(
+            client, mine, title=queue_title(title, user_id), schema=schema, batch_size=batch_size, annotators=1,
+            cache=cache, keep_versions=True,
+        )
+        report.queues[member.email] = queue
+        done += len(queue.imported)
+        if on_progress:
+            on_progress(min(done, total), total)
     return report
 
 

@@ -19,6 +19,12 @@ import hashlib
 from collections.abc import Iterable, Mapping
 
 QUEUE_MARK = " · queue "
+REVIEW_MARK = " · review"
+
+
+def review_title(title: str) -> str:
+    """The title of the project reviewers work in: only the disputed articles, each with every version."""
+    return f"{title}{REVIEW_MARK}"
 
 
 def queue_title(title: str, user_id: int) -> str:
@@ -31,6 +37,13 @@ def queue_owner(title: str, queue: str) -> int | None:
     prefix = f"{title}{QUEUE_MARK}"
     rest = queue[len(prefix) :] if queue.startswith(prefix) else ""
     return int(rest) if rest.isdigit() else None
+
+
+def parts(title: str, titles: Iterable[str]) -> tuple[dict[int, str], str | None]:
+    """Which of ``titles`` are the queues (user id -> title) and the review project of ``title``."""
+    queues = {u: t for t in titles if (u := queue_owner(title, t)) is not None}
+    review = review_title(title) if review_title(title) in set(titles) else None
+    return queues, review
 
 
 def _tie(article_id: str, user_id: int) -> str:

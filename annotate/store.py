@@ -24,6 +24,7 @@ from . import settings
 from .errors import DamagedStateError, ProjectError, PulledDataError
 from .files import safe_name
 from .labelstudio import codec
+from .queues import review_title
 
 EXPORTS = Path("exports")
 STATE = "state.jsonl"
@@ -135,6 +136,12 @@ class Latest:
     version: int
     task_ids: list[int] = field(default_factory=list)
     texts: set[int] = field(default_factory=set)  # hashes of their texts: two means two different articles
+    projects: list[int] = field(default_factory=list)  # the project of each task: a team project holds an article in several
+
+    @property
+    def duplicated(self) -> bool:
+        """Two tasks of this version in one project (a duplicate import), not copies in a team's queues."""
+        return len(set(self.projects)) < len(self.projects)
 
     @property
     def conflicting(self) -> bool:
@@ -153,4 +160,21 @@ def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, Latest]:
         if version == seen.version:
             seen.task_ids.append(int(task.get("id") or 0))
             seen.texts.add(hash(codec.text_of(task)))
+            seen.projects.append(int(task.get("project") or 0))
     return latest
+
+
+@dataclass(frozen=True)
+class Review:
+    """Where reviewers decide in a team project: their annotations there are the gold (ground truth)."""
+
+    project_id: int | None = None
+    reviewers: frozenset[int] = frozenset()
+
+
+def review_of(manifest: dict[str, Any]) -> Review:
+    """The review project and the reviewers a pull recorded (none for a project one person labels)."""
+    title = manifest.get("project_title")
+    parts = manifest.get("parts") or {}
+    project = next((int(pid) for pid, t in parts.items() if title and t == review_title(title)), None)
+    return Review(project, frozenset(int(u) for u in manifest.get("reviewers") or []))

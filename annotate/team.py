@@ -5,7 +5,7 @@ did not start, known only by its URL and the owner's token): the sign-up form of
 organization's invitation link. ``POST /api/users/`` would make a member without a
 password. An email that already has an account in the organization is adopted as it is.
 
-The roster lives in Label Studio itself, in a project titled ``ROSTER_TITLE`` with one
+The roster of each project lives in Label Studio itself, in a project titled ``roster_title(T)`` with one
 task per member (data: email, user id, reviewer flag), so any machine with the owner's
 token reads the same team, and the owner can see it in the web UI. The free edition has
 no roles, hence the reviewer flag of our own. Generated passwords are returned once, in
@@ -17,13 +17,24 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .errors import AnnotateError, SignUpRejected, TeamError, TeamIncomplete
+from .errors import AnnotateError, NotFoundError, SignUpRejected, TeamError, TeamIncomplete
+from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient, SessionClient
-from .models import Member, NewMember, Team
+from .models import Article, Member, NewMember, Schema, Team, TaskRef
+from .queues import parts, queue_title
+from .queues import rebalance as plan_moves
 
-ROSTER_TITLE = "annotate: team"
+ROSTER_TITLE = "annotate: team · {title}"  # one roster per project title: a team labels a project
+
+
+def roster_title(title: str) -> str:
+    return ROSTER_TITLE.format(title=title)
+
+
 ROSTER_CONFIG = (
     '<View><Header value="The team roster of annotate (one member per task): do not label or delete."/>'
     '<Text name="email" value="$email"/></View>'
@@ -78,15 +89,18 @@ def normalize_emails(emails: Iterable[str]) -> list[str]:
 class _Roster:
     """The roster project's tasks by email: what ``read_team`` returns, and where ``save`` writes."""
 
-    def __init__(self, client: LabelStudioClient) -> None:
+    def __init__(self, client: LabelStudioClient, title: str) -> None:
         self.client = client
-        projects = sorted(client.projects_titled(ROSTER_TITLE), key=lambda p: p.id)
+        self.title = roster_title(title)
+        projects = sorted(client.projects_titled(self.title), key=lambda p: p.id)
         # Two roster projects only come from two first `team add`s at once: the oldest is kept, both are read.
         self.project_id: int | None = projects[0].id if projects else None
         self.entries: dict[str, tuple[int, Member]] = {}
+        self.tasks: dict[str, list[int]] = {}  # every entry of an email, to forget them all
         for project in projects:
             for task in client.iter_tasks(project.id, include="id,data"):
-                member = _member(task)
+                member = _member(task, self.title)
+                self.tasks.setdefault(member.email, []).append(int(task["id"]))
                 known = self.entries.get(member.email)
                 if known is None or known[0] < int(task["id"]):  # the newest entry of one email wins
                     self.entries[member.email] = (int(task["id"]), member)
@@ -101,45 +115,55 @@ class _Roster:
             self.client.update_task_data(task_id, data)
         else:
             [task_id] = self.client.import_tasks(self._project(), [{"data": data}])
+            self.tasks[member.email] = [task_id]
         self.entries[member.email] = (task_id, member)
+
+    def forget(self, email: str) -> None:
+        """Delete every roster entry of ``email`` (two rosters made at once may both hold one)."""
+        for task_id in self.tasks.pop(email, []):
+            try:
+                self.client.delete_task(task_id)
+            except NotFoundError:
+                pass  # another `team remove` got there first
+        self.entries.pop(email, None)
 
     def _project(self) -> int:
         if self.project_id is None:
-            made = self.client.create_project(ROSTER_TITLE, label_config=ROSTER_CONFIG, description=ROSTER_DESCRIPTION)
+            made = self.client.create_project(self.title, label_config=ROSTER_CONFIG, description=ROSTER_DESCRIPTION)
             # Another `team add` may have made one at the same moment: all keep the oldest, the others go.
-            oldest = min(self.client.projects_titled(ROSTER_TITLE), key=lambda p: p.id, default=made)
+            oldest = min(self.client.projects_titled(self.title), key=lambda p: p.id, default=made)
             if oldest.id != made.id:
                 self.client.delete_project(made.id)
             self.project_id = oldest.id
         return self.project_id
 
 
-def _member(task: dict[str, Any]) -> Member:
+def _member(task: dict[str, Any], roster: str) -> Member:
     data = task.get("data") or {}
     email, user_id, reviewer = data.get("email"), data.get("user_id"), data.get("reviewer", False)
     if not isinstance(email, str) or not isinstance(user_id, int) or not isinstance(reviewer, bool):
         raise TeamError(
-            f"Task {task.get('id')} of the Label Studio project {ROSTER_TITLE!r} is not a roster entry"
+            f"Task {task.get('id')} of the Label Studio project {roster!r} is not a roster entry"
             " (it needs an email, a user id and a reviewer flag).",
             "Delete that task in Label Studio, then add the person again with `annotate team add`.",
         )
     return Member(email=email.strip().lower(), user_id=user_id, reviewer=reviewer)
 
 
-def read_team(client: LabelStudioClient) -> Team:
-    """The roster as stored in Label Studio (reviewers first); empty when nobody was added yet."""
-    return _Roster(client).team()
+def read_team(client: LabelStudioClient, title: str) -> Team:
+    """The team of the project titled ``title`` as stored in Label Studio (reviewers first); empty when nobody was added."""
+    return _Roster(client, title).team()
 
 
-def save_member(client: LabelStudioClient, member: Member) -> None:
-    """Record a member in the roster, or change their entry (found by email)."""
-    _Roster(client).save(member)
+def save_member(client: LabelStudioClient, title: str, member: Member) -> None:
+    """Record a member in the roster of ``title``, or change their entry (found by email)."""
+    _Roster(client, title).save(member)
 
 
 # --- adding people ------------------------------------------------------------------------
 
 
-def add_members(client: LabelStudioClient, emails: Iterable[str], *, reviewer: bool = False) -> list[NewMember]:
+def add_members(client: LabelStudioClient, emails: Iterable[str], *, project: str, reviewer: bool = False) -> list[NewMember]:
     """Give each email a Label Studio account that can log in (or adopt the existing one) and put it in the roster.
 
     ``client`` must be the organization owner's (or an administrator's). Each member gets
@@ -148,7 +172,7 @@ def add_members(client: LabelStudioClient, emails: Iterable[str], *, reviewer: b
     added, ``TeamIncomplete`` carries those in ``added``: their passwords exist nowhere else.
     """
     wanted = normalize_emails(emails)
-    roster = _Roster(client)
+    roster = _Roster(client, project)
     users = _organization_users(client)
     added: list[NewMember] = []
     for email in wanted:

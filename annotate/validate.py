@@ -437,7 +437,7 @@ def copy_problems(latest: dict[str, Latest]) -> list[Problem]:
     """An article held by several tasks: read together (a warning), or, with different texts, an error that stops export."""
     problems = []
     for aid, info in sorted(latest.items()):
-        if len(info.task_ids) < 2:
+        if len(info.task_ids) < 2 or not (info.conflicting or info.duplicated):
             continue
         tasks = ", ".join(str(i) for i in sorted(info.task_ids))
         if info.conflicting:

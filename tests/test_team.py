@@ -21,6 +21,7 @@ from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import Member
 
 pytestmark = pytest.mark.studio
+TEAM = f"team-test-{uuid.uuid4().hex[:6]}"  # the project whose roster these tests fill
 
 
 def emails(n: int, tag: str = "member") -> list[str]:
@@ -34,7 +35,7 @@ def accounts(client: LabelStudioClient, email: str) -> list[dict]:
 
 
 def roster_tasks(client: LabelStudioClient) -> list[dict]:
-    [project] = client.projects_titled(team.ROSTER_TITLE)
+    [project] = client.projects_titled(team.roster_title(TEAM))
     return list(client.iter_tasks(project.id, include="id,data"))
 
 
@@ -52,8 +53,8 @@ def test_annotators_and_a_reviewer_get_accounts_that_log_in(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # everything httpx, httpcore and annotate log
     *annotators, reviewer = emails(4)
-    added = team.add_members(client, [annotators[0].upper(), *annotators[1:]], reviewer=False)
-    added += team.add_members(client, [reviewer], reviewer=True)
+    added = team.add_members(client, [annotators[0].upper(), *annotators[1:]], project=TEAM, reviewer=False)
+    added += team.add_members(client, [reviewer], project=TEAM, reviewer=True)
 
     assert [n.member.email for n in added] == [*annotators, reviewer]  # lower case, as Label Studio stores them
     assert [n.status for n in added] == ["created"] * 4
@@ -72,7 +73,7 @@ def test_annotators_and_a_reviewer_get_accounts_that_log_in(
         made = session.create_project(project_title)
     assert client.get_project(made.id).title == project_title
 
-    roster = team.read_team(client)
+    roster = team.read_team(client, TEAM)
     for new in added:
         assert roster.member(new.member.email) == new.member
     assert roster.member(reviewer) in roster.reviewers and roster.member(annotators[0]) in roster.annotators
@@ -80,7 +81,7 @@ def test_annotators_and_a_reviewer_get_accounts_that_log_in(
     # The owner's token session is untouched by four sign-ups and logins.
     assert client.whoami()["email"] == credentials.email
     # No password anywhere but the returned objects: not in any log, not in the roster.
-    stored = json.dumps([roster_tasks(client), asdict(client.projects_titled(team.ROSTER_TITLE)[0])])
+    stored = json.dumps([roster_tasks(client), asdict(client.projects_titled(team.roster_title(TEAM))[0])])
     for password in passwords:
         assert password not in caplog.text and password not in stored
     assert client.invite_token() not in caplog.text and "token=***" in caplog.text  # sign-up URLs carry it
@@ -88,18 +89,18 @@ def test_annotators_and_a_reviewer_get_accounts_that_log_in(
 
 def test_an_existing_email_is_adopted_not_created_again(client: LabelStudioClient) -> None:
     signed_up, by_api = emails(2, "adopt")
-    [first] = team.add_members(client, [signed_up])
+    [first] = team.add_members(client, [signed_up], project=TEAM)
     api_user = client.create_user(by_api)  # an account of the organization that never logged in
 
-    again = team.add_members(client, [signed_up, by_api, signed_up.upper()])
+    again = team.add_members(client, [signed_up, by_api, signed_up.upper()], project=TEAM)
     assert [(n.member.email, n.status, n.password) for n in again] == [(signed_up, "unchanged", None), (by_api, "adopted", None)]
     assert again[1].member == Member(by_api, api_user, reviewer=False)
     assert "reset_password" in again[1].note and again[0].note == ""
 
-    [promoted] = team.add_members(client, [signed_up], reviewer=True)
+    [promoted] = team.add_members(client, [signed_up], project=TEAM, reviewer=True)
     assert (promoted.status, promoted.password, promoted.member) == ("updated", None, Member(signed_up, first.member.user_id, True))
     assert len(accounts(client, signed_up)) == 1
-    assert team.read_team(client).member(signed_up) == promoted.member
+    assert team.read_team(client, TEAM).member(signed_up) == promoted.member
     assert len([t for t in roster_tasks(client) if t["data"]["email"] == signed_up]) == 1  # updated in place
     with team.login(client.url, signed_up, first.password) as session:  # the first password still works
         assert session.whoami()["email"] == signed_up
@@ -109,27 +110,27 @@ def test_bad_emails_are_refused_before_anything_is_made(client: LabelStudioClien
     [good] = emails(1, "good")
     for bad in ("not-an-email", "two@@example.org", "", "name@example"):
         with pytest.raises(TeamError, match="Not an email address.*Nobody was added"):
-            team.add_members(client, [good, bad])
-    assert accounts(client, good) == [] and team.read_team(client).member(good) is None
+            team.add_members(client, [good, bad], project=TEAM)
+    assert accounts(client, good) == [] and team.read_team(client, TEAM).member(good) is None
     with pytest.raises(TeamError, match="No email address given"):
-        team.add_members(client, [])
+        team.add_members(client, [], project=TEAM)
 
 
 def test_a_removed_member_gets_a_clear_error(client: LabelStudioClient) -> None:
     in_roster, outside = emails(2, "removed")
-    [new] = team.add_members(client, [in_roster])
+    [new] = team.add_members(client, [in_roster], project=TEAM)
     remove_from_organization(client, new.member.user_id)
     remove_from_organization(client, client.create_user(outside))
 
     for email in (in_roster, outside):
         with pytest.raises(TeamError, match="not a member of the organization") as caught:
-            team.add_members(client, [email])
+            team.add_members(client, [email], project=TEAM)
         assert "another email" in str(caught.value)
 
     # Stopping part way still hands back the passwords made before.
     [fresh] = emails(1, "before-stop")
     with pytest.raises(TeamIncomplete, match="Added 1 of 2") as caught:
-        team.add_members(client, [fresh, outside])
+        team.add_members(client, [fresh, outside], project=TEAM)
     [made] = caught.value.added
     assert made.member.email == fresh and made.password
     with team.login(client.url, fresh, made.password) as session:
@@ -138,18 +139,18 @@ def test_a_removed_member_gets_a_clear_error(client: LabelStudioClient) -> None:
 
 def test_a_roster_entry_whose_account_was_deleted_is_mended(client: LabelStudioClient) -> None:
     [email] = emails(1, "deleted")
-    [old] = team.add_members(client, [email], reviewer=True)
+    [old] = team.add_members(client, [email], project=TEAM, reviewer=True)
     client._call("DELETE", f"/api/users/{old.member.user_id}/", "delete a user")  # gone for good, the email is free
 
-    [new] = team.add_members(client, [email], reviewer=True)
+    [new] = team.add_members(client, [email], project=TEAM, reviewer=True)
     assert new.status == "created" and new.password and new.member.user_id != old.member.user_id
-    assert team.read_team(client).member(email) == new.member
+    assert team.read_team(client, TEAM).member(email) == new.member
     assert len([t for t in roster_tasks(client) if t["data"]["email"] == email]) == 1
 
 
 def test_login_and_sign_up_refusals(client: LabelStudioClient) -> None:
     [email] = emails(1, "login")
-    [new] = team.add_members(client, [email])
+    [new] = team.add_members(client, [email], project=TEAM)
     with pytest.raises(LoginRejected, match="refused the login.*don't match"):
         team.login(client.url, email, new.password + "x")
 

@@ -26,7 +26,7 @@ from ..agreement import AgreementBuilder
 from ..errors import ExportError
 from ..gold import Gold, iter_articles, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
-from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest
+from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, review_of
 from .card import card as render_card
 from .documents import Doc, label_counts, make_doc, split_of
 from .folders import clean_leftovers, make_folder, remove_folder, swap_into_place
@@ -147,7 +147,9 @@ def export(
     tmp = make_folder(out)
     try:
         writer = writer_class(config.format)(tmp, schema, config.unit)
-        for task, grouped in iter_articles(iter_state(folder, title), schema, latest, totals, repair=config.repair):
+        for task, grouped in iter_articles(
+            iter_state(folder, title), schema, latest, totals, repair=config.repair, review=review_of(manifest)
+        ):
             builder.add(grouped)
             chosen = select_gold(grouped, schema, config.threshold)
             article = dict(task["data"])

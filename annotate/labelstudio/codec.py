@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import schema as schema_mod
-from ..models import Annotation, Article, Schema, TaskRef
+from ..models import Annotation, Article, Schema, TaskRef, content_hash
 
 # The fields later stages use; the bulk export and the task list add others, in other orders.
 TASK_KEYS = ("id", "data", "meta", "created_at", "updated_at", "project", "annotations")
@@ -54,6 +54,28 @@ def task_data(article: Article) -> dict[str, Any]:
         if value is not None:
             data[key] = value
     return data
+
+
+def article_of(raw: dict[str, Any]) -> Article:
+    """The article a pulled task holds, as push sent it (to send it on, e.g. to a review project)."""
+    data = raw.get("data") or {}
+    text = str(data.get("text") or "")
+
+    def optional(key: str) -> str | None:
+        return None if data.get(key) is None else str(data[key])
+
+    return Article(
+        id=article_id_of(raw),
+        title=str(data.get("title") or ""),
+        text=text,
+        content_hash=str(data.get("content_hash") or "") or content_hash(text),
+        origin=str(data.get("origin") or f"task {raw.get('id')}"),
+        url=optional("url"),
+        published_at=optional("published_at"),
+        source=optional("source"),
+        version=version_of(raw),
+        cleaning=tuple(str(c) for c in data.get("cleaning") or ()),
+    )
 
 
 def task_ref(task_id: int, fields: dict[str, Any]) -> TaskRef:

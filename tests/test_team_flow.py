@@ -1,0 +1,104 @@
+"""A team on the real Label Studio: blind overlap queues, work as each annotator's own login, review, gold.
+
+Everything an annotator does here is done through their own session (the login form
+with the password `team add` printed), never the owner's token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import datasets
+import pytest
+
+from annotate import adjudicate, export, pull, push, queues, schema, team
+from annotate.labelstudio.client import LabelStudioClient
+from annotate.models import ExportConfig
+from test_pull import ent
+from test_push import synthetic
+from test_validate import answer
+
+pytestmark = pytest.mark.studio
+SCHEMA = schema.load()
+
+
+def queue_articles(client: LabelStudioClient, title: str, user_id: int) -> dict[str, dict]:
+    """The tasks of one annotator's queue, by article, as that queue holds them."""
+    project = client.find_project(queues.queue_title(title, user_id))
+    assert project is not None
+    return {t["data"]["article_id"]: t for t in client.iter_tasks(project.id, annotations=True)}
+
+
+def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
+    client: LabelStudioClient, project_title: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    added = team.add_members(client, [f"ann{i}-{run}@example.org" for i in range(3)], project=project_title)
+    [reviewer] = team.add_members(client, [f"rev-{run}@example.org"], project=project_title, reviewer=True)
+    members = [n.member for n in added]
+    sessions = {m.user_id: team.login(client.url, m.email, n.password or "") for m, n in zip(members, added)}
+
+    articles = synthetic(6)
+    pushed = push.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
+    assert pushed.pool.imported == [a.id for a in articles]
+    mine = {m.user_id: queue_articles(client, project_title, m.user_id) for m in members}
+    assert sorted(len(q) for q in mine.values()) == [4, 4, 4]
+    holders = {a.id: {u for u, q in mine.items() if a.id in q} for a in articles}
+    assert all(len(h) == 2 for h in holders.values())
+
+    # Each annotator, logged in as themselves, sees in their queue exactly their articles.
+    for user_id, session in sessions.items():
+        queue = session.find_project(queues.queue_title(project_title, user_id))
+        assert queue is not None
+        seen = {t["data"]["article_id"] for t in session.iter_tasks(queue.id)}
+        assert seen == set(mine[user_id])
+
+    # The first annotator of each article labels الرقة as GPE; the second as LOC on one shared article.
+    text = articles[0].text
+    shared = articles[0].id
+    first, second = sorted(holders[shared])
+    for user_id, session in sessions.items():
+        for article_id, task in queue_articles(client, project_title, user_id).items():
+            label = "LOC" if (article_id, user_id) == (shared, second) else "GPE"
+            session.create_annotation(task["id"], [ent("g", label, text, "الرقة"), answer()])
+    # After the other submitted, the second annotator's task of the shared article holds only their own work.
+    own = sessions[second].get_task(queue_articles(client, project_title, second)[shared]["id"])
+    assert [a["completed_by"]["id"] for a in own["annotations"]] == [second]
+
+    pulled = tmp_path / "pulled"
+    done = pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    assert done.annotations == 12 and len(done.manifest["parts"]) == 3
+    figures = adjudicate.project_agreement(project_title, schema=SCHEMA, root=pulled)
+    assert figures.articles == 6 and len(figures.annotators) == 3 and len(figures.pairs) == 3
+
+    # The 1-vs-1 disagreement is disputed and goes to the review project, with both versions.
+    found = adjudicate.disputes(project_title, schema=SCHEMA, root=pulled)
+    assert [d.article_id for d in found] == [shared]
+    assert adjudicate.push_disputes(client, project_title, found, SCHEMA, root=pulled) == 1
+    review = client.find_project(queues.review_title(project_title))
+    assert review is not None
+    (task,) = client.iter_tasks(review.id)
+    versions = sorted(p["model_version"] for p in client.list_predictions(task["id"]))
+    assert versions[0] == adjudicate.MODEL_VERSION and len(versions) == 3
+    # The reviewer, logged in as themselves, decides: GPE.
+    as_reviewer = team.login(client.url, reviewer.member.email, reviewer.password or "")
+    as_reviewer.create_annotation(task["id"], [ent("g", "GPE", text, "الرقة"), answer()])
+
+    pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    out = tmp_path / "gold"
+    report = export.export(project_title, out, ExportConfig(split=(1.0, 0.0, 0.0)), schema=SCHEMA, root=pulled)
+    assert report.stats.gold_sources == {"ground_truth": 1, "majority": 5}
+    rows = {r["article_id"]: r for r in datasets.load_dataset(str(out))["train"]}
+    names = datasets.load_dataset(str(out))["train"].features["entities"].feature["type"].names
+    assert [(names[e["type"]], e["text"]) for e in rows[shared]["entities"]] == [("GPE", "الرقة")]
+    assert rows[shared]["gold_source"] == "ground_truth" and len(rows[shared]["annotators"]) == 2
+
+    # A new annotator and more articles: no earlier assignment moves.
+    [late] = team.add_members(client, [f"late-{run}@example.org"], project=project_title)
+    again = push.push_queues(client, synthetic(12), title=project_title, schema=SCHEMA, overlap=2)
+    assert set(again.given) == {a.id for a in synthetic(12)[6:]}
+    for m in members:
+        now = queue_articles(client, project_title, m.user_id)
+        assert set(mine[m.user_id]) <= set(now)
+    assert len(queue_articles(client, project_title, late.member.user_id)) == 6  # 24 places over 4 people

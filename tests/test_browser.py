@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import datasets
 import pytest
 
-from annotate import export, pull, push, schema
+from annotate import export, ingest, pull, push, schema, team
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from annotate.validate import validate_project
@@ -198,8 +199,13 @@ def relate(page: Any, text: str, trigger: str, entity: str, role: str, how: str 
 
 
 @contextmanager
-def editor(credentials: Any, project_id: int, task_id: int) -> Iterator[Any]:
-    """A logged-in page on the task's labelling view."""
+def editor(credentials: Any, project_id: int, task_id: int | None, login: tuple[str, str] | None = None) -> Iterator[Any]:
+    """A logged-in page on the task's labelling view.
+
+    ``login`` (email, password) logs in as that person instead of the studio owner;
+    without ``task_id`` the page opens the project and presses "Label All Tasks", the
+    path an annotator takes from their queue URL.
+    """
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
@@ -209,11 +215,20 @@ def editor(credentials: Any, project_id: int, task_id: int) -> Iterator[Any]:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ar")
             page.set_default_timeout(20_000)
             page.goto(f"{credentials.url}/user/login/")
-            page.fill("input[name=email]", credentials.email)
-            page.fill("input[name=password]", credentials.password)
+            email, password = login or (credentials.email, credentials.password)
+            page.fill("input[name=email]", email)
+            page.fill("input[name=password]", password)
             page.click("button[type=submit]")
             page.wait_for_url(lambda url: "/user/login" not in url)
-            page.goto(f"{credentials.url}/projects/{project_id}/data?task={task_id}")
+            if task_id is None:
+                page.goto(f"{credentials.url}/projects/{project_id}/data")
+                page.get_by_role("button", name="Label All Tasks").click()
+                # The label stream opens with the instructions, as the project asks: read, then close.
+                page.get_by_text("Labeling Instructions").wait_for()
+                page.keyboard.press("Escape")
+                page.get_by_text("Labeling Instructions").wait_for(state="hidden")
+            else:
+                page.goto(f"{credentials.url}/projects/{project_id}/data?task={task_id}")
             page.wait_for_load_state("networkidle")
             page.wait_for_selector(".lsf-htx-richtext .lsf-richtext__line")
             page.locator(f"{BAR} .lsf-label", has_text="GPE").first.wait_for()
@@ -447,8 +462,16 @@ def test_label_bar_stays_in_view_on_a_long_article(
 def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
     client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path
 ) -> None:
-    project, task_id = push_article(client, project_title, tmp_path, TEXT)
-    with editor(credentials, project, task_id) as page:
+    """An annotator of the team, logged in as themselves, labels from their own queue."""
+    [new] = team.add_members(client, [f"browser-{uuid.uuid4().hex[:6]}@example.org"], project=project_title)
+    articles = tmp_path / "article.jsonl"
+    articles.write_text(json.dumps({"id": "browser-1", "title": "اختبار المحرر", "text": TEXT}, ensure_ascii=False), encoding="utf-8")
+    pushed = push.push_queues(client, ingest.read_articles([articles]), title=project_title, schema=SCHEMA, overlap=1)
+    queue = pushed.queues[new.member.email].project
+    (task,) = client.iter_tasks(queue.id)
+    task_id = int(task["id"])
+    with editor(credentials, queue.id, None, login=(new.member.email, new.password or "")) as page:
+        screenshot(page, "annotator-queue.png")
         # The article reads right to left (a locator waits out the editor's re-renders).
         assert page.locator(".lsf-htx-richtext").first.evaluate("e => getComputedStyle(e).direction") == "rtl"
         label(page, TEXT, "قَصَفَتْ", "Conflict:Attack", key=True)
@@ -469,6 +492,9 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
         while not client.get_task(task_id).get("annotations") and time.monotonic() < deadline:
             page.wait_for_timeout(250)
 
+    (submitted,) = client.get_task(task_id)["annotations"]
+    by = submitted["completed_by"]
+    assert (by["id"] if isinstance(by, dict) else by) == new.member.user_id  # the annotator's own work, not the owner's
     pulled = tmp_path / "pulled"
     pull.pull(client, title=project_title, root=pulled)
     result, _ = validate_project(project_title, root=pulled)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,7 +29,7 @@ from . import schema as schema_mod
 from .annotators import Pseudonyms
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .errors import DamagedStateError, ProjectError
+from .errors import DamagedStateError, ProjectError, ServerError, UnreachableError
 from .files import AtomicFile, write_json, write_jsonl
 from .models import Project, Schema
 from .queues import parts
@@ -50,6 +51,9 @@ from .store import (
 Progress = Callable[[str, int, int], None]
 # Past this share of changed tasks, one bulk export is faster than fetching them page by page.
 FULL_WHEN_CHANGED = 0.5
+SNAPSHOT_TITLE = "annotate pull"  # names the export snapshots pull makes (and takes up after a failure)
+SNAPSHOT_POLL = 1.0  # seconds between looks at a snapshot Label Studio is writing
+SNAPSHOT_WAIT = 3 * 3600  # Label Studio's own limit for a background export job
 
 @dataclass
 class PullReport:
@@ -151,6 +155,79 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
     return last, index, None
 
 
+def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progress) -> list[dict[str, Any]]:
+    """Every task of a project through an export snapshot: made, waited for, downloaded, then deleted.
+
+    A snapshot a failed pull left behind (its request cut by a proxy, or the pull
+    stopped while Label Studio kept writing) is taken up instead of making another;
+    ``_up_to_date`` then refetches whatever changed since it was written.
+    """
+    ours = [s for s in client.snapshots(project_id) if str(s.get("title", "")).startswith(SNAPSHOT_TITLE)]
+    usable = [s for s in ours if s.get("status") != "failed"]
+    if usable:
+        snap = usable[0]  # the newest
+    else:
+        title = f"{SNAPSHOT_TITLE} {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+        try:
+            snap = client.create_snapshot(project_id, title)
+        except (ServerError, UnreachableError):
+            # The request broke, but Label Studio may have gone on: look for what it made.
+            made = [s for s in client.snapshots(project_id) if s.get("title") == title]
+            if not made:
+                raise
+            snap = made[0]
+    started = time.monotonic()
+    while snap.get("status") != "completed":
+        if snap.get("status") == "failed":
+            client.delete_snapshot(project_id, int(snap["id"]))
+            raise ServerError(
+                f"Label Studio could not write the export snapshot of project {project_id}.",
+                "Run `annotate pull` again; Label Studio's log (studio.log for the embedded studio) says why.",
+            )
+        if time.monotonic() - started > SNAPSHOT_WAIT:
+            raise ServerError(
+                f"Label Studio has not finished the export snapshot of project {project_id} after {SNAPSHOT_WAIT // 60} minutes.",
+                "Run `annotate pull` again later: it takes up the same snapshot.",
+            )
+        progress("snapshot", int(time.monotonic() - started), 0)
+        time.sleep(SNAPSHOT_POLL)
+        snap = client.snapshot(project_id, int(snap["id"]))
+    progress("downloading", 0, 0)
+    tasks = client.download_snapshot(project_id, int(snap["id"]))
+    for old in ours:
+        if int(old["id"]) != int(snap["id"]):
+            client.delete_snapshot(project_id, int(old["id"]))  # leftovers of failed pulls
+    client.delete_snapshot(project_id, int(snap["id"]))
+    return tasks
+
+
+def _listed(task: dict[str, Any]) -> Listed:
+    """A canonical task's listing values, as Label Studio's task list gives them."""
+    annotations = task.get("annotations") or []
+    cancelled = sum(1 for a in annotations if a.get("was_cancelled"))
+    return task.get("updated_at"), len(annotations) - cancelled, cancelled
+
+
+def _up_to_date(
+    client: LabelStudioClient, tasks: list[dict[str, Any]], listed: dict[int, Listed], where: dict[int, int], progress: Progress
+) -> list[dict[str, Any]]:
+    """The snapshot's tasks as of the listing: gone ones dropped, missing or changed ones fetched anew.
+
+    A snapshot is written after the listing (or, taken up from a failed pull, before it);
+    either way a task whose listing differs from its copy in the snapshot is read again.
+    """
+    current = {int(t["id"]): t for t in tasks if int(t["id"]) in listed}
+    stale = [i for i, seen in listed.items() if i not in current or _listed(current[i]) != seen]
+    by_project: dict[int, list[int]] = {}
+    for task_id in stale:
+        by_project.setdefault(where[task_id], []).append(task_id)
+    for project_id, ids in by_project.items():
+        for task in client.iter_tasks(project_id, annotations=True, ids=ids):
+            current[int(task["id"])] = codec.canonical(task)
+            progress("fetching", len(current), len(listed))
+    return list(current.values())
+
+
 def _parts(client: LabelStudioClient, title: str) -> list[Project]:
     """The queue and review projects of a team project (none for a project one person labels)."""
     found = {p.title: p for p in client.list_projects(title=title)}
@@ -207,9 +284,8 @@ def pull(
             cancelled = last["counts"]["cancelled"] - before[1] + after[1]
         else:
             progress("exporting", 0, 0)
-            fetched = sorted(
-                (codec.canonical(t) for part in projects for t in client.export_tasks(part.id)), key=lambda t: int(t["id"])
-            )
+            fetched = [codec.canonical(t) for part in projects for t in _snapshot_tasks(client, part.id, progress)]
+            fetched = sorted(_up_to_date(client, fetched, listed, where, progress), key=lambda t: int(t["id"]))
             for task in fetched:
                 out.write(_line(task))
             annotations, cancelled = _counts(fetched)

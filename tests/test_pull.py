@@ -357,20 +357,42 @@ def test_projects_whose_titles_look_alike_keep_their_own_pulled_data(
 
 
 def test_transient_failures_are_retried_and_a_failed_pull_keeps_the_old_state(
-    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
+    pid = push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA).project.id
     with BreakingProxy(credentials.port) as proxy:
         flaky = LabelStudioClient(proxy.url, credentials.token, retries=2, backoff=0.05)
-        proxy.break_after(b"/export?", times=1)
+        # The request that makes the export snapshot is cut after Label Studio made it:
+        # the pull finds the snapshot it asked for instead of failing or making another.
+        proxy.break_after(b"POST /api/projects/", times=1)
         done = pull.pull(flaky, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
-        assert proxy.broken == 1 and done.tasks == 3
+        assert proxy.broken == 1 and done.tasks == 3 and client.snapshots(pid) == []
+        proxy.break_after(b"/download?", times=1)  # a download cut once is tried again
+        done = pull.pull(flaky, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
+        assert proxy.broken == 2 and done.tasks == 3
         before = (done.folder / "state.jsonl").read_bytes(), (done.folder / "manifest.json").read_bytes()
-        proxy.break_after(b"/export?", times=10)
+        proxy.break_after(b"/download?", times=10)
         with pytest.raises(ServerError, match="after 3 attempt"):
             pull.pull(flaky, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
         flaky.close()
     assert ((done.folder / "state.jsonl").read_bytes(), (done.folder / "manifest.json").read_bytes()) == before
+    # The failed pull left its snapshot; the next one takes it up, brings it up to date, and deletes it.
+    (left,) = client.snapshots(pid)
+    task = next(iter(client.iter_tasks(pid)))
+    client.create_annotation(task["id"], [answer()])  # a change made after that snapshot was written
+    monkeypatch.setattr(client, "create_snapshot", lambda *args, **kwargs: pytest.fail("made a second snapshot"))
+    fetched_again: list[int] = []
+    iter_tasks = client.iter_tasks
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        fetched_again.extend(kwargs.get("ids") or [])
+        return iter_tasks(*args, **kwargs)
+
+    monkeypatch.setattr(client, "iter_tasks", recorded)
+    again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
+    assert client.snapshots(pid) == [] and again.annotations == 1
+    assert fetched_again == [task["id"]]  # only the task changed since the snapshot is read again
+    assert again.folder.joinpath("state.jsonl").read_bytes() != before[0]
 
 
 def test_pull_of_an_unknown_project_says_so(studio_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

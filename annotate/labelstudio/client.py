@@ -509,6 +509,51 @@ class LabelStudioClient:
             raise LabelStudioError(f"Label Studio's export of project {project_id} is not a list of tasks.")
         return body
 
+    # Export snapshots: a large project's full pull, which a proxy cannot cut as it can one long GET.
+
+    def create_snapshot(self, project_id: int, title: str) -> dict[str, Any]:
+        """Ask Label Studio to write every task with every annotation (skipped and ground truth too) to a file.
+
+        With a task queue (Redis) it works in the background; without one, as in the
+        embedded studio, the request returns when the file is written. Not retried: a
+        broken request may have made the snapshot, which ``snapshots`` then finds.
+        """
+        return self._call(
+            "POST",
+            f"/api/projects/{project_id}/exports/",
+            f"start an export snapshot of project {project_id}",
+            json={"title": title, "annotation_filter_options": {"usual": True, "ground_truth": True, "skipped": True}},
+            retry=False,
+            timeout=BULK_TIMEOUT,
+        )
+
+    def snapshots(self, project_id: int) -> list[dict[str, Any]]:
+        """The project's export snapshots, newest first (id, title, status, created_at)."""
+        body = self._call("GET", f"/api/projects/{project_id}/exports/", f"list the export snapshots of project {project_id}")
+        return [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []
+
+    def snapshot(self, project_id: int, snapshot_id: int) -> dict[str, Any]:
+        return self._call(
+            "GET", f"/api/projects/{project_id}/exports/{snapshot_id}", f"read export snapshot {snapshot_id} of project {project_id}"
+        )
+
+    def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
+        body = self._call(
+            "GET",
+            f"/api/projects/{project_id}/exports/{snapshot_id}/download",
+            f"download export snapshot {snapshot_id} of project {project_id}",
+            params={"exportType": "JSON"},
+            timeout=BULK_TIMEOUT,
+        )
+        if not isinstance(body, list):
+            raise LabelStudioError(f"Label Studio's snapshot {snapshot_id} of project {project_id} is not a list of tasks.")
+        return body
+
+    def delete_snapshot(self, project_id: int, snapshot_id: int) -> None:
+        self._call(
+            "DELETE", f"/api/projects/{project_id}/exports/{snapshot_id}", f"delete export snapshot {snapshot_id} of project {project_id}"
+        )
+
     def task_refs(self, project_id: int, *, after_id: int | None = None, skip: Sequence[int] = ()) -> list[TaskRef]:
         """What push needs of every task (with an id above ``after_id``, not in ``skip``): its id and the article id, version and hash.
 

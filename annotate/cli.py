@@ -31,8 +31,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import AnnotateError, SchemaError, StudioError, printable
+from .errors import AnnotateError, SchemaError, StudioError, TeamIncomplete, printable
 from .models import FORMATS, SPLITS, UNITS, ExportConfig, Format, Schema, Unit
+from .queues import review_title  # plain functions; store imports it anyway
 from . import schema as schema_mod  # cheap, and store needs it anyway
 from . import settings as settings_mod  # tomllib only
 from .store import pulled_root
@@ -44,8 +45,9 @@ if TYPE_CHECKING:  # only for annotations: importing them at run time is what st
     from .pull import Progress as StageProgress
     from .pull import PullReport
     from .push import Progress as PushProgress
-    from .push import PushReport
-    from .status import ProjectStatus
+    from .push import PushReport, QueuePush
+    from .status import ProjectStatus, TeamStatus
+    from .team import Added, Rebalanced, Removal
     from .validate import ValidationReport
 
 app = typer.Typer(help="Gold entity/event training data from Arabic news, labelled in Label Studio.", no_args_is_help=True)
@@ -53,8 +55,12 @@ schema_app = typer.Typer(help="Check a schema file or show the Label Studio conf
 studio_app = typer.Typer(
     help="Run the embedded Label Studio (127.0.0.1 only, data in .annotate/ of the project root).", no_args_is_help=True
 )
+team_app = typer.Typer(
+    help="The annotation team: accounts, blind queues (push --overlap K), progress and rebalancing.", no_args_is_help=True
+)
 app.add_typer(schema_app, name="schema")
 app.add_typer(studio_app, name="studio")
+app.add_typer(team_app, name="team")
 
 err = Console(stderr=True)
 
@@ -113,6 +119,7 @@ HomeOpt = Annotated[
     Optional[Path],
     typer.Option("--home", help="Folder of the embedded studio (default: $ANNOTATE_HOME, else .annotate/ in the project root)."),
 ]
+StatusJsonOpt = Annotated[bool, typer.Option("--json", help="Print the status as JSON.")]
 NoRepairOpt = Annotated[bool, typer.Option("--no-repair", help="Report certain repairs as errors instead of making them.")]
 ThresholdOpt = Annotated[
     float, typer.Option(min=0.01, max=1.0, help="Majority merge: share of annotators that keeps a mention.")
@@ -334,8 +341,36 @@ def _push(home: Path | None, paths: list[Path], rules: Path | None = None, **opt
         )
 
 
+def _push_queues(home: Path | None, paths: list[Path], rules: Path | None, **options: Any) -> QueuePush:
+    """``push --overlap``: the pool, then each annotator's queue, with a progress bar over the queues."""
+    from . import ingest as ingest_mod
+    from . import push as push_mod
+    from .labelstudio import studio as studio_mod
+
+    articles = ingest_mod.read_articles(paths, ingest_mod.load_rules(rules))
+    with studio_mod.connect(home) as client, _progress("Filling queues") as progress:
+        return push_mod.push_queues(client, articles, on_progress=progress, cache=studio_mod.push_cache(home), **options)
+
+
+def _echo_queue_push(report: QueuePush) -> None:
+    """The pool as a push prints it, then each annotator's queue and the articles newly given."""
+    _echo_push(report.pool)
+    echo(f"Queues (each article to {report.overlap} annotators):")
+    for email, queue in sorted(report.queues.items()):
+        before = queue.project.task_number
+        echo(f"  {email}: {before} -> {before + len(queue.imported)} task(s)  {queue.url}")
+    echo(f"Newly given: {len(report.given)} article(s)")
+    for article_id, emails in list(report.given.items())[:20]:
+        echo(f"  {article_id} -> {', '.join(emails)}")
+    if len(report.given) > 20:
+        echo(f"  ... and {len(report.given) - 20} more")
+    if report.queues:
+        echo("Each annotator logs in, opens their queue and presses Label All Tasks.")
+
+
 @app.command("push")
 def push(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Article files (.txt, .jsonl) or folders of them.")],
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
@@ -344,10 +379,24 @@ def push(
     # None leaves push's own measured default; reading it here would import push (and httpx) for --help.
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Tasks per import request (default: push.DEFAULT_BATCH).")] = None,
     annotators: Annotated[Optional[int], typer.Option(min=1, help="Annotators per article (Label Studio's overlap).")] = None,
+    overlap: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Give each article to K people of the team, each in a queue project of their own (see `team`)."),
+    ] = None,
     home: HomeOpt = None,
 ) -> None:
     """Create or reuse the project and import the articles it does not have yet."""
     batch = {} if batch_size is None else {"batch_size": batch_size}
+    if overlap is not None and annotators is not None:
+        raise typer.BadParameter(
+            "use one: --overlap K gives each article to K team members in queues of their own,"
+            " --annotators N asks Label Studio for N annotations per task in one shared project.",
+            ctx=ctx, param_hint="'--overlap' / '--annotators'",
+        )
+    if overlap is not None:
+        title, loaded = _project(project, schema)
+        _echo_queue_push(_push_queues(home, paths, rules, title=title, schema=loaded, new_version=new_version, overlap=overlap, **batch))
+        return
     chosen = settings_mod.resolve(project, schema)
     report = _push(
         home, paths, rules, title=chosen.project, schema_path=chosen.schema, new_version=new_version, annotators=annotators,
@@ -661,7 +710,7 @@ def _echo_status(found: ProjectStatus, as_json: bool) -> None:
 def status(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    as_json: StatusJsonOpt = False,
     no_repair: NoRepairOpt = False,
     pulled: PulledOpt = None,
     home: HomeOpt = None,
@@ -675,6 +724,171 @@ def status(
         title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, connect=lambda: studio_mod.connect(home)
     )
     _echo_status(found, as_json)
+
+
+# --- team ---------------------------------------------------------------------------------
+
+def _queue_line(report: Added, user_id: int) -> str:
+    if report.queues is None:
+        return f"see `{_command()} team status`"
+    if user_id in report.queues:
+        return f"{report.queues[user_id]} (open it and press Label All Tasks)"
+    return f"appears after `{_command()} push PATH... --overlap K`"
+
+
+def _echo_team_add(report: Added, as_json: bool) -> None:
+    """Each person once: status, the generated password (new accounts only: nothing keeps it), where to log in, their queue."""
+    if as_json:  # passwords go to stdout in this one document, and nowhere else
+        members = []
+        for new in report.members:
+            m = new.member
+            row: dict[str, Any] = {"email": m.email, "user_id": m.user_id, "reviewer": m.reviewer, "status": new.status}
+            if new.password:
+                row["password"] = new.password
+            queue = (report.queues or {}).get(m.user_id)
+            members.append({**row, "login_url": report.login_url, "queue_url": queue, "note": new.note or None})
+        echo(json.dumps({"project": report.title, "members": members}, ensure_ascii=False, indent=2))
+        return
+    for new in report.members:
+        m = new.member
+        echo(f"{m.email}: {new.status} ({'reviewer' if m.reviewer else 'annotator'}, Label Studio user {m.user_id})")
+        if new.password:
+            echo(f"  password: {new.password}  (shown this once and stored nowhere: send it to them now)")
+        echo(f"  log in:   {report.login_url}")
+        if m.reviewer:
+            echo(f"  reviews:  in the project {review_title(report.title)!r}, made by `{_command()} adjudicate --push`")
+        else:
+            echo(f"  queue:    {_queue_line(report, m.user_id)}")
+        if new.note:
+            echo(f"  note:     {new.note}")
+
+
+@team_app.command("add")
+def team_add(
+    emails: Annotated[list[str], typer.Argument(help="Email addresses, one account each.")],
+    project: ProjectOpt = None,
+    reviewer: Annotated[bool, typer.Option("--reviewer", help="They review disputes instead of annotating (no queue).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (with the new passwords, once).")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Give each email a Label Studio account that can log in (or adopt theirs) and put them in the project's team."""
+    from . import team as team_mod
+    from .labelstudio import studio as studio_mod
+
+    title, _ = _project(project, None)
+    with studio_mod.connect(home) as client:
+        try:
+            report = team_mod.add_to_team(client, emails, project=title, reviewer=reviewer)
+        except TeamIncomplete as exc:  # those made before the failure exist nowhere else: show them first
+            _echo_team_add(team_mod.Added(title, team_mod.login_url(client.url), exc.added), as_json)
+            raise
+    _echo_team_add(report, as_json)
+
+
+def _echo_team_remove(report: Removal, title: str) -> None:
+    m = report.member
+    echo(f"{m.email} left the team of {title!r}; their Label Studio account stays (they can still log in).")
+    if report.queue_url is None:
+        echo("They had no queue: nothing else changed.")
+        return
+    echo(f"Their queue {report.queue_url}:")
+    echo(f"  {len(report.freed)} unstarted article(s) taken out; {len(report.kept)} kept because they started them"
+         " (annotated, skipped or drafted), with their work")
+    if report.freed:
+        echo(f"The freed articles need another annotator: run `{_command()} team rebalance`"
+             f" (or the next `{_command()} push PATH... --overlap K` gives them).")
+
+
+@team_app.command("remove")
+def team_remove(
+    email: Annotated[str, typer.Argument(help="The email of the person who leaves.")],
+    project: ProjectOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Take a person off the team: their unstarted tasks go back to the pool, their work and account stay."""
+    from . import team as team_mod
+    from .labelstudio import studio as studio_mod
+
+    title, _ = _project(project, None)
+    with studio_mod.connect(home) as client:
+        report = team_mod.remove_member(client, title, email)
+    _echo_team_remove(report, title)
+
+
+def _echo_rebalance(report: Rebalanced) -> None:
+    why = "as asked" if report.overlap_chosen else "the most queues any article is in now; set it with --overlap"
+    echo(f"Overlap {report.overlap} ({why})")
+    echo(f"Given: {len(report.given)} article(s) that had fewer than {report.overlap} annotators")
+    for article_id, emails in list(report.given.items())[:20]:
+        echo(f"  {article_id} -> {', '.join(emails)}")
+    echo(f"Moved: {len(report.moved)} unstarted article(s); {report.started} article(s) started by their holder never move")
+    for article_id, source, target in report.moved[:20]:
+        echo(f"  {article_id}: {source} -> {target}")
+    for article_id, source, target in report.skipped:
+        echo(f"  not moved: {article_id} ({source} -> {target}): {source} started it meanwhile")
+    echo("Queues (articles before -> after):")
+    for email, (before, after) in report.sizes.items():
+        echo(f"  {email}: {before} -> {after}  {report.queues.get(email, '(no queue yet)')}")
+
+
+@team_app.command("rebalance")
+def team_rebalance(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    overlap: Annotated[
+        Optional[int], typer.Option(min=1, help="Annotators per article (default: the most queues any article is in now).")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Give articles with too few annotators to more people, then even the queues out, moving only unstarted articles."""
+    from . import team as team_mod
+    from .labelstudio import studio as studio_mod
+
+    title, loaded = _project(project, schema)
+    with studio_mod.connect(home) as client:
+        report = team_mod.rebalance(client, title, schema=loaded, overlap=overlap, cache=studio_mod.push_cache(home))
+    _echo_rebalance(report)
+
+
+def _echo_team_status(found: TeamStatus, as_json: bool) -> None:
+    from .agreement import figure
+
+    if as_json:
+        echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=2))
+        return
+    pulled = f"agreement from the pull of {found.pull.pulled_at}" if found.pull else f"no pull yet: `{_command()} pull` for agreement"
+    echo(f"Team of {found.title!r} at {found.url}, live ({pulled})")
+    echo(f"  {'annotator':<32}{'assigned':>9}{'submitted':>10}{'skipped':>8}{'remaining':>10}  {'last activity':<28}agreement")
+    for p in found.people:
+        name = (p.email or f"user {p.user_id}") + ("" if p.in_team else " (not in the team)")
+        agreed = f"{figure(p.agreement)} over {p.compared} article(s)" if p.compared else "-"
+        echo(f"  {name:<32}{p.assigned:>9}{p.submitted:>10}{p.skipped:>8}{p.remaining:>10}  {p.last_activity or '-':<28}{agreed}")
+    spread = ", ".join(f"{n}: {count}" for n, count in found.by_submitted.items())
+    echo(f"Articles: {found.articles} in the pool; by submitted annotations {spread} (overlap {found.overlap})")
+    if found.pull:
+        echo(f"Ready for export: {found.pull.ready} of {found.pull.articles} article(s) at the latest pull")
+    r = found.review
+    who = ", ".join(r.reviewers) or f"nobody yet (`{_command()} team add EMAIL --reviewer`)"
+    echo(f"Review: {r.tasks} task(s), {r.decided} decided, {r.open} open; reviewers: {who}" + (f"; {r.url}" if r.url else ""))
+
+
+@team_app.command("status")
+def team_status(
+    project: ProjectOpt = None,
+    schema: SchemaOpt = None,
+    as_json: StatusJsonOpt = False,
+    no_repair: NoRepairOpt = False,
+    pulled: PulledOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Per person: assigned, submitted, skipped, remaining, last activity, agreement; per project: coverage, ready, review."""
+    from . import status as status_mod
+    from .labelstudio import studio as studio_mod
+
+    title, loaded = _project(project, schema)
+    with studio_mod.connect(home) as client:
+        found = status_mod.team_status(client, title, schema=loaded, root=pulled_root(pulled), repair=not no_repair)
+    _echo_team_status(found, as_json)
 
 
 class Interrupted(BaseException):

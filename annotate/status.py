@@ -4,11 +4,16 @@ Counted from the pulled data through validate's one pass (``validate_tasks``), s
 annotation counts as kept here exactly when ``validate`` and ``export`` keep it. The
 server, when it answers, is asked only for its task listing (no texts), which it
 compares with what the pull recorded, as the next pull would.
+
+``team_status`` is the team's view (``annotate team status``): each annotator's queue as
+Label Studio holds it now (task listings, no texts), the review project, and, from the
+latest pull, each person's agreement with the others and what is ready for export.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,6 +120,11 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
         return ServerCounts(error=exc.message)
 
 
+def _pulled(folder: Path) -> bool:
+    """Whether anything was pulled into ``folder`` (damaged data counts: reading it says what is wrong)."""
+    return (folder / STATE).exists() or (folder / MANIFEST).exists()
+
+
 def project_status(
     title: str,
     *,
@@ -130,7 +140,7 @@ def project_status(
     """
     folder = project_folder(title, root)
     pull = None
-    if (folder / STATE).exists() or (folder / MANIFEST).exists():
+    if _pulled(folder):
         tasks, manifest = read_state(folder, title)
         pull = _pull_counts(tasks, manifest, schema, repair)
     server = _server_counts(title, folder, connect) if connect is not None else None
@@ -153,3 +163,140 @@ def rejected_listing(title: str, root: Path, rejected: int) -> Path | None:
     except (OSError, ValueError, AttributeError):
         return None
     return path if listed == rejected else None
+
+
+# --- the team: live from Label Studio, agreement from the latest pull --------------------------
+
+
+@dataclass
+class PersonStatus:
+    """One annotator's queue now (tasks), and how their labels agree with the others' in the latest pull."""
+
+    email: str | None  # None: an account Label Studio no longer lists
+    user_id: int
+    in_team: bool  # an annotator of the roster now; False: removed (or made a reviewer), their queue stays
+    queue_url: str | None  # None: no queue yet (nothing given to them)
+    assigned: int = 0
+    submitted: int = 0
+    skipped: int = 0
+    remaining: int = 0  # neither submitted nor skipped (a draft is still remaining)
+    last_activity: str | None = None  # newest updated_at of a task they submitted or skipped
+    agreement: float | None = None  # mean entity F1 (exact) of their pairs in the latest pull; None: nothing compared
+    compared: int = 0  # articles they share with another annotator in the latest pull
+
+
+@dataclass
+class ReviewStatus:
+    reviewers: list[str]
+    tasks: int = 0  # disputed articles sent to the review project (`adjudicate --push`)
+    decided: int = 0  # with a submitted annotation
+    open: int = 0
+    url: str | None = None
+
+
+@dataclass
+class TeamStatus:
+    title: str
+    url: str  # Label Studio
+    folder: Path  # the project's pulled data (for agreement and "ready")
+    overlap: int  # the largest number of team queues an article is in now
+    people: list[PersonStatus]
+    articles: int  # in the pool
+    by_submitted: dict[int, int]  # submitted annotations -> articles with that many, every queue counted
+    review: ReviewStatus
+    pull: PullCounts | None  # the latest pull: "ready" is what export takes; None: nothing pulled yet
+
+    def as_dict(self) -> dict[str, Any]:
+        plain = asdict(self)
+        plain["folder"] = str(self.folder)
+        plain["by_submitted"] = {str(k): v for k, v in self.by_submitted.items()}
+        return plain
+
+
+def _agreement(title: str, schema: Schema, root: Path, repair: bool) -> Callable[[int], tuple[float | None, int]]:
+    """Per user id: the mean entity F1 (exact) of their annotator pairs in the latest pull, and the articles compared."""
+    from .adjudicate import project_agreement
+    from .annotators import Pseudonyms
+
+    report = project_agreement(title, schema=schema, root=root, repair=repair)  # it saves the pseudonyms' key first
+    scores: dict[str, list[float]] = {}
+    compared: dict[str, int] = {}
+    for pair, figures in report.pairs.items():  # keyed by pseudonyms
+        f1 = figures["entities_exact"].f1
+        for name in pair:
+            compared[name] = compared.get(name, 0) + int(figures["articles"])
+            if not math.isnan(f1):
+                scores.setdefault(name, []).append(f1)
+    pseudonyms = Pseudonyms(project_folder(title, root))
+
+    def of(user_id: int) -> tuple[float | None, int]:
+        name = pseudonyms(user_id)
+        mean = round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None
+        return mean, compared.get(name, 0)
+
+    return of
+
+
+def team_status(
+    client: LabelStudioClient, title: str, *, schema: Schema, root: Path = EXPORTS, repair: bool = True
+) -> TeamStatus:
+    """Each annotator's queue as Label Studio holds it now, the articles' coverage, the review; agreement from the latest pull.
+
+    Live counts come from the task listings (no texts). Queues of people removed from the
+    roster are shown too: what they submitted still counts.
+    """
+    from .team import project_url, read_team, team_projects
+
+    pool = client.project_titled(title)
+    team = read_team(client, title)
+    emails = {int(u["id"]): str(u.get("email") or "") or None for u in client.list_users() if isinstance(u.get("id"), int)}
+    queues, review_project = team_projects(client, title)
+    folder = project_folder(title, root)
+    pulled = _pulled(folder)
+    agreement = _agreement(title, schema, root, repair) if pulled else (lambda user_id: (None, 0))
+
+    people = {m.user_id: PersonStatus(m.email, m.user_id, True, None) for m in team.annotators}
+    holders: dict[str, set[int]] = {}  # article -> team annotators whose queue has it
+    submitted: dict[str, set[int]] = {}  # article -> everyone who submitted it
+    for user_id, project in sorted(queues.items()):
+        if user_id not in people:  # removed, or made a reviewer since: what they submitted still counts
+            people[user_id] = PersonStatus(emails.get(user_id), user_id, False, None)
+        person = people[user_id]
+        person.queue_url = project_url(client.url, project.id)
+        listed = client.list_task_changes(project.id)
+        articles = {r.id: r.article_id for r in client.task_refs(project.id)}
+        for task_id, (updated_at, total, cancelled) in listed.items():
+            article_id = articles.get(task_id)
+            person.assigned += 1
+            if total:
+                person.submitted += 1
+            elif cancelled:
+                person.skipped += 1
+            if total or cancelled:
+                if updated_at and (person.last_activity is None or updated_at > person.last_activity):
+                    person.last_activity = updated_at
+            if article_id is None:
+                continue
+            if person.in_team:
+                holders.setdefault(article_id, set()).add(user_id)
+            if total:
+                submitted.setdefault(article_id, set()).add(user_id)
+        person.remaining = person.assigned - person.submitted - person.skipped
+    for user_id, person in people.items():
+        person.agreement, person.compared = agreement(user_id)
+
+    pool_articles = {r.article_id for r in client.task_refs(pool.id) if r.article_id is not None}
+    overlap = max((len(h) for h in holders.values()), default=0)
+    counts = [len(submitted.get(a, ())) for a in pool_articles]
+    by_submitted = {n: counts.count(n) for n in range(max([overlap, *counts], default=0) + 1)}
+
+    review = ReviewStatus([m.email for m in team.reviewers])
+    if review_project is not None:
+        review.url = project_url(client.url, review_project.id)
+        listed = client.list_task_changes(review_project.id)
+        review.tasks = len(listed)
+        review.decided = sum(1 for _, total, _ in listed.values() if total)
+        review.open = review.tasks - review.decided
+    pull = project_status(title, schema=schema, root=root, repair=repair).pull if pulled else None
+    ordered = sorted(people.values(), key=lambda p: (not p.in_team, p.email or "", p.user_id))
+    return TeamStatus(title, client.url, folder, overlap, ordered, len(pool_articles), by_submitted, review, pull)

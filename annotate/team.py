@@ -24,8 +24,8 @@ from typing import Any
 from .errors import AnnotateError, NotFoundError, SignUpRejected, TeamError, TeamIncomplete
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient, SessionClient
-from .models import Article, Member, NewMember, Schema, Team, TaskRef
-from .queues import parts, queue_title
+from .models import Article, Member, NewMember, Project, Schema, Team, TaskRef
+from .queues import assign, parts, queue_title
 from .queues import rebalance as plan_moves
 
 ROSTER_TITLE = "annotate: team · {title}"  # one roster per project title: a team labels a project
@@ -246,3 +246,287 @@ def _not_a_member(email: str, url: str) -> TeamError:
         "Label Studio's free edition cannot bring a removed member back over its API: add this person with another"
         " email address, or have the server's administrator restore the membership.",
     )
+
+
+# --- where each person works -----------------------------------------------------------------
+
+
+def login_url(url: str) -> str:
+    """Where a member logs in with the email and password ``team add`` gave them."""
+    return f"{url}/user/login/"
+
+
+def project_url(url: str, project_id: int) -> str:
+    """A project's task list: its "Label All Tasks" button starts the queue."""
+    return f"{url}/projects/{project_id}/data"
+
+
+def team_projects(client: LabelStudioClient, title: str) -> tuple[dict[int, Project], Project | None]:
+    """The queue projects of ``title`` by user id, and its review project (of two with one title, the oldest)."""
+    found: dict[str, Project] = {}
+    for project in sorted(client.list_projects(title=title), key=lambda p: -p.id):
+        found[project.title] = project  # the lowest id is written last, so it wins
+    queues, review = parts(title, found)
+    return {user_id: found[queue] for user_id, queue in queues.items()}, (found[review] if review else None)
+
+
+def queue_projects(client: LabelStudioClient, title: str) -> dict[int, Project]:
+    """Every annotator's queue project of ``title``, by user id."""
+    return team_projects(client, title)[0]
+
+
+@dataclass
+class Added:
+    """What ``team add`` did: each person, where they log in, and their queue if it exists already."""
+
+    title: str
+    login_url: str
+    members: list[NewMember]
+    queues: dict[int, str] | None = None  # user id -> their queue's URL; None: not looked up
+
+
+def add_to_team(client: LabelStudioClient, emails: Iterable[str], *, project: str, reviewer: bool = False) -> Added:
+    """``add_members``, and the URL of each annotator's queue if ``push --overlap`` already made it.
+
+    ``TeamIncomplete`` passes through as ``add_members`` raises it (with the people added).
+    """
+    added = add_members(client, emails, project=project, reviewer=reviewer)
+    try:
+        queues = {u: project_url(client.url, p.id) for u, p in queue_projects(client, project).items()}
+    except AnnotateError:
+        queues = None  # the accounts exist: their passwords must reach the owner even if this lookup fails
+    return Added(project, login_url(client.url), added, queues)
+
+
+# --- leaving the team ---------------------------------------------------------------------------
+
+
+@dataclass
+class Removal:
+    """What ``team remove`` did. The account stays, and so does everything its owner started."""
+
+    member: Member
+    queue_url: str | None  # None: they had no queue
+    freed: list[str] = field(default_factory=list)  # articles whose unstarted tasks left their queue
+    kept: list[str] = field(default_factory=list)  # articles they annotated, skipped or drafted: the tasks stay
+
+
+def remove_member(client: LabelStudioClient, title: str, email: str) -> Removal:
+    """Take a person off the roster of ``title``: their unstarted tasks leave their queue, their work stays.
+
+    The freed articles then have fewer holders than the overlap, so the next
+    ``push --overlap`` or ``rebalance`` gives them to others. The queue project stays
+    with the tasks they started, so pull still reads their submitted annotations.
+    Label Studio itself checks "not started" as it deletes (``delete_unworked_tasks``):
+    a task someone opens and drafts meanwhile is kept.
+    """
+    [wanted] = normalize_emails([email])
+    roster = _Roster(client, title)
+    if wanted not in roster.entries:
+        names = ", ".join(sorted(roster.entries)) or "nobody yet"
+        raise TeamError(f"{wanted} is not in the team of {title!r} (the team: {names}).", "Check the email and --project.")
+    member = roster.entries[wanted][1]
+    removal = Removal(member, None)
+    queue = _read_queues(client, title, [member.user_id])[member.user_id]
+    if queue.project_id is not None:
+        removal.queue_url = project_url(client.url, queue.project_id)
+        unstarted = [r for r in queue.refs if r.id not in queue.worked]
+        ids = [r.id for r in unstarted]
+        deleted = client.delete_unworked_tasks(queue.project_id, ids) if ids else 0
+        left = client.task_work(queue.project_id, ids) if deleted != len(ids) else {}  # started meanwhile: kept
+        removal.freed = sorted({r.article_id for r in unstarted if r.id not in left and r.article_id})
+        removal.kept = sorted(queue.articles - set(removal.freed))
+    # Last: if anything above fails, running the command again finds them still in the team.
+    roster.forget(wanted)
+    return removal
+
+
+# --- evening out the queues -----------------------------------------------------------------------
+
+
+@dataclass
+class _Queue:
+    project_id: int | None  # None: no queue yet
+    refs: list[TaskRef]  # its tasks of articles
+    worked: set[int]  # tasks with an annotation, a skip or a draft
+
+    @property
+    def articles(self) -> set[str]:
+        return {r.article_id for r in self.refs if r.article_id is not None}
+
+    @property
+    def started(self) -> set[str]:
+        """Articles with a task worked on: they never move."""
+        return {r.article_id for r in self.refs if r.id in self.worked and r.article_id is not None}
+
+
+def _read_queues(client: LabelStudioClient, title: str, people: Iterable[int]) -> dict[int, _Queue]:
+    projects = queue_projects(client, title)
+    out: dict[int, _Queue] = {}
+    for user_id in people:
+        project = projects.get(user_id)
+        if project is None:
+            out[user_id] = _Queue(None, [], set())
+            continue
+        refs = [r for r in client.task_refs(project.id) if r.article_id is not None]
+        work = client.task_work(project.id, [r.id for r in refs]) if refs else {}
+        refs = [r for r in refs if r.id in work]  # deleted since the listing
+        out[user_id] = _Queue(project.id, refs, {r.id for r in refs if any(work[r.id])})
+    return out
+
+
+def _holders(queues: dict[int, _Queue]) -> dict[str, set[int]]:
+    holders: dict[str, set[int]] = {}
+    for user_id, queue in queues.items():
+        for article_id in queue.articles:
+            holders.setdefault(article_id, set()).add(user_id)
+    return holders
+
+
+def check_overlap(overlap: int, annotators: int) -> None:
+    """The overlap a team can give: each article to ``overlap`` different annotators."""
+    if overlap < 1:
+        raise TeamError(f"--overlap {overlap}: give each article to at least one annotator.")
+    if overlap > annotators:
+        raise TeamError(
+            f"--overlap {overlap} needs at least {overlap} annotators; the team has {annotators}.",
+            "Add people with `annotate team add EMAIL...`, or ask for a smaller --overlap.",
+        )
+
+
+@dataclass
+class Rebalanced:
+    """What ``team rebalance`` did, by email."""
+
+    title: str
+    overlap: int
+    overlap_chosen: bool  # False: the overlap is the largest number of queues an article was in
+    given: dict[str, list[str]] = field(default_factory=dict)  # article -> people newly given it (it had too few)
+    moved: list[tuple[str, str, str]] = field(default_factory=list)  # (article, from, to)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # moves not made: started meanwhile
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # email -> articles in their queue, before and after
+    queues: dict[str, str] = field(default_factory=dict)  # email -> their queue's URL
+    started: int = 0  # articles their holder started, counted per queue: these never move
+
+
+def rebalance(
+    client: LabelStudioClient, title: str, *, schema: Schema, overlap: int | None = None, cache: Path | None = None
+) -> Rebalanced:
+    """Give articles with fewer than ``overlap`` holders to more annotators, then even the queues out.
+
+    ``overlap`` defaults to the largest number of queues any article is in now. Only
+    articles their holder has not started move (``queues.rebalance``); a move deletes the
+    task from the source queue in one Label Studio action that keeps it if work started
+    meanwhile (the move is then skipped), and imports the article into the target queue.
+    """
+    people = {m.user_id: m for m in read_team(client, title).annotators}
+    pool = client.project_titled(title)
+    queues = _read_queues(client, title, people)
+    chosen = overlap is not None
+    if overlap is None:
+        overlap = max((len(who) for who in _holders(queues).values()), default=0)
+        if not overlap:
+            raise TeamError(
+                f"No article of {title!r} is in an annotator's queue yet: there is nothing to rebalance.",
+                "Give the articles to the team first: `annotate push PATH... --overlap K`.",
+            )
+    check_overlap(overlap, len(people))
+    report = Rebalanced(title, overlap, chosen)
+    before = {u: len(q.articles) for u, q in queues.items()}
+    gifts = _refill(client, title, schema, cache, pool.id, queues, people, overlap)
+    if gifts:
+        report.given = {a: [people[u].email for u in who] for a, who in gifts.items()}
+        queues.update(_read_queues(client, title, {u for who in gifts.values() for u in who}))
+    after = _move(client, title, schema, cache, queues, people, report)
+    urls = {u: project_url(client.url, p.id) for u, p in queue_projects(client, title).items()}
+    for user_id, member in sorted(people.items(), key=lambda p: p[1].email):
+        report.sizes[member.email] = (before.get(user_id, 0), len(after[user_id]))
+        if user_id in urls:
+            report.queues[member.email] = urls[user_id]
+    report.started = sum(len(q.started) for q in queues.values())
+    return report
+
+
+def _refill(
+    client: LabelStudioClient, title: str, schema: Schema, cache: Path | None, pool_id: int,
+    queues: dict[int, _Queue], people: dict[int, Member], overlap: int,
+) -> dict[str, list[int]]:
+    """Give the pool's articles with too few holders (a member left, the overlap grew) to more people, at their latest version."""
+    latest: dict[str, TaskRef] = {}
+    for ref in sorted(client.task_refs(pool_id), key=lambda r: r.id):
+        if ref.article_id is not None and ref.version >= getattr(latest.get(ref.article_id), "version", 0):
+            latest[ref.article_id] = ref
+    gifts = assign(list(latest), _holders(queues), people, overlap)
+    if gifts:
+        tasks = client.iter_tasks(pool_id, include="id,data", ids=[latest[a].id for a in gifts])
+        articles = {a.id: a for a in map(codec.article_of, tasks)}
+        _fill(client, title, schema, cache, {
+            u: [articles[a] for a, who in gifts.items() if u in who and a in articles] for u in people
+        })
+    return gifts
+
+
+def _move(
+    client: LabelStudioClient, title: str, schema: Schema, cache: Path | None,
+    queues: dict[int, _Queue], people: dict[int, Member], report: Rebalanced,
+) -> dict[int, set[str]]:
+    """Make ``queues.rebalance``'s moves, recording them in ``report``; return each queue's articles after."""
+    moves = plan_moves(_holders(queues), {u: q.started for u, q in queues.items()}, people)
+    now = {u: set(q.articles) for u, q in queues.items()}
+    wanted = {u: set(s) for u, s in now.items()}
+    for article_id, source, target in moves:
+        wanted[source].discard(article_id)
+        wanted[target].add(article_id)
+    # Net changes: an article moved out of a queue and back in again is left alone.
+    left_from: dict[str, list[int]] = {}  # article -> queues it left
+    stayed_in: dict[str, list[int]] = {}  # article -> queues it was to leave, but work started meanwhile
+    copies: dict[str, list[Article]] = {}  # article -> its versions, as the queue it left held them
+    for user_id in people:
+        queue = queues[user_id]
+        going = [r for r in queue.refs if r.article_id in now[user_id] - wanted[user_id]]
+        if not going or queue.project_id is None:
+            continue
+        versions: dict[str, list[Article]] = {}
+        for task in client.iter_tasks(queue.project_id, include="id,data", ids=[r.id for r in going]):
+            article = codec.article_of(task)
+            versions.setdefault(article.id, []).append(article)
+        ids = [r.id for r in going]
+        deleted = client.delete_unworked_tasks(queue.project_id, ids)
+        still = client.task_work(queue.project_id, ids) if deleted != len(ids) else {}
+        kept = {(r.article_id, r.version) for r in going if r.id in still}
+        started = {article_id for article_id, _ in kept}
+        # An article whose other version was deleted already gets it back: it stays whole where it was.
+        _fill(client, title, schema, cache, {
+            user_id: [a for a_id in started for a in versions.get(a_id, []) if (a.id, a.version) not in kept]
+        })
+        for article_id in sorted(now[user_id] - wanted[user_id]):
+            if article_id in started:
+                stayed_in.setdefault(article_id, []).append(user_id)
+            else:
+                left_from.setdefault(article_id, []).append(user_id)
+                copies.setdefault(article_id, versions.get(article_id, []))
+    arriving: dict[int, list[Article]] = {u: [] for u in people}
+    for target in people:
+        for article_id in sorted(wanted[target] - now[target]):
+            if left_from.get(article_id):
+                source = left_from[article_id].pop(0)
+                arriving[target].extend(copies[article_id])
+                report.moved.append((article_id, people[source].email, people[target].email))
+                now[source].discard(article_id)
+                now[target].add(article_id)
+            elif stayed_in.get(article_id):
+                source = stayed_in[article_id].pop(0)
+                report.skipped.append((article_id, people[source].email, people[target].email))
+    _fill(client, title, schema, cache, arriving)
+    return now
+
+
+def _fill(client: LabelStudioClient, title: str, schema: Schema, cache: Path | None, given: dict[int, list[Article]]) -> None:
+    """Import articles into queues, each keeping the version the pool gave it (one annotator a queue)."""
+    from .push import push_articles  # push imports this module (for the roster): not at the top
+
+    for user_id, articles in given.items():
+        if articles:
+            push_articles(
+                client, articles, title=queue_title(title, user_id), schema=schema, annotators=1, cache=cache, keep_versions=True
+            )

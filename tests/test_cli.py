@@ -67,7 +67,8 @@ def test_typer_abort_is_reported_as_aborted_130(monkeypatch: pytest.MonkeyPatch,
 
 # --- start-up: only what the command needs --------------------------------------------
 
-HEAVY = ("datasets", "pandas", "pyarrow")  # export's libraries: most of the start-up time when imported eagerly
+# export's libraries (most of the start-up time when imported eagerly), and the client's HTTP library.
+HEAVY = ("datasets", "pandas", "pyarrow", "httpx")
 
 # Imports the CLI, runs two help screens in the same process, and reports what was loaded after each step.
 LOADED_SCRIPT = """
@@ -78,6 +79,7 @@ import annotate.cli as cli
 found["import"] = heavy()
 found["--help"] = (cli.main(["--help"]), heavy())
 found["push --help"] = (cli.main(["push", "--help"]), heavy())
+found["team add --help"] = (cli.main(["team", "add", "--help"]), heavy())
 sys.stderr.write(json.dumps(found))
 """
 
@@ -93,8 +95,8 @@ def test_importing_the_cli_loads_no_dataset_library() -> None:
 def test_help_screens_load_no_dataset_library() -> None:
     done = subprocess.run([sys.executable, "-c", LOADED_SCRIPT.format(heavy=HEAVY)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stderr) == {"import": [], "--help": [0, []], "push --help": [0, []]}
-    assert "Usage: annotate push" in done.stdout
+    assert json.loads(done.stderr) == {"import": [], "--help": [0, []], "push --help": [0, []], "team add --help": [0, []]}
+    assert "Usage: annotate push" in done.stdout and "Usage: annotate team add" in done.stdout
 
 
 # --- defaults and choices come from the library ------------------------------------------------
@@ -118,6 +120,14 @@ def test_export_defaults_are_the_library_export_config() -> None:
 
 def export_split(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(","))
+
+
+def test_overlap_and_annotators_together_are_a_usage_error(tmp_path: Path) -> None:
+    """Queues of their own (--overlap) or one shared project (--annotators): refused before anything is read or sent."""
+    done = run("push", str(tmp_path / "missing.jsonl"), "--overlap", "2", "--annotators", "2", "--home", str(tmp_path / "h"))
+    assert done.returncode == 2, done.stderr
+    assert "'--overlap' / '--annotators'" in done.stderr and "use one" in done.stderr and "Usage: annotate push" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "h").exists()
 
 
 @pytest.mark.parametrize(("option", "value", "allowed"), [("--format", "xml", FORMATS), ("--unit", "paragraph", UNITS)])

@@ -16,12 +16,12 @@ import pytest
 
 from annotate import push
 from annotate import schema as schema_mod
-from annotate.cli import main
+from annotate.cli import _echo_team_status, main
 from annotate.errors import UnreachableError
 from annotate.files import write_json, write_jsonl
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import content_hash
-from annotate.status import REJECTED, project_status, rejected_listing
+from annotate.status import REJECTED, PersonStatus, ReviewStatus, TeamStatus, project_status, rejected_listing
 from annotate.store import MANIFEST, project_folder, state_sha256
 from conftest import DATA, SEEDS, SMALL_SCHEMA
 from test_cli import run
@@ -130,6 +130,28 @@ def test_an_article_in_two_tasks_with_different_texts_is_not_ready(tmp_path: Pat
     write_pull(tmp_path, [*TASKS, other])
     pull = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
     assert pull is not None and pull.blocked == 1 and pull.ready == 1
+
+
+def test_team_status_prints_a_line_a_person_the_coverage_and_the_review(capsys: pytest.CaptureFixture[str]) -> None:
+    """The rendering only (the numbers are read from a real server in test_team_cli)."""
+    people = [
+        PersonStatus("a@example.org", 2, True, "http://ls/projects/3/data", 4, 3, 0, 1, PULLED_AT, 0.5, 2),
+        PersonStatus(None, 9, False, "http://ls/projects/5/data", 1, 0, 1, 0, PULLED_AT),
+    ]
+    review = ReviewStatus(["r@example.org"], 1, 1, 0, "http://ls/projects/6/data")
+    found = TeamStatus(TITLE, "http://ls", Path("/x/exports") / TITLE, 2, people, 6, {0: 3, 1: 1, 2: 2}, review, None)
+    _echo_team_status(found, as_json=False)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"Team of {TITLE!r} at http://ls, live (no pull yet: `annotate pull` for agreement)"
+    assert out[2].split() == ["a@example.org", "4", "3", "0", "1", PULLED_AT, "0.500", "over", "2", "article(s)"]
+    assert out[3].split() == ["user", "9", "(not", "in", "the", "team)", "1", "0", "1", "0", PULLED_AT, "-"]
+    assert out[4] == "Articles: 6 in the pool; by submitted annotations 0: 3, 1: 1, 2: 2 (overlap 2)"
+    assert out[5] == "Review: 1 task(s), 1 decided, 0 open; reviewers: r@example.org; http://ls/projects/6/data"
+
+    _echo_team_status(found, as_json=True)
+    data = json.loads(capsys.readouterr().out)
+    assert data["by_submitted"] == {"0": 3, "1": 1, "2": 2} and data["folder"] == str(Path("/x/exports") / TITLE)
+    assert data["people"][0]["agreement"] == 0.5 and data["pull"] is None
 
 
 # --- validate --fail-on ---------------------------------------------------------------------------

@@ -174,6 +174,10 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         pulled = work / "pulled"
         full, pulled_report = timed(lambda: pull.pull(client, title=annotated.title, schema=s, root=pulled, full=True))
         assert pulled_report.annotations == n
+        # The pull goes through an export snapshot: it must hold what one direct export holds.
+        direct = sorted((codec.canonical(t) for t in json.loads(raw_path.read_text(encoding="utf-8"))), key=lambda t: int(t["id"]))
+        with (pulled_report.folder / store.STATE).open(encoding="utf-8") as f:
+            assert [json.loads(line) for line in f] == direct, "the pull through a snapshot differs from a direct export"
         rows.append(Row(f"pull {n:,} annotated articles", full, floor, "one raw export call", 1.2))
 
         # incremental pull after 1% changed

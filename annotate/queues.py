@@ -81,8 +81,12 @@ def assign(
 def rebalance(holders: Mapping[str, set[int]], started: Mapping[int, set[str]], annotators: Iterable[int]) -> list[tuple[str, int, int]]:
     """Moves (article, from, to) that even out the queues, moving only articles their holder has not started.
 
-    A move goes from a fullest queue to an emptiest one that does not hold the
-    article yet, until the sizes differ by at most one or nothing can move.
+    Each round takes a fullest queue and looks for the shortest chain of moves that
+    ends in a queue at least two articles smaller: a direct move when one exists,
+    else a detour (the fullest gives to a middle queue, which gives one of its own
+    on), because the direct moves can all be blocked (every unstarted article of
+    the fullest queue is already held by the emptiest). Rounds go on until the
+    sizes differ by at most one or no chain exists.
     """
     people = sorted(set(annotators))
     queues: dict[int, set[str]] = {u: set() for u in people}
@@ -91,18 +95,45 @@ def rebalance(holders: Mapping[str, set[int]], started: Mapping[int, set[str]], 
             if u in queues:
                 queues[u].add(article_id)
     moves: list[tuple[str, int, int]] = []
-    while people:
-        full = max(people, key=lambda u: (len(queues[u]), -u))
-        empty = min(people, key=lambda u: (len(queues[u]), u))
-        if len(queues[full]) - len(queues[empty]) <= 1:
-            break
-        movable = sorted(
-            (a for a in queues[full] - queues[empty] if a not in started.get(full, set())), key=lambda a: _tie(a, empty)
+    while True:
+        # Every round shrinks the sum of squared sizes, so this ends.
+        chain = next(
+            (c for full in sorted(people, key=lambda u: (-len(queues[u]), u)) if (c := _chain(full, queues, started))), None
         )
-        if not movable:
-            break  # everything the fullest queue could give is started or already held
-        article_id = movable[0]
-        queues[full].discard(article_id)
-        queues[empty].add(article_id)
-        moves.append((article_id, full, empty))
-    return moves
+        if chain is None:
+            return moves
+        for article_id, source, target in chain:
+            queues[source].discard(article_id)
+            queues[target].add(article_id)
+        moves.extend(chain)
+
+
+def _chain(full: int, queues: Mapping[int, set[str]], started: Mapping[int, set[str]]) -> list[tuple[str, int, int]] | None:
+    """The shortest chain of moves from ``full`` to a queue two or more articles smaller (breadth first), or None."""
+    size = len(queues[full])
+    came: dict[int, tuple[str, int]] = {}  # queue -> (the article it receives, the queue it comes from)
+    level = [full]
+    seen = {full}
+    while level:
+        reached: list[int] = []
+        for source in level:
+            free = queues[source] - started.get(source, set())
+            for target in sorted(queues):
+                if target in seen:
+                    continue
+                movable = sorted(free - queues[target], key=lambda a: _tie(a, target))
+                if movable:
+                    came[target] = (movable[0], source)
+                    seen.add(target)
+                    reached.append(target)
+        ends = [u for u in reached if len(queues[u]) <= size - 2]
+        if ends:
+            end = min(ends, key=lambda u: (len(queues[u]), u))
+            chain: list[tuple[str, int, int]] = []
+            while end != full:
+                article_id, source = came[end]
+                chain.append((article_id, source, end))
+                end = source
+            return chain[::-1]
+        level = reached
+    return None

@@ -67,6 +67,21 @@ def test_rebalance_moves_only_unstarted_articles_and_evens_the_queues() -> None:
     assert rebalance(after, started, [1, 2, 3]) == []
 
 
+def test_rebalance_takes_a_detour_when_every_direct_move_is_blocked() -> None:
+    # Seen on the real server after a member left: 1 holds five articles, but its unstarted
+    # ones (z, w) are both held by 3 already. Only 1 -> 2 (z), 2 -> 3 (x) evens it out.
+    holders = {"s1": {1, 2}, "s2": {1, 2}, "x": {1, 2}, "z": {1, 3}, "w": {1, 3}, "y": {2, 3}}
+    started = {1: {"s1", "s2", "x"}, 2: {"s1", "s2", "y"}}
+    moves = rebalance(holders, started, [1, 2, 3])
+    assert all(article not in started.get(source, set()) for article, source, _ in moves)
+    after = {a: set(w) for a, w in holders.items()}
+    for article, source, target in moves:
+        assert target not in after[article]
+        after[article] = (after[article] - {source}) | {target}
+    assert loads(after) == {1: 4, 2: 4, 3: 4} and len(moves) == 2
+    assert all(len(w) == 2 for w in after.values())
+
+
 def test_queue_titles_name_their_annotator() -> None:
     assert queue_owner("conflict", queue_title("conflict", 12)) == 12
     assert queue_owner("conflict", "conflict · queue x") is None and queue_owner("other", queue_title("conflict", 3)) is None

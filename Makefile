@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install install-test browser-deps clean
+.PHONY: up test install install-test browser-deps postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,16 @@ browser-deps:
 		echo "Installing $(BROWSER_PACKAGES) with apt-get (needs root)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
+# Debian's PostgreSQL server programs, for `annotate studio start --database postgresql` (a team's studio).
+# Only the programs: annotate runs its own private cluster in the studio home, not the system's.
+postgresql:
+	@dpkg -s postgresql >/dev/null 2>&1 || { \
+		echo "Installing postgresql with apt-get (needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
 # Installs what the tests need and runs every test, including those against a real Label Studio
 # and the one in Label Studio's web editor.
-test: install-test browser-deps
+test: install-test browser-deps postgresql
 	$(BIN)/python -m pytest -q
 
 clean:

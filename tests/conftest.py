@@ -59,6 +59,17 @@ def studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
+def team_studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The studio a team shares: PostgreSQL (a private cluster) behind the production server, on loopback."""
+    home = tmp_path_factory.mktemp("pg-studio")
+    studio.start(home, port=free_port(), timeout=300, database="postgresql", production=True)
+    try:
+        yield home
+    finally:
+        studio.stop(home)
+
+
+@pytest.fixture(scope="session")
 def credentials(studio_home: Path) -> studio.Credentials:
     creds = studio.load_credentials(studio_home)
     assert creds is not None

@@ -127,7 +127,7 @@ def test_commands_use_the_settings_file_from_a_subfolder(project: Path) -> None:
     assert f"{project_folder('conflict-2024', project.resolve() / 'exports')}: nothing has been pulled here yet" in nothing.stderr
 
     status = run("studio", "status", cwd=deep)
-    assert status.returncode == 3 and status.stdout == f"not running (studio home {project.resolve() / '.annotate'})\n"
+    assert status.returncode == 3 and status.stdout == f"not running (studio home {project.resolve() / '.annotate'})\n  database: SQLite\n"
 
 
 def test_the_environment_names_the_project_and_schema(no_root_above: Path) -> None:

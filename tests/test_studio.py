@@ -264,12 +264,15 @@ def test_status_from_a_subfolder_finds_the_running_studio_and_names_its_home(stu
     done = run("studio", "status", cwd=root / "a" / "b")
     assert done.returncode == 0, done.stderr
     pid = studio.status(studio_home).pid
-    assert done.stdout == f"running: {credentials.url} (pid {pid}, studio home {studio_home.resolve()})\n"
+    assert done.stdout == (
+        f"running: {credentials.url} (pid {pid}, studio home {studio_home.resolve()})\n"
+        "  database: SQLite; server: development, listening on 127.0.0.1\n"
+    )
     stranger = tmp_path / "elsewhere"
     stranger.mkdir()
     (stranger / ".annotate").mkdir()
     done = run("studio", "status", cwd=stranger)
-    assert done.returncode == 3 and done.stdout == f"not running (studio home {stranger.resolve() / '.annotate'})\n"
+    assert done.returncode == 3 and done.stdout == f"not running (studio home {stranger.resolve() / '.annotate'})\n  database: SQLite\n"
 
 
 def test_start_and_up_say_the_studio_already_runs_instead_of_starting_it(

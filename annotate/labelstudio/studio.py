@@ -4,12 +4,21 @@ Everything lives in a project-local folder, the studio home: ``--home``, else
 ``$ANNOTATE_HOME``, else ``.annotate/`` in the project root (found walking up from
 the working folder, as git finds its repository; see ``annotate.settings``), else
 ``./.annotate``. It holds the server's data, its log, the pid file and the
-credentials file (owner-only). The server binds 127.0.0.1 only and does not
-call home. ``connect()`` is how every other command finds a Label Studio.
+credentials file (owner-only). The server binds 127.0.0.1 unless told another
+address, and does not call home. ``connect()`` is how every other command finds a
+Label Studio.
+
+Its database is SQLite, or PostgreSQL: a private cluster in the studio home
+(``postgres.py``), started before Label Studio and stopped after it, or a server the
+user runs (a URL). The choice is kept in the credentials file, so later starts use
+the data it was made with. Off loopback, or when asked, Label Studio is served by
+gunicorn (several workers) instead of Django's development server.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import json
 import os
 import secrets
@@ -19,9 +28,10 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from . import postgres
 from .client import LabelStudioClient
 from .. import settings
 from ..errors import AnnotateError, AuthError, PortBusyError, StudioError, UnreachableError
@@ -39,21 +49,47 @@ QUIET_ENV = {
     "FRONTEND_SENTRY_DSN": "",
     # Nobody can sign up without an invitation link, even on loopback.
     "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+    # Label Studio's settings log at DEBUG without it; set for both servers alike.
+    "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "label_studio.core.settings.label_studio",
 }
+ADDRESS_HINT = "Give an address of this machine (`hostname -I` lists them), or 0.0.0.0 for all of them."
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+NETWORK_WARNING = (
+    "WARNING: the studio is reachable from the network at {url} (it listens on {where}). Anyone who can reach"
+    " this machine sees its login page; only you and the people you add can log in, but the traffic is plain"
+    " HTTP: serve it behind HTTPS (a reverse proxy) or keep it to a trusted network or VPN."
+)
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """The embedded studio's login and token; stored owner-only, never printed whole."""
+    """The embedded studio's login and token; stored owner-only, never printed whole (nor in a repr).
+
+    Fields after ``port`` came later: a file without them is a studio made on SQLite, on 127.0.0.1.
+    """
 
     email: str
-    password: str
-    token: str
+    password: str = field(repr=False)
+    token: str = field(repr=False)
     port: int
+    host: str = HOST  # the address it was last started on
+    # What its data was made with: "sqlite", "postgresql" (the private cluster) or a URL, its password
+    # included (this file is owner-only); "" until a first start succeeded.
+    database: str = field(default=postgres.SQLITE, repr=False)
+    postgres_password: str = field(default="", repr=False)  # the private cluster's, made with it
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{_url_host(self.host)}:{self.port}"
+
+    def secret_values(self) -> list[str]:
+        """Every secret in here, for scrubbing a log excerpt."""
+        found = [self.token, self.password, self.postgres_password]
+        if self.database.lower().startswith(postgres.URL_SCHEMES):
+            found.append(postgres.from_url(self.database).password)
+        return [s for s in found if s]
 
 
 @dataclass(frozen=True)
@@ -64,6 +100,17 @@ class StudioStatus:
     email: str | None
     home: Path
     message: str = ""
+    database: str = "SQLite"  # which database, as the user reads it (never a password)
+    database_pid: int | None = None  # the private PostgreSQL cluster's server, while it runs
+    server: str = ""  # DEVELOPMENT (Django's) or PRODUCTION (gunicorn), while Label Studio runs
+    host: str = HOST  # the address it listens on
+    warning: str = ""  # set while it is reachable from the network
+
+    def details(self) -> str:
+        """One line for `studio status`: the database and, while running, the server and its address."""
+        running = f"; server: {self.server}, listening on {self.host}" if self.server else ""
+        pid = f", pid {self.database_pid}" if self.database_pid else ""
+        return f"database: {self.database}{pid}{running}"
 
 
 ENV_HOME = "ANNOTATE_HOME"
@@ -105,7 +152,17 @@ def load_credentials(root: Path) -> Credentials | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Credentials(email=data["email"], password=data["password"], token=data["token"], port=int(data["port"]))
+        creds = Credentials(
+            email=data["email"],
+            password=data["password"],
+            token=data["token"],
+            port=int(data["port"]),
+            host=str(data.get("host", HOST)),
+            database=str(data.get("database", postgres.SQLITE)),
+            postgres_password=str(data.get("postgres_password", "")),
+        )
+        ipaddress.ip_address(creds.host)  # a hand-edited address is damage, not something to bind
+        return creds
     except (OSError, ValueError, KeyError, TypeError):
         raise StudioError(
             f"{path}: the credentials file is damaged. Stop the studio, delete {root} to start afresh"
@@ -129,16 +186,58 @@ def _new_credentials(port: int) -> Credentials:
         password=secrets.token_urlsafe(18),
         token=secrets.token_hex(20),
         port=port,
+        database="",  # chosen by the first start that succeeds
     )
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _url_host(host: str) -> str:
+    """How a client on this machine reaches a server bound to ``host`` (all addresses: through loopback)."""
+    if host == "0.0.0.0":
+        return HOST
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _loopback(host: str) -> bool:
+    return ipaddress.ip_address(host).is_loopback
+
+
+def bind_address(host: str | None) -> str:
+    """The address to listen on: an IP address of this machine (0.0.0.0 for all), 127.0.0.1 by default."""
+    if host is None or host.strip() in ("", "localhost"):
+        return HOST
+    text = host.strip().strip("[]")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise StudioError(
+            f"{host!r} is not an IP address.",
+            ADDRESS_HINT,
+        ) from None
+    if not address.is_unspecified:
+        with socket.socket(_family(str(address)), socket.SOCK_STREAM) as s:
+            try:
+                s.bind((str(address), 0))
+            except OSError:
+                raise StudioError(
+                    f"{address} is not an address of this machine, so the studio cannot listen on it.",
+                    ADDRESS_HINT,
+                ) from None
+    return str(address)
 
 
 def port_free(port: int, host: str = HOST) -> bool:
     """Whether nothing listens on the port (Label Studio would silently move to another one)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
-        if s.connect_ex((host, port)) == 0:
+        if s.connect_ex((_url_host(host).strip("[]"), port)) == 0:
             return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         # As the server itself binds: a port whose last connections linger in TIME_WAIT
         # (a studio that just died) is free for it, only a listener makes it busy.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -156,28 +255,45 @@ def _read_pid(root: Path) -> int | None:
         return None
 
 
+def _cmdline(pid: int) -> list[bytes] | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+
+
 def _is_ours(pid: int, root: Path) -> bool:
     """Whether the pid is a Label Studio serving this folder's data (pids get reused)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    cmdline = _cmdline(pid)
+    if cmdline is None:
         try:
             os.kill(pid, 0)
         except OSError:
             return False
         return True  # no /proc: trust the pid file
     data = str(_paths(root)["data"]).encode()
-    return any(b"label_studio" in part or b"label-studio" in part for part in cmdline) and data in cmdline
+    # gunicorn is given the data folder as LABEL_STUDIO_BASE_DATA_DIR=<data> (see _production_command).
+    names_data = any(part == data or part.endswith(b"=" + data) for part in cmdline)
+    return any(b"label_studio" in part or b"label-studio" in part for part in cmdline) and names_data
 
 
-def _server_command(data_dir: Path, port: int) -> list[str]:
-    script = Path(sys.executable).with_name("label-studio")
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "label_studio.server"]
-    return head + [
+def _server_kind(pid: int) -> str:
+    cmdline = _cmdline(pid) or []
+    return PRODUCTION if any(b"gunicorn" in part for part in cmdline) else DEVELOPMENT
+
+
+def _label_studio_script(name: str, module: str) -> list[str]:
+    script = Path(sys.executable).with_name(name)
+    return [str(script)] if script.exists() else [sys.executable, "-m", module]
+
+
+def _server_command(data_dir: Path, port: int, host: str = HOST) -> list[str]:
+    """Django's development server, as `label-studio start` runs it: one process, loopback only."""
+    return _label_studio_script("label-studio", "label_studio.server") + [
         "start",
         "--no-browser",
         "--internal-host",
-        HOST,
+        _url_host(host),  # IPv6 in brackets, as Django's runserver reads it
         "--port",
         str(port),
         "--data-dir",
@@ -188,25 +304,93 @@ def _server_command(data_dir: Path, port: int) -> list[str]:
     ]
 
 
+def _init_command(data_dir: Path) -> list[str]:
+    """Migrations and the owner's account (from LABEL_STUDIO_USERNAME/PASSWORD/USER_TOKEN): what `start` does first."""
+    return _label_studio_script("label-studio", "label_studio.server") + [
+        "init",
+        "--quiet",  # never asks for a user name or password
+        "--data-dir",
+        str(data_dir),
+        "--enable-legacy-api-token",
+        "--log-level",
+        "WARNING",
+    ]
+
+
+def _workers() -> int:
+    # Each worker is a whole Label Studio (a few hundred MB): 2 to 4, by cores.
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+def _production_command(data_dir: Path, port: int, host: str) -> list[str]:
+    """gunicorn serving Label Studio's WSGI app, as its Docker image does; Label Studio serves /static itself."""
+    spec = importlib.util.find_spec("label_studio")
+    if importlib.util.find_spec("gunicorn") is None or spec is None or not spec.submodule_search_locations:
+        raise StudioError(
+            "The production server needs gunicorn, which is not installed.",
+            f"Install it: `{sys.executable} -m pip install gunicorn`.",
+        )
+    package = list(spec.submodule_search_locations)[0]
+    return _label_studio_script("gunicorn", "gunicorn") + [
+        "label_studio.core.wsgi:application",
+        "--pythonpath",
+        package,  # Label Studio imports its apps as top-level modules (core, users...), as label-studio does
+        "--bind",
+        f"{_url_host(host) if ':' in host else host}:{port}",
+        "--workers",
+        str(_workers()),
+        "--threads",
+        "4",
+        "--timeout",
+        "300",  # a big import or export is one long request
+        "--graceful-timeout",
+        "10",
+        "--no-control-socket",  # else every studio shares ~/.gunicorn/gunicorn.ctl
+        "--env",
+        f"LABEL_STUDIO_BASE_DATA_DIR={data_dir}",  # here, not only in the environment: _is_ours reads it
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        "-",
+    ]
+
+
+def _database_status(root: Path, creds: Credentials | None) -> tuple[str, int | None]:
+    choice = (creds.database if creds else "") or postgres.SQLITE
+    return postgres.describe_choice(choice, root), postgres.running(root)
+
+
 def status(root: str | Path | None = None) -> StudioStatus:
     root = home(root)
     creds = load_credentials(root)
     pid = _read_pid(root)
     url = creds.url if creds else f"http://{HOST}:{DEFAULT_PORT}"
+    host = creds.host if creds else HOST
+    database, database_pid = _database_status(root, creds)
+    email = creds.email if creds else None
     if pid is None or not _is_ours(pid, root):
-        return StudioStatus(False, url, None, creds.email if creds else None, root, "not running")
+        return StudioStatus(False, url, None, email, root, "not running", database, database_pid, host=host)
     with LabelStudioClient(url, creds.token if creds else "") as client:
         healthy = client.health()
     message = "running" if healthy else "starting or not answering"
-    return StudioStatus(healthy, url, pid, creds.email if creds else None, root, message)
+    warning = "" if _loopback(host) else _network_warning(url, host)
+    return StudioStatus(healthy, url, pid, email, root, message, database, database_pid, _server_kind(pid), host, warning)
 
 
-def _log_tail(path: Path, token: str, lines: int = 25) -> str:
+def _network_warning(url: str, host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return NETWORK_WARNING.format(url=f"http://<this machine's address>:{url.rsplit(':', 1)[1]}", where=f"all addresses ({host})")
+    return NETWORK_WARNING.format(url=url, where=host)
+
+
+def _log_tail(path: Path, hidden: list[str], lines: int = 25) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.replace(token, "***").splitlines()[-lines:])
+    for secret in hidden:
+        text = text.replace(secret, "***")
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _first_missing(path: Path) -> Path | None:
@@ -219,8 +403,21 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
-def start(root: str | Path | None = None, port: int | None = None, timeout: float = 300.0) -> StudioStatus:
+def start(
+    root: str | Path | None = None,
+    port: int | None = None,
+    timeout: float = 300.0,
+    *,
+    database: str | None = None,
+    host: str | None = None,
+    production: bool = False,
+) -> StudioStatus:
     """Start the embedded Label Studio (or find it running) and wait until it answers.
+
+    ``database``: "sqlite" (the default), "postgresql" (a private cluster in the studio home) or
+    the URL of a PostgreSQL the user runs; by default the one the studio's data was made with.
+    ``host``: the address to listen on (127.0.0.1 by default); off loopback, or with ``production``,
+    gunicorn serves it instead of Django's development server, and the status carries a warning.
 
     A first start that fails removes the folders it made: an empty ``.annotate/`` left
     behind would become the project root of every later command run below it.
@@ -228,42 +425,49 @@ def start(root: str | Path | None = None, port: int | None = None, timeout: floa
     root = home(root)
     created = _first_missing(root)
     try:
-        return _start(root, port, timeout)
+        return _start(root, port, timeout, database, host, production)
     except BaseException:
         # A server still booting (Ctrl-C: it runs in its own session) keeps its folder, which `stop` needs.
         if created is not None and _read_pid(root) is None:
+            postgres.stop(root)  # a private cluster this start made must not outlive its folder
             shutil.rmtree(created, ignore_errors=True)
         raise
 
 
-def _start(root: Path, port: int | None, timeout: float) -> StudioStatus:
-    paths = _paths(root)
-    _private_dir(root)
-    creds = load_credentials(root)
-    current = status(root)
-    if current.pid is not None:
-        if port is not None and creds and port != creds.port:
-            raise StudioError(
-                f"The embedded studio already runs at {current.url}; stop it first (`annotate studio stop`)"
-                f" to move it to port {port}."
-            )
-        if not current.running:
-            _wait_healthy(root, current.pid, creds, timeout)
-        return status(root)
-    if creds is None:
-        creds = _new_credentials(port or DEFAULT_PORT)
-    elif port is not None and port != creds.port:
-        creds = Credentials(creds.email, creds.password, creds.token, port)
-    if not port_free(creds.port):
-        raise PortBusyError(
-            f"Port {creds.port} on {HOST} is already in use by another program, so the embedded studio cannot use it.",
-            f"Choose a free port: `annotate studio start --port {creds.port + 11}`.",
+def _database_choice(root: Path, creds: Credentials | None, requested: str | None) -> str:
+    """The database to start on: the one asked for, else the one the data was made with, else SQLite."""
+    made = creds.database if creds else ""
+    if requested is None:
+        return made or postgres.SQLITE
+    wanted = postgres.parse_choice(requested)
+    if made and not postgres.same_database(made, wanted):
+        raise StudioError(
+            f"The studio in {root} keeps its data in {postgres.describe_choice(made, root)}; it cannot start on"
+            f" {postgres.describe_choice(wanted, root)}.",
+            "Start it without --database (it remembers its own), or start a new studio elsewhere (--home)"
+            " and move the projects over (see the README: moving from SQLite to PostgreSQL).",
         )
-    _save_credentials(root, creds)
-    _private_dir(paths["data"])
+    return wanted  # a URL given again may carry a new password
+
+
+def _already_running(current: StudioStatus, creds: Credentials | None, port: int | None, host: str | None, production: bool) -> None:
+    """Refuse, rather than ignore, a start that asks for another port, address or server than the running one."""
+    stop_first = f"The embedded studio already runs at {current.url}; stop it first (`annotate studio stop`)"
+    if port is not None and creds and port != creds.port:
+        raise StudioError(f"{stop_first} to move it to port {port}.")
+    if host is not None and creds and bind_address(host) != creds.host:
+        raise StudioError(f"{stop_first} to move it to {bind_address(host)}.")
+    if production and _server_kind(current.pid or 0) != PRODUCTION:
+        raise StudioError(f"{stop_first} to serve it with the production server.")
+
+
+def _server_env(creds: Credentials, db: postgres.Database) -> dict[str, str]:
     env = dict(os.environ)
     for key in (ENV_URL, ENV_KEY):
         env.pop(key, None)
+    for name in postgres.ENV_NAMES:
+        for prefix in postgres.ENV_PREFIXES:
+            env.pop(prefix + name, None)
     env.update(QUIET_ENV)
     # Passed in the environment, not on the command line, so `ps` never shows them.
     env.update(
@@ -273,24 +477,103 @@ def _start(root: Path, port: int | None, timeout: float) -> StudioStatus:
             "LABEL_STUDIO_USER_TOKEN": creds.token,
         }
     )
-    with open(paths["log"], "ab") as log:
-        os.chmod(paths["log"], 0o600)
-        process = subprocess.Popen(
-            _server_command(paths["data"], creds.port),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-            start_new_session=True,  # its own process group: `stop` ends it and its children, nothing else
+    env.update(db.env())
+    return env
+
+
+def _open_database(root: Path, creds: Credentials, choice: str, timeout: float) -> postgres.Database:
+    """The database, ready: the private cluster started (made on the first start), a URL's server reached."""
+    if choice == postgres.POSTGRESQL:
+        return postgres.start(root, creds.postgres_password, timeout=min(timeout, 120.0))
+    if choice != postgres.SQLITE:
+        return postgres.check(choice)
+    return postgres.Database(postgres.SQLITE)
+
+
+def _start(
+    root: Path, port: int | None, timeout: float, database: str | None, host: str | None, production: bool
+) -> StudioStatus:
+    deadline = time.monotonic() + timeout
+    paths = _paths(root)
+    _private_dir(root)
+    creds = load_credentials(root)
+    choice = _database_choice(root, creds, database)
+    address = bind_address(host)
+    production = production or not _loopback(address)
+    current = status(root)
+    if current.pid is not None:
+        _already_running(current, creds, port, host, production)
+        if not current.running:
+            _wait_healthy(root, current.pid, creds, timeout)
+        return status(root)
+    if choice == postgres.POSTGRESQL and not postgres.exists(root):
+        postgres.programs()  # missing programs: said before anything is made
+    if creds is None:
+        creds = _new_credentials(port or DEFAULT_PORT)
+    creds = replace(creds, port=port or creds.port, host=address)
+    if choice == postgres.POSTGRESQL and not creds.postgres_password:
+        creds = replace(creds, postgres_password=secrets.token_urlsafe(24))  # saved before initdb uses it
+    # Django's server also gives up a port taken on 127.0.0.1 (label-studio moves to the next one silently).
+    probed = dict.fromkeys([address] if production else [address, HOST])
+    busy = [a for a in probed if not port_free(creds.port, a)]
+    if busy:
+        raise PortBusyError(
+            f"Port {creds.port} on {busy[0]} is already in use by another program, so the embedded studio cannot use it.",
+            f"Choose a free port: `annotate studio start --port {creds.port + 11}`.",
         )
-    paths["pid"].write_text(str(process.pid))
+    if production:  # first: a missing gunicorn is said before any database is started
+        command = _production_command(paths["data"], creds.port, address)
+    else:
+        command = _server_command(paths["data"], creds.port, address)
+    _save_credentials(root, creds)
+    _private_dir(paths["data"])
     try:
-        _wait_healthy(root, process.pid, creds, timeout, process)
+        env = _server_env(creds, _open_database(root, creds, choice, timeout))
+        if production:
+            _initialize(root, env, creds, deadline)
+        with open(paths["log"], "ab") as log:
+            os.chmod(paths["log"], 0o600)
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=root,
+                start_new_session=True,  # its own process group: `stop` ends it and its children, nothing else
+            )
+        paths["pid"].write_text(str(process.pid))
+        _wait_healthy(root, process.pid, creds, max(deadline - time.monotonic(), 0.0), process)
     except AnnotateError:
         stop(root)
         raise
+    if creds.database != choice:
+        _save_credentials(root, replace(creds, database=choice))  # from now on, the data is there
     return status(root)
+
+
+def _initialize(root: Path, env: dict[str, str], creds: Credentials, deadline: float) -> None:
+    """Migrate and make the owner's account before gunicorn starts (`label-studio start` does it itself)."""
+    log_path = _paths(root)["log"]
+    with open(log_path, "ab") as log:
+        os.chmod(log_path, 0o600)
+        try:
+            done = subprocess.run(
+                _init_command(_paths(root)["data"]),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=root,
+                timeout=max(deadline - time.monotonic(), 1.0),
+            )
+        except subprocess.TimeoutExpired:
+            raise StudioError(f"Label Studio did not finish setting up its database in time. See {log_path}.") from None
+    if done.returncode != 0:
+        raise StudioError(
+            f"Label Studio failed to set up its database (exit {done.returncode}). Last lines of {log_path}:\n"
+            + _log_tail(log_path, creds.secret_values())
+        )
 
 
 def _wait_healthy(
@@ -299,6 +582,7 @@ def _wait_healthy(
     paths = _paths(root)
     url = creds.url if creds else f"http://{HOST}:{DEFAULT_PORT}"
     token = creds.token if creds else ""
+    hidden = creds.secret_values() if creds else []
     deadline = time.monotonic() + timeout
     with LabelStudioClient(url, token, retries=0) as client:
         while time.monotonic() < deadline:
@@ -306,7 +590,7 @@ def _wait_healthy(
             if exited is not None:
                 raise StudioError(
                     f"The embedded Label Studio stopped while starting (exit {exited}). Last lines of {paths['log']}:\n"
-                    + _log_tail(paths["log"], token)
+                    + _log_tail(paths["log"], hidden)
                 )
             if client.health():
                 try:
@@ -323,13 +607,19 @@ def _wait_healthy(
             time.sleep(0.5)
     raise StudioError(
         f"The embedded Label Studio did not answer at {url} within {timeout:.0f} s. Last lines of {paths['log']}:\n"
-        + _log_tail(paths["log"], token)
+        + _log_tail(paths["log"], hidden)
     )
 
 
 def stop(root: str | Path | None = None, timeout: float = 20.0) -> bool:
-    """Stop the server this folder started; return whether one was running. Never touches other processes."""
+    """Stop the server this folder started, then its private PostgreSQL; whether one ran. Never touches other processes."""
     root = home(root)
+    stopped = _stop_server(root, timeout)
+    # After Label Studio: it holds connections to the cluster until it exits.
+    return postgres.stop(root, timeout) or stopped
+
+
+def _stop_server(root: Path, timeout: float) -> bool:
     pid_file = _paths(root)["pid"]
     pid = _read_pid(root)
     if pid is None:

@@ -234,14 +234,48 @@ def _start(home: Path | None, **options: Any) -> StudioStatus:
     return studio_mod.start(home, **options)
 
 
+DatabaseOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--database",
+        help="sqlite (the default for one person), postgresql (a private PostgreSQL in the studio home, for a team)"
+        " or the URL of a PostgreSQL you run: postgresql://USER:PASSWORD@HOST:PORT/DATABASE."
+        " Default: what the studio's data was made with.",
+    ),
+]
+HostOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--host",
+        help="Address to listen on (default 127.0.0.1: this machine only). An address of this machine, or 0.0.0.0"
+        " for all, lets annotators at other machines in; it is then served by gunicorn.",
+    ),
+]
+ProductionOpt = Annotated[
+    bool, typer.Option("--production", help="Serve with gunicorn (several workers) even on 127.0.0.1.")
+]
+
+
+def _echo_studio(status: StudioStatus) -> None:
+    """The database, the server and any network warning of a studio just started or found."""
+    echo(f"  {status.details()}")
+    if status.warning:
+        echo(status.warning, err=True)
+
+
 @studio_app.command("start")
 def studio_start(
-    port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (default 8080, or the one used before).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8080, or the one used before).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 300.0,
+    database: DatabaseOpt = None,
+    host: HostOpt = None,
+    production: ProductionOpt = False,
     home: HomeOpt = None,
 ) -> None:
     """Start the embedded Label Studio and wait until it answers."""
-    _echo_login(_start(home, port=port, timeout=timeout))
+    status = _start(home, port=port, timeout=timeout, database=database, host=host, production=production)
+    _echo_login(status)
+    _echo_studio(status)
 
 
 @studio_app.command("password")
@@ -279,6 +313,7 @@ def studio_status(home: HomeOpt = None) -> None:
     status = studio_mod.status(home)
     where = f"studio home {status.home}"  # always: from another folder, another home may be the one looked in
     echo(f"{status.message}: {status.url} (pid {status.pid}, {where})" if status.pid else f"{status.message} ({where})")
+    _echo_studio(status)
     if not status.running:
         raise typer.Exit(3)
 
@@ -411,14 +446,17 @@ def up(
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
     port: Annotated[Optional[int], typer.Option(help="Port of the embedded studio.")] = None,
+    database: DatabaseOpt = None,
+    host: HostOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Quick start: start the embedded Label Studio, push the articles, print where to log in."""
     chosen = settings_mod.resolve(project, schema)  # first: a broken settings file stops before the server starts
-    status = _start(home, port=port)
+    status = _start(home, port=port, database=database, host=host)
     seeds = paths or [settings_mod.project_root() / "seeds"]
     _echo_push(_push(home, seeds, title=chosen.project, schema_path=chosen.schema))
     _echo_login(status)
+    _echo_studio(status)
     echo(f"Stop the studio with: {_command()} studio stop")
 
 

@@ -24,6 +24,7 @@ import datasets
 import pytest
 
 from annotate import export, ingest, pull, push, schema, team
+from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from annotate.validate import validate_project
@@ -459,10 +460,23 @@ def test_label_bar_stays_in_view_on_a_long_article(
 # --- the whole path, through pull, validate and export -------------------------------------------
 
 
+@pytest.fixture(params=["development", "production"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[LabelStudioClient, studio.Credentials]]:
+    """The studio as one person runs it (SQLite, Django's server), and as a team does (PostgreSQL, gunicorn)."""
+    home = request.getfixturevalue("studio_home" if request.param == "development" else "team_studio_home")
+    assert studio.status(home).server == request.param
+    creds = studio.load_credentials(home)
+    assert creds is not None
+    with studio.connect(home) as c:
+        yield c, creds
+
+
 def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
-    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path
+    served: tuple[LabelStudioClient, studio.Credentials], tmp_path: Path
 ) -> None:
-    """An annotator of the team, logged in as themselves, labels from their own queue."""
+    """An annotator of the team, logged in as themselves, labels from their own queue, on either server."""
+    client, credentials = served
+    project_title = f"browser-{uuid.uuid4().hex[:10]}"
     [new] = team.add_members(client, [f"browser-{uuid.uuid4().hex[:6]}@example.org"], project=project_title)
     articles = tmp_path / "article.jsonl"
     articles.write_text(json.dumps({"id": "browser-1", "title": "اختبار المحرر", "text": TEXT}, ensure_ascii=False), encoding="utf-8")

@@ -23,6 +23,7 @@ from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS
 from proxy import BreakingProxy
 from test_push import synthetic
+from test_cli import run
 from test_validate import answer, rel, region, span, utf16
 
 pytestmark = pytest.mark.studio
@@ -456,3 +457,25 @@ def test_real_path_push_annotate_pull_export_loads_every_kept_mention(
         } == {(e.type, e.start, e.end, e.text, frozenset((a.role, a.entity_id) for a in e.arguments)) for e in gold.events}
     clitic_row = next(r for r in ds if r["article_id"] == "hard-clitics")
     assert clitic_row["tokens"][:2] == ["وب", "الرقة"]  # the clitics are split off at the entity boundary
+
+
+def test_a_pull_from_a_label_studio_we_did_not_start_goes_through_a_snapshot(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    """`annotate pull` as a process, the server named only by LABEL_STUDIO_URL and its key, no studio home."""
+    pid = push.push_articles(client, synthetic(4), title=project_title, schema=SCHEMA).project.id
+    first = next(client.iter_tasks(pid))
+    client.create_annotation(first["id"], [answer()])
+    with BreakingProxy(credentials.port) as proxy:
+        # The snapshot request is cut after Label Studio made the snapshot: seen only if pull makes one.
+        proxy.break_after(f"POST /api/projects/{pid}/exports/".encode(), times=1)
+        env = {"LABEL_STUDIO_URL": proxy.url, "LABEL_STUDIO_API_KEY": credentials.token, "ANNOTATE_HOME": str(tmp_path / "none")}
+        done = run("pull", "--project", project_title, "--pulled", str(tmp_path / "pulled"), "--full", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Pulled (full) 4 task(s)" in done.stdout and "Traceback" not in done.stderr
+    assert proxy.broken == 1 and client.snapshots(pid) == []  # found, used and deleted; no second snapshot
+    assert not (tmp_path / "none").exists()  # nothing of an embedded studio was made or started
+    assert credentials.token not in done.stdout + done.stderr
+    (state,) = (tmp_path / "pulled").glob("*/state.jsonl")
+    tasks = [json.loads(line) for line in state.read_text(encoding="utf-8").splitlines()]
+    assert len(tasks) == 4 and sum(len(t["annotations"]) for t in tasks) == 1

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load.py                                   # small: 5 annotators x 10 saves, 2,000 tasks
     .venv/bin/python benchmarks/load.py --annotators 20,100 --saves 50 --tasks 50000 --database sqlite
     .venv/bin/python benchmarks/load.py --annotators 20,100 --saves 50 --tasks 50000 --database postgresql
+    .venv/bin/python benchmarks/load.py ... --database sqlite --server production   # SQLite under gunicorn
 
 Starts its own embedded Label Studio in a temporary folder (or uses ``--home``).
 For each number of annotators it makes that many accounts (``annotate team add``'s
@@ -64,8 +65,10 @@ class LoadRun:
 
 
 def _why(exc: Exception) -> str:
-    if isinstance(exc, ServerError):
-        return f"server-{exc.status or 'error'}"
+    if isinstance(exc, ServerError):  # an HTTP 5xx, else no answer in time or a connection cut
+        if exc.status:
+            return f"server-{exc.status}"
+        return "time-out" if "did not answer" in exc.message else "dropped"
     if isinstance(exc, UnreachableError):
         return "time-out" if "within" in exc.message else "dropped"
     if isinstance(exc, LabelStudioError):
@@ -137,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--saves", type=int, default=10, help="annotations each annotator submits")
     parser.add_argument("--tasks", type=int, default=2000, help="annotated tasks of the project pulled meanwhile")
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a postgresql:// URL (the studio's)")
+    parser.add_argument(
+        "--server", choices=["development", "production"],
+        help="Django's development server or gunicorn (default: development on SQLite, production on PostgreSQL,"
+        " as a team would run them)",
+    )
     parser.add_argument("--home", type=Path, help="a running embedded studio's home (default: start one in a temporary folder)")
     parser.add_argument("--json", type=Path, help="also save the figures here")
     args = parser.parse_args(argv)
@@ -145,9 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         home = args.home or work / "studio"
         started = args.home is None
         if started:
+            server = args.server or ("development" if args.database == "sqlite" else "production")
             options: dict[str, Any] = {} if args.database == "sqlite" else {"database": args.database}
-            studio.start(home, **options)
+            studio.start(home, production=server == "production", **options)
         try:
+            now = studio.status(home)
+            kind = f"{now.database.split(' ')[0].lower()} ({now.server})"  # e.g. "postgresql (production)"
             with studio.connect(home) as client:
                 big = f"load-big-{uuid.uuid4().hex[:6]}"
                 project = client.create_project(big, **push.project_settings(schema_mod.load()))
@@ -155,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 for first in range(0, args.tasks, 5000):
                     batch = annotated_tasks(min(5000, args.tasks - first), seed=first, user=owner)
                     raw_post_import(client, project.id, batch)
-                runs = [load_run(client, args.database, int(n), args.saves, big, work) for n in args.annotators.split(",")]
+                runs = [load_run(client, kind, int(n), args.saves, big, work) for n in args.annotators.split(",")]
         finally:
             if started:
                 studio.stop(home)
@@ -167,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r.database} | {r.annotators} × {r.saves_each} | {r.saved} | {failed} | {r.lost} | {r.stored_after_failure}"
               f" | {r.saves_per_second:.1f} | {pulled} |")
     if args.json:
-        args.json.write_text(json.dumps([{**asdict(r), "saves_per_second": r.saves_per_second} for r in runs], indent=2))
+        # dict(): asdict would rebuild the Counter from (key, count) pairs, keyed by tuples.
+        figures = [{**asdict(r), "failed": dict(r.failed), "saves_per_second": r.saves_per_second} for r in runs]
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0 if all(r.lost == 0 for r in runs) else 1
 
 

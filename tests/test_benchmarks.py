@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,3 +40,26 @@ def test_small_benchmark_run_covers_every_step(studio_home: Path, capsys: pytest
     assert all(r.ours > 0 and r.floor > 0 for r in rows)
     out = capsys.readouterr().out
     assert out.count("\n| ") == 7 and "machine:" in out
+
+
+@pytest.mark.studio
+def test_the_load_benchmark_counts_each_save_and_the_pull(studio_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """3 accounts × 4 saves at once while a 30-task project is pulled: every save accounted for."""
+    import load
+
+    figures = tmp_path / "load.json"
+    assert load.main(["--annotators", "3", "--saves", "4", "--tasks", "30", "--home", str(studio_home), "--json", str(figures)]) == 0
+    out = capsys.readouterr().out
+    assert "| sqlite (development) | 3 × 4 | 12 | 0 | 0 | 0 |" in out and "ok, 30 tasks" in out
+    (run,) = json.loads(figures.read_text())
+    assert (run["saved"], run["failed"], run["lost"], run["tasks_pulled"], run["pull_ok"]) == (12, {}, 0, 30, True)
+
+
+def test_the_load_benchmark_names_each_kind_of_failure() -> None:
+    import load
+
+    from annotate.errors import ServerError
+
+    assert load._why(ServerError("failed (HTTP 500: locked)", status=500)) == "server-500"
+    assert load._why(ServerError("Label Studio at u did not answer POST /api within 20 s")) == "time-out"
+    assert load._why(ServerError("The connection to Label Studio at u failed during POST /api")) == "dropped"

@@ -125,11 +125,15 @@ def synthetic_state(root: Path, title: str, n: int, seed: int) -> None:
 
 
 def peak_memory_of_export(root: Path, title: str, out: Path) -> float:
-    """Peak resident memory (MiB) of validate + export in a fresh process."""
+    """Peak resident memory (MiB) of validate + export in a fresh process.
+
+    Read from the process's own VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss
+    over fork and exec, so a child of this (large) benchmark process reported the parent's peak.
+    """
     code = (
-        "import resource, sys; from pathlib import Path; from annotate import export;"
+        "import re; from pathlib import Path; from annotate import export;"
         f"export.export({title!r}, Path({str(out)!r}), root=Path({str(root)!r}));"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(re.search(r'VmHWM:\\s+(\\d+) kB', Path('/proc/self/status').read_text()).group(1))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(done.stdout.strip().splitlines()[-1]) / 1024

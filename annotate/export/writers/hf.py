@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from ...models import Schema, Unit
@@ -103,13 +102,10 @@ class HFWriter(Writer):
 def arrow_size(path: Path) -> int:
     """The split's size as `datasets` records it (the card's ``num_bytes``): the Arrow size in memory, not the file's.
 
-    Read back batch by batch as datasets' parquet builder reads it (one row group per batch,
-    packaged_modules/parquet, ``_generate_tables``) and summed as its ArrowWriter sums
-    ``pa_table.nbytes``; one batch at a time, so a large split is never held whole.
+    Read back one row group at a time, as datasets' parquet builder reads it (one row group
+    per batch, packaged_modules/parquet, ``_generate_tables``), and summed as its ArrowWriter
+    sums ``pa_table.nbytes``. Each group is dropped before the next: a pyarrow dataset scan
+    of the file kept about 4 KB an article (185 MiB more at 50,000 articles).
     """
-    with path.open("rb") as f:
-        fragment = pads.ParquetFileFormat().make_fragment(f)
-        if not fragment.row_groups:
-            return 0
-        batches = fragment.to_batches(batch_size=fragment.row_groups[0].num_rows, batch_readahead=0, fragment_readahead=0)
-        return sum(pa.Table.from_batches([b]).nbytes for b in batches)
+    with pq.ParquetFile(path) as parquet:
+        return sum(parquet.read_row_group(i).nbytes for i in range(parquet.num_row_groups))

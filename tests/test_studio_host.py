@@ -133,3 +133,10 @@ def test_studio_start_refuses_a_bad_database_or_address_with_a_message(tmp_path:
     assert done.returncode == 1, done.stdout + done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr and "s3cret-pw" not in done.stdout + done.stderr
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize(("host", "bind"), [("0.0.0.0", "0.0.0.0:8080"), ("::", "[::]:8080"), ("192.0.2.7", "192.0.2.7:8080")])
+def test_gunicorn_is_told_to_listen_on_the_address_itself(host: str, bind: str) -> None:
+    # Not the address this machine's own commands use to reach it: `::` is every address, not [::1].
+    command = studio._production_command(Path("/data"), 8080, host)
+    assert command[command.index("--bind") + 1] == bind

@@ -203,6 +203,11 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _bind_host(host: str) -> str:
+    """How a server is told to listen on ``host``: IPv6 in brackets, all addresses kept as all addresses."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _loopback(host: str) -> bool:
     return ipaddress.ip_address(host).is_loopback
 
@@ -293,7 +298,7 @@ def _server_command(data_dir: Path, port: int, host: str = HOST) -> list[str]:
         "start",
         "--no-browser",
         "--internal-host",
-        _url_host(host),  # IPv6 in brackets, as Django's runserver reads it
+        _bind_host(host),  # IPv6 in brackets, as Django's runserver reads it
         "--port",
         str(port),
         "--data-dir",
@@ -336,7 +341,7 @@ def _production_command(data_dir: Path, port: int, host: str) -> list[str]:
         "--pythonpath",
         package,  # Label Studio imports its apps as top-level modules (core, users...), as label-studio does
         "--bind",
-        f"{_url_host(host) if ':' in host else host}:{port}",
+        f"{_bind_host(host)}:{port}",
         "--workers",
         str(_workers()),
         "--threads",

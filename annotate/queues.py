@@ -20,6 +20,12 @@ from collections.abc import Iterable, Mapping
 
 QUEUE_MARK = " · queue "
 REVIEW_MARK = " · review"
+ROSTER_MARK = "annotate: team · "  # one roster per project title: a team labels a project
+
+
+def roster_title(title: str) -> str:
+    """The title of the project holding the team of ``title`` (see ``team.py``)."""
+    return f"{ROSTER_MARK}{title}"
 
 
 def review_title(title: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import annotated_tasks, raw_post_import  # noqa: E402
 
-from annotate import pull, push, schema as schema_mod, team  # noqa: E402
+from annotate import pull, push, queues, schema as schema_mod, team  # noqa: E402
 from annotate.errors import LabelStudioError, ServerError, UnreachableError  # noqa: E402
 from annotate.labelstudio import studio  # noqa: E402
 from annotate.labelstudio.client import LabelStudioClient  # noqa: E402
@@ -81,9 +81,14 @@ def load_run(client: LabelStudioClient, database: str, annotators: int, saves: i
     title = f"load-{annotators}-{uuid.uuid4().hex[:6]}"
     added = team.add_members(client, [f"load-{i}-{uuid.uuid4().hex[:6]}@example.org" for i in range(annotators)], project=title)
     sessions = [team.login(client.url, n.member.email, n.password or "") for n in added]
-    project = client.create_project(title, **push.project_settings(s))
+    # Each annotator saves in their own queue, as a team works (and as the studio guard allows).
     text = "خبر عاجل من الرقة"
-    ids = client.import_tasks(project.id, [{"data": {"article_id": f"l{i}", "text": text}} for i in range(annotators * saves)])
+    projects: list[int] = []
+    ids: list[int] = []
+    for k, n in enumerate(added):
+        project = client.create_project(queues.queue_title(title, n.member.user_id), **push.project_settings(s))
+        projects.append(project.id)
+        ids += client.import_tasks(project.id, [{"data": {"article_id": f"l{k}-{i}", "text": text}} for i in range(saves)])
     run = LoadRun(database, annotators, saves, 0)
     outcomes: list[tuple[int, bool]] = []  # (task id, told success)
     lock = threading.Lock()
@@ -122,7 +127,7 @@ def load_run(client: LabelStudioClient, database: str, annotators: int, saves: i
         t.join()
     run.seconds = time.perf_counter() - began
     puller.join()
-    stored = {i: c[1] for i, c in client.list_task_changes(project.id).items()}
+    stored = {i: c[1] for project_id in projects for i, c in client.list_task_changes(project_id).items()}
     for task_id, ok in outcomes:
         run.saved += ok
         if ok and stored.get(task_id, 0) == 0:
@@ -145,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         help="Django's development server or gunicorn (default: development on SQLite, production on PostgreSQL,"
         " as a team would run them)",
     )
+    parser.add_argument(
+        "--no-guard", action="store_true",
+        help="start the studio without annotate's guard (to measure what the guard costs, side by side)",
+    )
     parser.add_argument("--home", type=Path, help="a running embedded studio's home (default: start one in a temporary folder)")
     parser.add_argument("--json", type=Path, help="also save the figures here")
     args = parser.parse_args(argv)
@@ -155,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         if started:
             server = args.server or ("development" if args.database == "sqlite" else "production")
             options: dict[str, Any] = {} if args.database == "sqlite" else {"database": args.database}
-            studio.start(home, production=server == "production", **options)
+            studio.start(home, production=server == "production", guard=not args.no_guard, **options)
         try:
             now = studio.status(home)
             kind = f"{now.database.split(' ')[0].lower()} ({now.server})"  # e.g. "postgresql (production)"
+            if started:  # a studio given by --home runs whatever it was started with
+                kind += ", no guard" if args.no_guard else ", guard"
             with studio.connect(home) as client:
                 big = f"load-big-{uuid.uuid4().hex[:6]}"
                 project = client.create_project(big, **push.project_settings(schema_mod.load()))

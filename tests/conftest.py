@@ -70,6 +70,17 @@ def team_studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 @pytest.fixture(scope="session")
+def plain_studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A Label Studio without annotate's guard, as on a server annotate does not run: anyone opens everything."""
+    home = tmp_path_factory.mktemp("plain-studio")
+    studio.start(home, port=free_port(), timeout=300, guard=False)
+    try:
+        yield home
+    finally:
+        studio.stop(home)
+
+
+@pytest.fixture(scope="session")
 def credentials(studio_home: Path) -> studio.Credentials:
     creds = studio.load_credentials(studio_home)
     assert creds is not None

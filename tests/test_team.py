@@ -68,10 +68,14 @@ def test_annotators_and_a_reviewer_get_accounts_that_log_in(
         with team.login(client.url, new.member.email, new.password) as session:
             me = session.whoami()
             assert (me["email"], me["id"]) == (new.member.email, new.member.user_id)
-    # The session acts as that person on the whole API, unsafe methods included.
+    # The session acts as that person, unsafe methods included, within what the studio guard lets them reach:
+    # their own account, not a new project.
     with team.login(client.url, annotators[1], passwords[1]) as session:
-        made = session.create_project(project_title)
-    assert client.get_project(made.id).title == project_title
+        me = session._call("PATCH", f"/api/users/{session.user_id}/", "rename", json={"first_name": "سارة"})
+        assert me["first_name"] == "سارة"
+        with pytest.raises(AuthError, match="studio guard"):
+            session.create_project(project_title)
+    assert client.find_project(project_title) is None
 
     roster = team.read_team(client, TEAM)
     for new in added:

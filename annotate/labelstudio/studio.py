@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import postgres
+from . import guard as guard_mod, postgres
 from .client import LabelStudioClient
 from .. import settings
 from ..errors import AnnotateError, AuthError, PortBusyError, StudioError, UnreachableError
@@ -51,8 +51,10 @@ QUIET_ENV = {
     "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
     # Label Studio's settings log at DEBUG without it; set for both servers alike.
     "LOG_LEVEL": "WARNING",
-    "DJANGO_SETTINGS_MODULE": "label_studio.core.settings.label_studio",
 }
+# Label Studio's own settings, and the same with annotate's studio guard (``guard.py``) added: the default.
+PLAIN_SETTINGS = "label_studio.core.settings.label_studio"
+GUARD_SETTINGS = "annotate.labelstudio.guard_settings"
 ADDRESS_HINT = "Give an address of this machine (`hostname -I` lists them), or 0.0.0.0 for all of them."
 DEVELOPMENT = "development"
 PRODUCTION = "production"
@@ -416,6 +418,7 @@ def start(
     database: str | None = None,
     host: str | None = None,
     production: bool = False,
+    guard: bool = True,
 ) -> StudioStatus:
     """Start the embedded Label Studio (or find it running) and wait until it answers.
 
@@ -423,6 +426,7 @@ def start(
     the URL of a PostgreSQL the user runs; by default the one the studio's data was made with.
     ``host``: the address to listen on (127.0.0.1 by default); off loopback, or with ``production``,
     gunicorn serves it instead of Django's development server, and the status carries a warning.
+    ``guard``: the studio guard (``guard.py``) enforces the team's roles; off only to measure what it costs.
 
     A first start that fails removes the folders it made: an empty ``.annotate/`` left
     behind would become the project root of every later command run below it.
@@ -430,7 +434,7 @@ def start(
     root = home(root)
     created = _first_missing(root)
     try:
-        return _start(root, port, timeout, database, host, production)
+        return _start(root, port, timeout, database, host, production, guard)
     except BaseException:
         # A server still booting (Ctrl-C: it runs in its own session) keeps its folder, which `stop` needs.
         if created is not None and _read_pid(root) is None:
@@ -466,7 +470,7 @@ def _already_running(current: StudioStatus, creds: Credentials | None, port: int
         raise StudioError(f"{stop_first} to serve it with the production server.")
 
 
-def _server_env(creds: Credentials, db: postgres.Database) -> dict[str, str]:
+def _server_env(creds: Credentials, db: postgres.Database, guard: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     for key in (ENV_URL, ENV_KEY):
         env.pop(key, None)
@@ -480,6 +484,8 @@ def _server_env(creds: Credentials, db: postgres.Database) -> dict[str, str]:
             "LABEL_STUDIO_USERNAME": creds.email,
             "LABEL_STUDIO_PASSWORD": creds.password,
             "LABEL_STUDIO_USER_TOKEN": creds.token,
+            "DJANGO_SETTINGS_MODULE": GUARD_SETTINGS if guard else PLAIN_SETTINGS,
+            guard_mod.OWNER_ENV: creds.email,  # the one account the guard lets reach everything
         }
     )
     env.update(db.env())
@@ -496,7 +502,7 @@ def _open_database(root: Path, creds: Credentials, choice: str, timeout: float) 
 
 
 def _start(
-    root: Path, port: int | None, timeout: float, database: str | None, host: str | None, production: bool
+    root: Path, port: int | None, timeout: float, database: str | None, host: str | None, production: bool, guard: bool = True
 ) -> StudioStatus:
     deadline = time.monotonic() + timeout
     paths = _paths(root)
@@ -533,7 +539,7 @@ def _start(
     _save_credentials(root, creds)
     _private_dir(paths["data"])
     try:
-        env = _server_env(creds, _open_database(root, creds, choice, timeout))
+        env = _server_env(creds, _open_database(root, creds, choice, timeout), guard)
         if production:
             _initialize(root, env, creds, deadline)
         with open(paths["log"], "ab") as log:

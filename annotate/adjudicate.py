@@ -8,6 +8,7 @@ marks the result ground truth; the next pull and export take that annotation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from .labelstudio.client import LabelStudioClient
 from .models import Annotation, Article, Schema
 from .push import push_articles
 from .queues import parts, review_title
-from .store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, review_of
+from .store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
 
 # What the reviewer sees in Label Studio's list of predictions.
 MODEL_VERSION = "annotate: majority merge — review the differences"
@@ -44,8 +45,8 @@ class Dispute:
 def _pulled_articles(title: str, schema: Schema, root: Path, repair: bool) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
     """The latest pull's articles with their votes, streamed (versions first, then tasks)."""
     folder = project_folder(title, root)
-    review = review_of(read_manifest(folder, title))
-    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)), repair=repair, review=review)
+    places = places_of(read_manifest(folder, title))
+    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)), repair=repair, places=places)
 
 
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, repair: bool = True) -> AgreementReport:
@@ -70,7 +71,21 @@ def disputes(
     return out
 
 
-def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema, *, root: Path = EXPORTS) -> int:
+@dataclass(frozen=True)
+class Pushed:
+    """What ``push_disputes`` sent, and where: the review project of a team, else the project itself."""
+
+    articles: int
+    project_id: int
+    url: str  # where the reviewer starts: the project's task list, with Label All Tasks
+    review: bool = True  # False: the merges went onto the project's own tasks (a project one person labels)
+
+
+def review_url(url: str, project_id: int) -> str:
+    return f"{url}/projects/{project_id}/data"
+
+
+def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema, *, root: Path = EXPORTS) -> Pushed:
     """Put each disputed article in front of a reviewer with the merged result as its pre-annotation; return how many.
 
     A team project (one with queues) gets a review project of its own holding only the
@@ -88,7 +103,7 @@ def push_disputes(client: LabelStudioClient, title: str, found: list[Dispute], s
     # (Label Studio accepts the model version only once predictions carry it).
     if found:
         client.update_project(project.id, model_version=MODEL_VERSION, show_collab_predictions=True)
-    return len(found)
+    return Pushed(len(found), project.id, review_url(client.url, project.id), review=False)
 
 
 def _predict(client: LabelStudioClient, task_id: int, predictions: list[tuple[str, list[dict[str, Any]]]]) -> None:
@@ -101,17 +116,38 @@ def _predict(client: LabelStudioClient, task_id: int, predictions: list[tuple[st
         client.create_prediction(task_id, results, version)
 
 
-def _push_to_review(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema, root: Path) -> int:
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def dispute_listing(disputes: list[str]) -> str:
+    """What a reviewer reads above the article: one item a line, each quoted piece of Arabic isolated
+    (U+2068 … U+2069), or the bidi algorithm pulls the numbers after it into it."""
+    return "\n".join("• " + _QUOTED.sub(lambda m: f"\u2068{m.group()}\u2069", line) for line in disputes)
+
+
+def version_name(letter: int, pseudonym: str) -> str:
+    """How the reviewer sees one annotator's version: a letter to speak of, and the pseudonym (never who it is)."""
+    return VOTE_VERSION.format(name=f"annotator {chr(ord('A') + letter)} ({pseudonym})")
+
+
+def _push_to_review(client: LabelStudioClient, title: str, found: list[Dispute], schema: Schema, root: Path) -> Pushed:
     articles = [d.article for d in found if d.article is not None]
-    report = push_articles(client, articles, title=review_title(title), schema=schema, annotators=1, keep_versions=True)
+    # What is in dispute, shown above the article (the review config asks for this field); the rest is the pool's data.
+    listings = {d.article.id: {schema_mod.DISPUTES_FIELD: dispute_listing(d.gold.disputes)} for d in found if d.article}
+    report = push_articles(
+        client, articles, title=review_title(title), schema=schema, annotators=1, keep_versions=True, review=True, extra=listings
+    )
     tasks = {(r.article_id, r.version): r.id for r in client.task_refs(report.project.id)}
     pseudonyms = Pseudonyms(project_folder(title, root))
+    imported = set(report.imported)
     for dispute in found:
         if dispute.article is None:
             continue
         task_id = tasks[(dispute.article.id, dispute.article.version)]
-        versions = [(VOTE_VERSION.format(name=pseudonyms(v.annotator)), codec.results(v, schema)) for v in dispute.votes]
+        if dispute.article.id not in imported:  # sent before: what is in dispute may have changed since
+            client.update_task_data(task_id, {**codec.task_data(dispute.article), **listings[dispute.article.id]})
+        versions = [(version_name(k, pseudonyms(v.annotator)), codec.results(v, schema)) for k, v in enumerate(dispute.votes)]
         _predict(client, task_id, [(MODEL_VERSION, codec.results(dispute.gold.annotation, schema)), *versions])
     pseudonyms.save()
     client.update_project(report.project.id, model_version=MODEL_VERSION, show_collab_predictions=True)
-    return len(articles)
+    return Pushed(len(articles), report.project.id, review_url(client.url, report.project.id))

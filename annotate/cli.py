@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import importlib
 import json
+from datetime import datetime, timezone
 import signal
 import sys
 import threading
@@ -32,20 +33,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from .errors import AnnotateError, SchemaError, StudioError, TeamIncomplete, printable
-from .models import FORMATS, SPLITS, UNITS, ExportConfig, Format, Schema, Unit
+from .models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Format, Schema, Unit
 from .queues import review_title  # plain functions; store imports it anyway
 from . import schema as schema_mod  # cheap, and store needs it anyway
 from . import settings as settings_mod  # tomllib only
 from .store import pulled_root
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
-    from .adjudicate import Dispute
+    from .adjudicate import Dispute, Pushed
     from .export import ExportReport
     from .labelstudio.studio import StudioStatus
     from .pull import Progress as StageProgress
     from .pull import PullReport
     from .push import Progress as PushProgress
-    from .push import PushReport, QueuePush
+    from .push import PushReport
+    from .team import QueuePush
     from .status import ProjectStatus, TeamStatus
     from .team import Added, Rebalanced, Removal
     from .validate import ValidationReport
@@ -379,12 +381,12 @@ def _push(home: Path | None, paths: list[Path], rules: Path | None = None, **opt
 def _push_queues(home: Path | None, paths: list[Path], rules: Path | None, **options: Any) -> QueuePush:
     """``push --overlap``: the pool, then each annotator's queue, with a progress bar over the queues."""
     from . import ingest as ingest_mod
-    from . import push as push_mod
+    from . import team as team_mod
     from .labelstudio import studio as studio_mod
 
     articles = ingest_mod.read_articles(paths, ingest_mod.load_rules(rules))
     with studio_mod.connect(home) as client, _progress("Filling queues") as progress:
-        return push_mod.push_queues(client, articles, on_progress=progress, cache=studio_mod.push_cache(home), **options)
+        return team_mod.push_queues(client, articles, on_progress=progress, cache=studio_mod.push_cache(home), **options)
 
 
 def _echo_queue_push(report: QueuePush) -> None:
@@ -505,16 +507,9 @@ def _echo_validate(report: ValidationReport, paths: dict[str, Path], as_json: bo
             f"{p.severity:<8} {p.code:<28} {p.article_id or '-'}\t{p.annotation_id or '-'}\t{p.region_id or '-'}\t{p.message}"
         )
     for article_id, c in sorted(report.per_article.items()):
-        if c.repaired or c.rejected:
-            echo(
-                f"article {article_id}: {c.pulled} pulled = {c.kept} kept + {c.repaired} repaired"
-                f" + {c.rejected} rejected + {c.cancelled} cancelled"
-            )
-    t = report.total
-    echo(
-        f"{t.pulled} annotation(s) pulled = {t.kept} kept + {t.repaired} repaired + {t.rejected} rejected"
-        f" + {t.cancelled} cancelled"
-    )
+        if c.repaired or c.rejected or c.misplaced:
+            echo(f"article {article_id}: {_accounted(c)}")
+    echo(_accounted(report.total, "annotation(s) "))
     echo(f"Kept: {paths['kept']}  Rejected with reasons: {paths['rejected']}  Report: {paths['report']}")
 
 
@@ -546,16 +541,23 @@ def validate(
         raise typer.Exit(1)
 
 
+def _accounted(c: Counts, what: str = "") -> str:
+    """Where every pulled annotation went: the sum always adds up."""
+    misplaced = f" + {c.misplaced} misplaced" if c.misplaced else ""
+    return f"{c.pulled} {what}pulled = {c.kept} kept + {c.repaired} repaired + {c.rejected} rejected{misplaced} + {c.cancelled} cancelled"
+
+
 def _failed(report: ValidationReport, fail_on: str) -> str | None:
     """Why validate exits 1 under ``--fail-on`` (None: it exits 0); errors are what rejects annotations."""
     if fail_on == "never":
         return None
     severities = ("error",) if fail_on == "error" else ("error", "warning")
     found = [p for p in report.problems if p.severity in severities]
-    if not found and not report.total.rejected:
+    if not found and not report.total.rejected and not report.total.misplaced:
         return None
     per = {s: sum(1 for p in found if p.severity == s) for s in severities}
-    return f"{report.total.rejected} annotation(s) rejected, " + ", ".join(f"{n} {s}(s)" for s, n in per.items())
+    misplaced = f"{report.total.misplaced} made outside their author's place, " if report.total.misplaced else ""
+    return f"{report.total.rejected} annotation(s) rejected, {misplaced}" + ", ".join(f"{n} {s}(s)" for s, n in per.items())
 
 
 def _command() -> str:
@@ -619,8 +621,8 @@ def agreement(
     _echo_agreement(report.as_dict(), as_json)
 
 
-def _echo_adjudicate(found: list[Dispute], sent: int | None) -> None:
-    """The disputes; ``sent`` is how many went back to Label Studio (None: --push was not asked)."""
+def _echo_adjudicate(found: list[Dispute], sent: Pushed | None) -> None:
+    """The disputes; ``sent``: what went back to Label Studio, and where (None: --push was not asked)."""
     from .adjudicate import MODEL_VERSION
 
     for d in found:
@@ -628,10 +630,21 @@ def _echo_adjudicate(found: list[Dispute], sent: int | None) -> None:
         for line in d.gold.disputes:
             echo(f"  {line}")
     echo(f"{len(found)} article(s) in dispute")
-    if sent is not None:
+    if sent is None:
+        return
+    if sent.review:
+        echo(f"Sent {sent.articles} disputed article(s) to the review project: {sent.url}")
         echo(
-            f"Sent {sent} merged result(s) as pre-annotations named {MODEL_VERSION!r}; a reviewer fixes them,"
-            " submits and marks each ground truth."
+            "Send reviewers that URL. A reviewer presses Label All Tasks, starts from the majority merge (the"
+            " pre-annotation), compares each annotator's version (Predictions: annotator A, B, ...) on the items listed"
+            " above the article, fixes only those, and submits. A reviewer's submitted annotation is the decision: no"
+            " star (ground truth) is needed, and nobody else's annotation there counts."
+        )
+    else:
+        echo(f"Sent {sent.articles} merged result(s) as pre-annotations named {MODEL_VERSION!r}: {sent.url}")
+        echo(
+            "A reviewer opens each disputed task, fixes the differences, submits, and marks the annotation ground truth"
+            " (the star): in a project without a team's review project, only the star makes it the decision."
         )
 
 
@@ -655,7 +668,7 @@ def adjudicate(
         from .labelstudio import studio as studio_mod
 
         with studio_mod.connect(home) as client:
-            sent = adjudicate_mod.push_disputes(client, title, found, loaded)
+            sent = adjudicate_mod.push_disputes(client, title, found, loaded, root=pulled_root(pulled))
     _echo_adjudicate(found, sent)
 
 
@@ -671,7 +684,13 @@ def _echo_export(report: ExportReport, config: ExportConfig, rejected_at: Path |
     echo(
         f"Annotations: {stats.annotations_pulled} pulled, {stats.annotations_kept} kept, {stats.annotations_rejected}"
         f" rejected, {stats.annotations_cancelled} cancelled"
+        + (f", {stats.annotations_misplaced} misplaced" if stats.annotations_misplaced else "")
     )
+    if stats.annotations_misplaced:
+        echo(
+            f"{stats.annotations_misplaced} annotation(s) were made outside their author's place (another person's queue,"
+            f" the pool, the review project by a non-reviewer): not votes, not gold. `{_command()} validate` names them."
+        )
     if stats.annotations_rejected:
         where = f"listed with their reasons in {rejected_at}" if rejected_at else f"run `{_command()} validate` to see them"
         echo(f"Rejected annotations are left out of the export: {where}")
@@ -727,6 +746,8 @@ def _echo_status(found: ProjectStatus, as_json: bool) -> None:
             ("nothing kept", pull.nothing_kept, "every annotation rejected or skipped"),
             ("rejected", a.rejected, f"annotation(s), of {a.pulled} pulled ({a.kept + a.repaired} kept, {a.cancelled} skipped)"),
         ]
+        if a.misplaced:
+            rows.append(("misplaced", a.misplaced, "annotation(s) made outside their author's place: neither votes nor gold"))
         for name, value, what in rows:
             echo(f"  {name:<13}{value:>7}  {what}")
         if pull.blocked:
@@ -888,26 +909,64 @@ def team_rebalance(
     _echo_rebalance(report)
 
 
+def _when(stamp: str | None) -> str:
+    """An ISO time from Label Studio as a person reads it: to the minute, in UTC."""
+    if not stamp:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return stamp
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _table(rows: list[list[str]], right: set[int]) -> list[str]:
+    """Rows as aligned columns (each as wide as its widest cell); ``right``: the columns aligned right."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
+        for r in rows
+    ]
+
+
 def _echo_team_status(found: TeamStatus, as_json: bool) -> None:
     from .agreement import figure
 
     if as_json:
         echo(json.dumps(found.as_dict(), ensure_ascii=False, indent=2))
         return
-    pulled = f"agreement from the pull of {found.pull.pulled_at}" if found.pull else f"no pull yet: `{_command()} pull` for agreement"
+    pulled = f"agreement from the pull of {_when(found.pull.pulled_at)}" if found.pull else f"no pull yet: `{_command()} pull` for agreement"
     echo(f"Team of {found.title!r} at {found.url}, live ({pulled})")
-    echo(f"  {'annotator':<32}{'assigned':>9}{'submitted':>10}{'skipped':>8}{'remaining':>10}  {'last activity':<28}agreement")
+    rows = [["annotator", "assigned", "submitted", "skipped", "remaining", "last activity", "agreement"]]
     for p in found.people:
         name = (p.email or f"user {p.user_id}") + ("" if p.in_team else " (not in the team)")
         agreed = f"{figure(p.agreement)} over {p.compared} article(s)" if p.compared else "-"
-        echo(f"  {name:<32}{p.assigned:>9}{p.submitted:>10}{p.skipped:>8}{p.remaining:>10}  {p.last_activity or '-':<28}{agreed}")
+        rows.append([name, str(p.assigned), str(p.submitted), str(p.skipped), str(p.remaining), _when(p.last_activity), agreed])
+    for line in _table(rows, right={1, 2, 3, 4}):
+        echo(line)
+    for p in found.people:
+        if p.others:
+            echo(
+                f"warning: {p.others} task(s) of {p.email or f'user {p.user_id}'}'s queue hold an annotation by"
+                f" someone else: not theirs, never a vote (`{_command()} validate` names them after a pull)",
+                err=True,
+            )
     spread = ", ".join(f"{n}: {count}" for n, count in found.by_submitted.items())
     echo(f"Articles: {found.articles} in the pool; by submitted annotations {spread} (overlap {found.overlap})")
+    if found.short:
+        names = ", ".join(found.short[:10]) + (f" and {len(found.short) - 10} more" if len(found.short) > 10 else "")
+        echo(f"Short of an annotator: {len(found.short)} article(s) in fewer than {found.overlap} queues ({names});"
+             f" `{_command()} team rebalance` gives them to others")
+    if found.in_pool:
+        echo(f"warning: {found.in_pool} task(s) of the pool hold an annotation by someone other than the owner:"
+             " nobody was given articles there, so these are never votes", err=True)
     if found.pull:
         echo(f"Ready for export: {found.pull.ready} of {found.pull.articles} article(s) at the latest pull")
     r = found.review
     who = ", ".join(r.reviewers) or f"nobody yet (`{_command()} team add EMAIL --reviewer`)"
     echo(f"Review: {r.tasks} task(s), {r.decided} decided, {r.open} open; reviewers: {who}" + (f"; {r.url}" if r.url else ""))
+    if r.by_others:
+        echo(f"warning: {r.by_others} review task(s) hold an annotation by someone who is not a reviewer: it decides nothing", err=True)
 
 
 @team_app.command("status")

@@ -18,7 +18,7 @@ from typing import Any
 from .errors import ConflictingCopiesError
 from .models import DEFAULT_THRESHOLD, Annotation, Counts, Argument, EntityMention, EventMention, Schema
 from .labelstudio import codec
-from .store import Latest, Review
+from .store import Latest, Places
 from .validate import check_tasks, copy_problems
 
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
@@ -73,7 +73,7 @@ def iter_articles(
     totals: Counts | None = None,
     *,
     repair: bool = True,
-    review: Review = Review(),
+    places: Places = Places(),
 ) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
     """Validate task by task; yield each article (latest version) that has kept annotations, with its votes.
 
@@ -88,21 +88,16 @@ def iter_articles(
         more = f"\n  ... and {len(conflicting) - 10} more" if len(conflicting) > 10 else ""
         raise ConflictingCopiesError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
     pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
-    for checked in check_tasks(tasks, schema, latest, repair=repair):
+    for checked in check_tasks(tasks, schema, latest, repair=repair, places=places):
         kept = []
-        in_review = review.project_id is not None and checked.task.get("project") == review.project_id
+        in_review = places.review is not None and checked.task.get("project") == places.review
         for verdict in checked.verdicts:
             if totals is not None:
                 totals.add(verdict.status)
             if verdict.annotation is None:
-                continue
-            if in_review:
-                # A reviewer's annotation in the review project is the decision; anyone else's
-                # there is not a vote (they saw every version), so it is left out.
-                if verdict.annotation.annotator in review.reviewers:
-                    kept.append(replace(verdict.annotation, ground_truth=True))
-                continue
-            kept.append(verdict.annotation)
+                continue  # rejected, skipped, or misplaced (anyone but a reviewer in the review project, too)
+            # A reviewer's annotation in the review project is the decision.
+            kept.append(replace(verdict.annotation, ground_truth=True) if in_review else verdict.annotation)
         info = checked.latest
         if info is None:
             continue

@@ -221,7 +221,8 @@ class Annotation:
 
 # --- validation ---------------------------------------------------------------
 
-Status = Literal["kept", "repaired", "rejected", "cancelled"]  # what became of a pulled annotation
+# What became of a pulled annotation; "misplaced": made outside its author's place in a team project (see store.Places).
+Status = Literal["kept", "repaired", "rejected", "cancelled", "misplaced"]
 
 
 @dataclass
@@ -231,6 +232,7 @@ class Counts:
     repaired: int = 0  # kept after reported repairs
     rejected: int = 0
     cancelled: int = 0
+    misplaced: int = 0  # never a vote nor gold, whatever it holds
 
     def add(self, status: Status) -> None:
         self.pulled += 1
@@ -238,7 +240,7 @@ class Counts:
 
     @property
     def balanced(self) -> bool:
-        return self.pulled == self.kept + self.repaired + self.rejected + self.cancelled
+        return self.pulled == self.kept + self.repaired + self.rejected + self.cancelled + self.misplaced
 
 
 

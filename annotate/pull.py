@@ -32,7 +32,7 @@ from .labelstudio.client import LabelStudioClient
 from .errors import DamagedStateError, ProjectError, ServerError, UnreachableError
 from .files import AtomicFile, write_json, write_jsonl
 from .models import Project, Schema
-from .queues import parts
+from .queues import parts, roster_title
 from .team import read_team
 from .store import (
     EXPORTS,
@@ -235,6 +235,11 @@ def _parts(client: LabelStudioClient, title: str) -> list[Project]:
     return [found[t] for _, t in sorted(queues.items())] + ([found[review]] if review else [])
 
 
+def _roster_annotations(client: LabelStudioClient, title: str) -> int:
+    """How many annotations were made in the team's roster (listed, not fetched: there should be none)."""
+    return sum(total for roster in client.projects_titled(roster_title(title)) for _, total, _ in client.list_task_changes(roster.id).values())
+
+
 def pull(
     client: LabelStudioClient,
     *,
@@ -250,6 +255,7 @@ def pull(
     folder = project_folder(title, root)
     last, index, full_because = _previous(folder, title, client, project.id, full)
     server = client.server_info()
+    owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
     current = client.get_project(project.id)
     progress = on_progress or (lambda what, done, total: None)
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
@@ -303,8 +309,11 @@ def pull(
             "project_id": project.id,
             "project_title": project.title,
             "parts": {str(p.id): p.title for p in projects[1:]},  # queues and review of a team project
-            # Whose annotations in the review project are decisions (the free edition has no roles).
+            # Where each person's annotations belong (store.Places): who reviews, who owns the pool, and
+            # what was made in the roster, which holds no articles.
             "reviewers": sorted(m.user_id for m in read_team(client, title).reviewers) if len(projects) > 1 else [],
+            "owner_id": owner,
+            "roster_annotations": _roster_annotations(client, title) if len(projects) > 1 else 0,
             "label_config_sha256": schema_mod.config_hash(current.label_config),
             "schema_name": schema.name,
             "schema_sha256": schema.sha256,

@@ -17,19 +17,18 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import schema as schema_mod
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError, TeamError
+from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
 from .files import write_json
 from .ingest import IngestRules, read_articles
 from .models import Article, Project, Schema, TaskRef
-from .queues import assign, queue_title
-from .team import read_team
 
 DEFAULT_BATCH = 2000  # measured: fewer requests are faster, up to about this size
 # How often a push starts over in another project because a concurrent push's won the title.
@@ -62,11 +61,11 @@ class PushReport:
     duplicates_kept: list[Duplicate] = field(default_factory=list)  # article versions still with several tasks
 
 
-def project_settings(schema: Schema) -> dict[str, object]:
-    """Everything of a project that push keeps in line with the schema."""
+def project_settings(schema: Schema, *, review: bool = False) -> dict[str, object]:
+    """Everything of a project that push keeps in line with the schema (``review``: a team's review project)."""
     return {
-        "label_config": schema_mod.label_config(schema),
-        "expert_instruction": schema_mod.instructions_html(schema),
+        "label_config": schema_mod.label_config(schema, review=review),
+        "expert_instruction": schema_mod.review_instructions_html(schema) if review else schema_mod.instructions_html(schema),
         "show_instruction": True,
         "description": f"{schema.description}\nschema {schema.name} v{schema.version} ({schema.sha256[:12]})",
     }
@@ -128,7 +127,7 @@ def _withdraw(client: LabelStudioClient, title: str, project: Project, winner: P
 
 
 def ensure_project(
-    client: LabelStudioClient, title: str, schema: Schema, annotators: int | None = None
+    client: LabelStudioClient, title: str, schema: Schema, annotators: int | None = None, review: bool = False
 ) -> tuple[Project, bool, bool]:
     """Create the project, or bring an existing one's config in line with the schema.
 
@@ -136,7 +135,7 @@ def ensure_project(
     Label Studio's refusal of a config (annotations use removed labels) comes back
     as ``ConfigRejected`` with its reason.
     """
-    settings = project_settings(schema)
+    settings = project_settings(schema, review=review)
     overlap = {} if annotators is None else {"maximum_annotations": annotators, "overlap_cohort_percentage": 100}
     project = client.find_project(title)
     if project is None:
@@ -259,17 +258,25 @@ def _refs(articles: list[Article], ids: list[int]) -> list[TaskRef]:
     return [TaskRef(i, a.id, a.version, a.content_hash) for a, i in zip(articles, ids)]
 
 
-def _import_batch(client: LabelStudioClient, project_id: int, batch: list[Article]) -> list[TaskRef]:
+def _task(article: Article, extra: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    task = codec.task(article)
+    task["data"].update(extra.get(article.id, {}))
+    return task
+
+
+def _import_batch(
+    client: LabelStudioClient, project_id: int, batch: list[Article], extra: Mapping[str, dict[str, Any]] = {}
+) -> list[TaskRef]:
     """Import one batch; if the connection breaks mid-request, find out what landed instead of guessing."""
     try:
-        return _refs(batch, client.import_tasks(project_id, [codec.task(a) for a in batch]))
+        return _refs(batch, client.import_tasks(project_id, [_task(a, extra) for a in batch]))
     except ServerError:
         wanted = {(a.id, a.version) for a in batch}
         landed = [r for r in client.task_refs(project_id) if (r.article_id, r.version) in wanted]
     done = {(r.article_id, r.version) for r in landed}
     remaining = [a for a in batch if (a.id, a.version) not in done]
     if remaining:
-        landed += _refs(remaining, client.import_tasks(project_id, [codec.task(a) for a in remaining]))
+        landed += _refs(remaining, client.import_tasks(project_id, [_task(a, extra) for a in remaining]))
     return landed
 
 
@@ -336,18 +343,22 @@ def push_articles(
     annotators: int | None = None,
     cache: Path | None = None,
     keep_versions: bool = False,
+    review: bool = False,
+    extra: Mapping[str, dict[str, Any]] = {},
 ) -> PushReport:
     """Push articles to the project titled ``title`` (created if missing); import only what is new.
 
     ``annotators`` sets how many annotators label each article (Label Studio's overlap);
+    ``review``: a team's review project (the disputes shown above each article, reviewer instructions);
+    ``extra``: more task data by article id, set as each is imported (the review's disputes);
     ``cache`` is a folder for the verified index of the project's tasks (see ``TaskIndex``).
     Pushes running at the same time end with one project and one task per article version.
     """
     for _ in range(MAX_MOVES + 1):
-        project, created, updated = ensure_project(client, title, schema, annotators)
+        project, created, updated = ensure_project(client, title, schema, annotators, review)
         try:
             report = _push_into(
-                client, project, created, updated, articles, new_version, batch_size, on_progress, cache, keep_versions
+                client, project, created, updated, articles, new_version, batch_size, on_progress, cache, keep_versions, extra
             )
         except NotFoundError:
             if any(p.id == project.id for p in client.projects_titled(title)):
@@ -374,6 +385,7 @@ def _push_into(
     on_progress: Progress | None,
     cache: Path | None,
     keep_versions: bool = False,
+    extra: Mapping[str, dict[str, Any]] = {},
 ) -> PushReport:
     index = TaskIndex(cache, client.url, project.id)
     refs = [] if created else index.load(client, project)
@@ -402,7 +414,7 @@ def _push_into(
         on_progress(0, len(to_import))
     for start in range(0, len(to_import), batch_size):
         batch = to_import[start : start + batch_size]
-        index.add(_import_batch(client, project.id, batch))
+        index.add(_import_batch(client, project.id, batch, extra))
         report.imported.extend(a.id for a in batch)
         report.new_versions.extend(a.id for a in batch if a.version > 1)
         if on_progress:
@@ -419,73 +431,6 @@ def _push_into(
         index.discard(gone)
         report.duplicates_removed += removed
         report.duplicates_kept = kept
-    return report
-
-
-@dataclass
-class QueuePush:
-    """What ``push --overlap K`` did: the pool push, and each annotator's queue."""
-
-    pool: PushReport
-    overlap: int
-    queues: dict[str, PushReport] = field(default_factory=dict)  # annotator email -> their queue's push
-    given: dict[str, list[str]] = field(default_factory=dict)  # article id -> emails it was newly given to
-
-
-def push_queues(
-    client: LabelStudioClient,
-    articles: list[Article],
-    *,
-    title: str,
-    schema: Schema,
-    overlap: int,
-    new_version: bool = False,
-    batch_size: int = DEFAULT_BATCH,
-    on_progress: Progress | None = None,
-    cache: Path | None = None,
-) -> QueuePush:
-    """Push every article to the pool (the project titled ``title``) and give each to ``overlap`` annotators.
-
-    Each annotator's queue is a project of their own (``queues.queue_title``), so no one
-    sees another's work on a shared article. An article keeps the annotators it was
-    given (a new version goes to the same queues); a new article goes to those with
-    the fewest articles (``queues.assign``). Reviewers get no queue.
-    """
-    if overlap < 1:
-        raise TeamError(f"--overlap {overlap}: give each article to at least one annotator.")
-    people = {m.user_id: m for m in read_team(client, title).annotators}
-    if len(people) < overlap:
-        raise TeamError(
-            f"--overlap {overlap} needs at least {overlap} annotators; the team has {len(people)}.",
-            "Add people with `annotate team add EMAIL...`.",
-        )
-    pool = push_articles(client, articles, title=title, schema=schema, new_version=new_version, batch_size=batch_size, cache=cache)
-    # The queues copy the pool: each article goes out as the version the pool holds.
-    pooled = {(r.article_id, r.content_hash): r.version for r in client.task_refs(pool.project.id)}
-    articles = [replace(a, version=pooled.get((a.id, a.content_hash), a.version)) for a in articles]
-    holders: dict[str, set[int]] = {}
-    for user_id in people:
-        queue = client.find_project(queue_title(title, user_id))
-        for ref in client.task_refs(queue.id) if queue else []:
-            if ref.article_id is not None:
-                holders.setdefault(ref.article_id, set()).add(user_id)
-    gifts = assign([a.id for a in articles], holders, people, overlap)
-    report = QueuePush(pool, overlap, given={a: [people[u].email for u in who] for a, who in gifts.items()})
-    done = 0
-    total = sum(len(who) for who in gifts.values())
-    for user_id, member in sorted(people.items()):
-        mine = [a for a in articles if user_id in holders.get(a.id, set()) or user_id in gifts.get(a.id, ())]
-        if not mine:
-            continue
-        # One annotator a queue: the project asks for one annotation a task.
-        queue = push_articles(
-            client, mine, title=queue_title(title, user_id), schema=schema, batch_size=batch_size, annotators=1,
-            cache=cache, keep_versions=True,
-        )
-        report.queues[member.email] = queue
-        done += len(queue.imported)
-        if on_progress:
-            on_progress(min(done, total), total)
     return report
 
 

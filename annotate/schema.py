@@ -557,8 +557,18 @@ def _label_tag(x: EntityType | EventType, hint: str) -> str:
     return f"        <Label {attrs}/>"
 
 
-def label_config(schema: Schema) -> str:
-    """Label Studio's XML labelling config for the schema.
+# The review project's tasks carry what the annotators did not agree on, one item a line (adjudicate.py).
+DISPUTES_FIELD = "disputes"
+_DISPUTES_CLASS = "annotate-disputes"
+_DISPUTES_STYLE = (
+    "direction: ltr; text-align: left; unicode-bidi: isolate; white-space: pre-wrap; margin: 6px 0;"
+    " padding: 6px 10px; border: 1px solid rgba(127, 127, 127, 0.6); border-radius: 4px"
+)
+DISPUTES_HEADER = "ما لم يتفق عليه الموسِّمون (راجِعه في النص، وأبقِ ما سواه كما هو)"
+
+
+def label_config(schema: Schema, *, review: bool = False) -> str:
+    """Label Studio's XML labelling config for the schema; ``review``: the review project's, with the disputes listed.
 
     Entities and event triggers are two label sets on the same text, so a
     trigger may overlap an entity; arguments are relations from trigger to
@@ -572,6 +582,16 @@ def label_config(schema: Schema) -> str:
         f"  <Style>{_EDITOR_CSS}</Style>",
         '  <View style="direction: rtl; text-align: right">',
         '    <Header value="$title" size="4"/>',
+        *(
+            [
+                f"    <View {_attrs(className=_DISPUTES_CLASS)}>",
+                f"      <Header {_attrs(value=DISPUTES_HEADER, size='6')}/>",
+                f"      <View {_attrs(style=_DISPUTES_STYLE)}><Text {_attrs(name=DISPUTES_FIELD, value='$' + DISPUTES_FIELD)}/></View>",
+                "    </View>",
+            ]
+            if review
+            else []
+        ),
         f'    <View className="{_LABEL_BAR_CLASS}">',
         f"      <Labels {_attrs(name=ENTITY_TAG, to_name=TEXT_TAG, choice=multiple, show_inline=True)}>",
     ]
@@ -769,3 +789,22 @@ def instructions_html(schema: Schema) -> str:
     )
     out.append("</div>")
     return "\n".join(out)
+
+
+def review_instructions_html(schema: Schema) -> str:
+    """The review project's instructions: what a reviewer does, then the annotators' guide they judge by.
+
+    What it says is what annotate does with the result: a reviewer's submitted annotation in
+    the review project is the decision (gold) by itself, so no star (ground truth) is asked for.
+    """
+    steps = _steps([
+        f"تبدأ من نتيجة الدمج ({_ltr('annotate: majority merge')}): ما اتفقت عليه أغلبية الموسِّمين موسوم مسبقاً.",
+        "فوق المقال قائمة بما لم يتفق عليه الموسِّمون، بنداً في كل سطر: راجع كل بند في النص.",
+        f"نسخة كل موسِّم في قائمة {_ltr('Predictions')} باسمه المستعار ({_ltr('annotator A')}،"
+        f" {_ltr('annotator B')}...): اخترها لتراها، ثم عد إلى نتيجة الدمج لتصححها.",
+        "صحِّح البنود المختلف فيها فقط، وأبقِ ما سواها كما هو.",
+        f"انقر {_ltr('Submit')}: ما ترسله هو القرار، ويصبح البيانات الذهبية لهذا المقال. لا حاجة إلى النجمة"
+        f" ({_ltr('ground truth')}). ولا يُحتسب ما يرسله في هذا المشروع أحد غير المراجعين.",
+    ])
+    guide = instructions_html(schema)
+    return f'<div class="{_GUIDE_CLASS}" dir="rtl" lang="ar"><h2>تعليمات المراجعة</h2>{steps}</div>\n{guide}'

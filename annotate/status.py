@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AnnotateError
 from .models import Counts, Schema
-from .store import EXPORTS, MANIFEST, STATE, latest_versions, project_folder, read_index, read_state
+from .store import EXPORTS, MANIFEST, STATE, latest_versions, places_of, project_folder, read_index, read_state
 from .validate import validate_tasks
 
 if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect instead
@@ -78,7 +78,7 @@ class ProjectStatus:
 
 def _pull_counts(tasks: list[dict[str, Any]], manifest: dict[str, Any], schema: Schema, repair: bool) -> PullCounts:
     latest = latest_versions(tasks)
-    report = validate_tasks(tasks, schema, repair=repair)
+    report = validate_tasks(tasks, schema, repair=repair, places=places_of(manifest))
     current = {task_id for info in latest.values() for task_id in info.task_ids}
     annotated: set[str] = set()  # latest version has an annotation (any outcome)
     kept_latest: set[str] = set()
@@ -111,8 +111,14 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
         with connect() as client:
             if not client.health():
                 return ServerCounts(client.url, error=f"no Label Studio answers at {client.url}")
+            from .team import team_projects
+
+            # Like with like: the pull listed the pool and every part of a team project (queues, review).
             project = client.project_titled(title)
-            listed = client.list_task_changes(project.id)
+            queues, review = team_projects(client, title)
+            listed = {}
+            for part in [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]:
+                listed.update(client.list_task_changes(part))
             _, index = read_index(folder)
             changed = sum(1 for task_id, seen in listed.items() if index.get(task_id) != seen) + len(set(index) - set(listed))
             return ServerCounts(client.url, len(listed), changed)
@@ -183,15 +189,17 @@ class PersonStatus:
     last_activity: str | None = None  # newest updated_at of a task they submitted or skipped
     agreement: float | None = None  # mean entity F1 (exact) of their pairs in the latest pull; None: nothing compared
     compared: int = 0  # articles they share with another annotator in the latest pull
+    others: int = 0  # tasks of their queue with an annotation by someone else: not theirs, never a vote
 
 
 @dataclass
 class ReviewStatus:
     reviewers: list[str]
     tasks: int = 0  # disputed articles sent to the review project (`adjudicate --push`)
-    decided: int = 0  # with a submitted annotation
+    decided: int = 0  # with an annotation by a reviewer (anyone else's decides nothing)
     open: int = 0
     url: str | None = None
+    by_others: int = 0  # tasks with an annotation by someone who is not a reviewer
 
 
 @dataclass
@@ -205,6 +213,8 @@ class TeamStatus:
     by_submitted: dict[int, int]  # submitted annotations -> articles with that many, every queue counted
     review: ReviewStatus
     pull: PullCounts | None  # the latest pull: "ready" is what export takes; None: nothing pulled yet
+    short: list[str] = field(default_factory=list)  # articles in fewer team queues than the overlap (someone left)
+    in_pool: int = 0  # pool tasks with an annotation by someone other than the owner: nobody was given them there
 
     def as_dict(self) -> dict[str, Any]:
         plain = asdict(self)
@@ -265,9 +275,13 @@ def team_status(
         person.queue_url = project_url(client.url, project.id)
         listed = client.list_task_changes(project.id)
         articles = {r.id: r.article_id for r in client.task_refs(project.id)}
+        authors = client.task_annotators(project.id)
         for task_id, (updated_at, total, cancelled) in listed.items():
             article_id = articles.get(task_id)
             person.assigned += 1
+            by = authors.get(task_id, ())
+            person.others += any(u != user_id for u in by)
+            total = total if user_id in by else 0  # only their own annotations count as their submissions
             if total:
                 person.submitted += 1
             elif cancelled:
@@ -286,17 +300,22 @@ def team_status(
         person.agreement, person.compared = agreement(user_id)
 
     pool_articles = {r.article_id for r in client.task_refs(pool.id) if r.article_id is not None}
+    owner = client.whoami().get("id")
+    in_pool = sum(1 for by in client.task_annotators(pool.id).values() if any(u != owner for u in by))
     overlap = max((len(h) for h in holders.values()), default=0)
+    short = sorted(a for a in pool_articles if len(holders.get(a, ())) < overlap)
     counts = [len(submitted.get(a, ())) for a in pool_articles]
     by_submitted = {n: counts.count(n) for n in range(max([overlap, *counts], default=0) + 1)}
 
     review = ReviewStatus([m.email for m in team.reviewers])
     if review_project is not None:
         review.url = project_url(client.url, review_project.id)
-        listed = client.list_task_changes(review_project.id)
-        review.tasks = len(listed)
-        review.decided = sum(1 for _, total, _ in listed.values() if total)
+        authors = client.task_annotators(review_project.id)
+        reviewers = {m.user_id for m in team.reviewers}
+        review.tasks = len(authors)
+        review.decided = sum(1 for by in authors.values() if reviewers & set(by))
+        review.by_others = sum(1 for by in authors.values() if set(by) - reviewers)
         review.open = review.tasks - review.decided
     pull = project_status(title, schema=schema, root=root, repair=repair).pull if pulled else None
     ordered = sorted(people.values(), key=lambda p: (not p.in_team, p.email or "", p.user_id))
-    return TeamStatus(title, client.url, folder, overlap, ordered, len(pool_articles), by_submitted, review, pull)
+    return TeamStatus(title, client.url, folder, overlap, ordered, len(pool_articles), by_submitted, review, pull, short, in_pool)

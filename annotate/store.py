@@ -24,7 +24,7 @@ from . import settings
 from .errors import DamagedStateError, ProjectError, PulledDataError
 from .files import safe_name
 from .labelstudio import codec
-from .queues import review_title
+from .queues import queue_owner, review_title, roster_title
 
 EXPORTS = Path("exports")
 STATE = "state.jsonl"
@@ -165,16 +165,66 @@ def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, Latest]:
 
 
 @dataclass(frozen=True)
-class Review:
-    """Where reviewers decide in a team project: their annotations there are the gold (ground truth)."""
+class Places:
+    """Where each person's annotations belong in a team project, as the latest pull recorded it.
 
-    project_id: int | None = None
+    A team project is a pool, one queue per annotator and a review project. An annotation
+    belongs in the queue of its author, in the review project if a reviewer made it, and in
+    the pool only if the owner (whose token pulled) made it. Anything else was made outside
+    its author's place: on a studio without annotate's guard, by someone who opened another
+    person's work. It is never a vote nor gold. A project one person labels has no places.
+    """
+
+    pool: int | None = None
+    owner: int | None = None  # None: a pull that did not record it; the pool is then not judged
+    queues: tuple[tuple[int, int], ...] = ()  # (queue project, its annotator)
+    review: int | None = None
     reviewers: frozenset[int] = frozenset()
+    roster: str = ""  # the roster's title
+    roster_annotations: int = 0  # annotations made in the roster (it holds no articles)
+
+    @property
+    def team(self) -> bool:
+        return bool(self.queues) or self.review is not None
+
+    @property
+    def queue_projects(self) -> frozenset[int]:
+        return frozenset(pid for pid, _ in self.queues)
+
+    def misplaced(self, project: int, author: int | None) -> str | None:
+        """Why an annotation by ``author`` does not belong in ``project``, or None when it does."""
+        if not self.team:
+            return None
+        who = f"user {author}" if author is not None else "an unknown user"
+        if project == self.review:
+            return None if author in self.reviewers else f"{who} is not a reviewer, and only reviewers decide in the review project"
+        queues = dict(self.queues)
+        if project in queues:
+            if author == queues[project]:
+                return None
+            return f"it is in the queue of user {queues[project]}, not in {who}'s own"
+        if project == self.pool and self.owner is not None and author != self.owner:
+            return f"it is in the pool, where nobody was given articles to label ({who} is not the project's owner)"
+        return None
 
 
-def review_of(manifest: dict[str, Any]) -> Review:
-    """The review project and the reviewers a pull recorded (none for a project one person labels)."""
+def places_of(manifest: dict[str, Any]) -> Places:
+    """The places of a team project's annotations as a pull recorded them (none for a project one person labels)."""
     title = manifest.get("project_title")
-    parts = manifest.get("parts") or {}
-    project = next((int(pid) for pid, t in parts.items() if title and t == review_title(title)), None)
-    return Review(project, frozenset(int(u) for u in manifest.get("reviewers") or []))
+    parts = {int(pid): str(t) for pid, t in (manifest.get("parts") or {}).items()}
+    queues = tuple(sorted((pid, u) for pid, t in parts.items() if title and (u := queue_owner(title, t)) is not None))
+    review = next((pid for pid, t in parts.items() if title and t == review_title(title)), None)
+    owner = manifest.get("owner_id")
+    return Places(
+        pool=_int_or_none(manifest.get("project_id")),
+        owner=owner if isinstance(owner, int) else None,
+        queues=queues,
+        review=review,
+        reviewers=frozenset(int(u) for u in manifest.get("reviewers") or []),
+        roster=roster_title(title) if title else "",
+        roster_annotations=int(manifest.get("roster_annotations") or 0),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +25,9 @@ from .errors import AnnotateError, NotFoundError, SignUpRejected, TeamError, Tea
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient, SessionClient
 from .models import Article, Member, NewMember, Project, Schema, Team, TaskRef
-from .queues import assign, parts, queue_title
+from .push import DEFAULT_BATCH, Progress, PushReport, push_articles
+from .queues import assign, parts, queue_title, roster_title
 from .queues import rebalance as plan_moves
-
-ROSTER_TITLE = "annotate: team · {title}"  # one roster per project title: a team labels a project
-
-
-def roster_title(title: str) -> str:
-    return ROSTER_TITLE.format(title=title)
-
 
 ROSTER_CONFIG = (
     '<View><Header value="The team roster of annotate (one member per task): do not label or delete."/>'
@@ -523,10 +517,78 @@ def _move(
 
 def _fill(client: LabelStudioClient, title: str, schema: Schema, cache: Path | None, given: dict[int, list[Article]]) -> None:
     """Import articles into queues, each keeping the version the pool gave it (one annotator a queue)."""
-    from .push import push_articles  # push imports this module (for the roster): not at the top
-
     for user_id, articles in given.items():
         if articles:
             push_articles(
                 client, articles, title=queue_title(title, user_id), schema=schema, annotators=1, cache=cache, keep_versions=True
             )
+
+
+# --- giving out articles -------------------------------------------------------------------------
+
+
+@dataclass
+class QueuePush:
+    """What ``push --overlap K`` did: the pool push, and each annotator's queue."""
+
+    pool: PushReport
+    overlap: int
+    queues: dict[str, PushReport] = field(default_factory=dict)  # annotator email -> their queue's push
+    given: dict[str, list[str]] = field(default_factory=dict)  # article id -> emails it was newly given to
+
+
+def push_queues(
+    client: LabelStudioClient,
+    articles: list[Article],
+    *,
+    title: str,
+    schema: Schema,
+    overlap: int,
+    new_version: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    on_progress: Progress | None = None,
+    cache: Path | None = None,
+) -> QueuePush:
+    """Push every article to the pool (the project titled ``title``) and give each to ``overlap`` annotators.
+
+    Each annotator's queue is a project of their own (``queues.queue_title``), so no one
+    sees another's work on a shared article. An article keeps the annotators it was
+    given (a new version goes to the same queues); a new article goes to those with
+    the fewest articles (``queues.assign``). Reviewers get no queue.
+    """
+    if overlap < 1:
+        raise TeamError(f"--overlap {overlap}: give each article to at least one annotator.")
+    people = {m.user_id: m for m in read_team(client, title).annotators}
+    if len(people) < overlap:
+        raise TeamError(
+            f"--overlap {overlap} needs at least {overlap} annotators; the team has {len(people)}.",
+            "Add people with `annotate team add EMAIL...`.",
+        )
+    pool = push_articles(client, articles, title=title, schema=schema, new_version=new_version, batch_size=batch_size, cache=cache)
+    # The queues copy the pool: each article goes out as the version the pool holds.
+    pooled = {(r.article_id, r.content_hash): r.version for r in client.task_refs(pool.project.id)}
+    articles = [replace(a, version=pooled.get((a.id, a.content_hash), a.version)) for a in articles]
+    holders: dict[str, set[int]] = {}
+    for user_id in people:
+        queue = client.find_project(queue_title(title, user_id))
+        for ref in client.task_refs(queue.id) if queue else []:
+            if ref.article_id is not None:
+                holders.setdefault(ref.article_id, set()).add(user_id)
+    gifts = assign([a.id for a in articles], holders, people, overlap)
+    report = QueuePush(pool, overlap, given={a: [people[u].email for u in who] for a, who in gifts.items()})
+    done = 0
+    total = sum(len(who) for who in gifts.values())
+    for user_id, member in sorted(people.items()):
+        mine = [a for a in articles if user_id in holders.get(a.id, set()) or user_id in gifts.get(a.id, ())]
+        if not mine:
+            continue
+        # One annotator a queue: the project asks for one annotation a task.
+        queue = push_articles(
+            client, mine, title=queue_title(title, user_id), schema=schema, batch_size=batch_size, annotators=1,
+            cache=cache, keep_versions=True,
+        )
+        report.queues[member.email] = queue
+        done += len(queue.imported)
+        if on_progress:
+            on_progress(min(done, total), total)
+    return report

@@ -1,8 +1,8 @@
 """Validate: read every pulled annotation into the domain model, check it against text and schema.
 
 Each annotation ends up ``kept`` (valid), ``repaired`` (kept, with every repair
-reported), ``rejected`` (with its reasons) or ``cancelled`` (skipped by the
-annotator). Repairs are made only where the right span is certain; see
+reported), ``rejected`` (with its reasons), ``cancelled`` (skipped by the
+annotator) or ``misplaced`` (made outside its author's place in a team project). Repairs are made only where the right span is certain; see
 ``_locate``. Codes are stable: the README lists them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from .files import write_json, write_jsonl
 from .labelstudio import codec
 from .labelstudio.codec import AnswerResult, Label, RegionResult, RelationResult, Result
 from .models import Annotation, Argument, Counts, EntityMention, EventMention, Problem, Schema, Severity, Status, content_hash
-from .store import EXPORTS, Latest, latest_versions, project_folder, read_state
+from .store import EXPORTS, Latest, Places, latest_versions, places_of, project_folder, read_state
 
 NEARBY = 64  # how far (in characters) a shifted span is looked for
 # What each repair is called when repairs are off and it becomes an error.
@@ -467,37 +467,71 @@ class TaskVerdicts:
 
 
 def check_tasks(
-    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, Latest], *, repair: bool
+    tasks: Iterable[dict[str, Any]], schema: Schema, latest: dict[str, Latest], *, repair: bool, places: Places = Places()
 ) -> Iterator[TaskVerdicts]:
     """The one validation pass: validate, agreement, adjudicate and export all read annotations through it.
 
     ``latest`` comes from a first pass over the same tasks (``store.latest_versions``);
-    ``repair`` is explicit so that every stage keeps the same annotations.
+    ``repair`` is explicit so that every stage keeps the same annotations; ``places`` (of a
+    team project) marks every annotation made outside its author's place ``misplaced``.
     """
     for task in tasks:
         info = latest.get(codec.article_id_of(task))
         version = info.version if info else None
         index = TextIndex(codec.text_of(task))
         verdicts = [
-            check_annotation(task, raw, schema, repair=repair, latest_version=version, index=index)
+            _placed(task, raw, places, check_annotation(task, raw, schema, repair=repair, latest_version=version, index=index))
             for raw in task.get("annotations") or []
         ]
         yield TaskVerdicts(task, verdicts, info if info and codec.version_of(task) == info.version else None)
 
 
-def validate_tasks(tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: bool = True) -> ValidationReport:
+def _placed(task: dict[str, Any], raw: dict[str, Any], places: Places, verdict: Verdict) -> Verdict:
+    """The verdict, or, for an annotation made outside its author's place, the same marked misplaced (kept for the record)."""
+    author = codec.author_of(raw)
+    why = places.misplaced(int(task.get("project") or 0), author)
+    if why is None:
+        return verdict
+    problem = Problem(
+        "annotation.out-of-place",
+        f"article {verdict.article_id}, annotation {verdict.annotation_id} (task {verdict.task_id})",
+        f"made by user {author} outside their place: {why}. It is not a vote and not gold; nobody was given this"
+        " article there. Delete it in Label Studio, or give the article to that person with the team commands.",
+        "error",
+        verdict.article_id,
+        verdict.annotation_id,
+    )
+    return replace(verdict, status="misplaced", annotation=None, problems=[*verdict.problems, problem], raw=raw)
+
+
+def roster_problems(places: Places) -> list[Problem]:
+    """Annotations made in a team's roster project: it holds no articles, so nothing of them is data."""
+    if not places.roster_annotations:
+        return []
+    return [Problem(
+        "roster.annotated",
+        f"project {places.roster!r}",
+        f"{places.roster_annotations} annotation(s) were made in the team's roster, which holds people, not articles;"
+        " they are not data. Delete them in Label Studio (the roster's tasks themselves must stay).",
+        "warning",
+    )]
+
+
+def validate_tasks(
+    tasks: Iterable[dict[str, Any]], schema: Schema, *, repair: bool = True, places: Places = Places()
+) -> ValidationReport:
     """Check every annotation of every task; every one is accounted for in the counts."""
     tasks = list(tasks)
     latest = latest_versions(tasks)
     verdicts: list[Verdict] = []
     per_article: dict[str, Counts] = {}
     total = Counts()
-    for checked in check_tasks(tasks, schema, latest, repair=repair):
+    for checked in check_tasks(tasks, schema, latest, repair=repair, places=places):
         for verdict in checked.verdicts:
             verdicts.append(verdict)
             per_article.setdefault(verdict.article_id, Counts()).add(verdict.status)
             total.add(verdict.status)
-    return ValidationReport(verdicts, per_article, total, copy_problems(latest))
+    return ValidationReport(verdicts, per_article, total, copy_problems(latest) + roster_problems(places))
 
 
 def _annotation_row(verdict: Verdict) -> dict[str, Any]:
@@ -524,7 +558,7 @@ def write_report(report: ValidationReport, folder: Path) -> dict[str, Path]:
                 "annotation": v.raw,
             }
             for v in report.verdicts
-            if v.status in ("rejected", "cancelled")
+            if v.status in ("rejected", "cancelled", "misplaced")
         ),
     )
     write_json(paths["report"], report_dict(report))
@@ -545,6 +579,6 @@ def validate_project(
 ) -> tuple[ValidationReport, dict[str, Path]]:
     """Validate the latest pull of a project and write the results beside it."""
     folder = project_folder(title, root)
-    tasks, _manifest = read_state(folder, title)
-    report = validate_tasks(tasks, schema or schema_mod.load(), repair=repair)
+    tasks, manifest = read_state(folder, title)
+    report = validate_tasks(tasks, schema or schema_mod.load(), repair=repair, places=places_of(manifest))
     return report, write_report(report, folder)

@@ -113,3 +113,12 @@ def test_several_annotators_agreement_and_adjudication_round_trip(
     assert emoji_row["gold_source"] == "majority" and emoji_row["annotators"] == sorted(names[:2])
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "Inter-annotator agreement over 2 articles" in card and "Krippendorff" in card
+
+
+def test_the_reviewers_listing_isolates_each_quoted_piece_of_arabic() -> None:
+    """Unisolated, 'الرقة' (67-72) reads as '1/2 :(72-67) الرقة' in the review project (seen in the browser test)."""
+    listing = adjudicate.dispute_listing(["entity GPE 'الرقة' (67-72): 1/2 annotators, held back", "document on_topic: conflict ×1"])
+    assert listing.splitlines() == [
+        "• entity GPE \u2068'الرقة'\u2069 (67-72): 1/2 annotators, held back",
+        "• document on_topic: conflict ×1",
+    ]

@@ -23,12 +23,14 @@ from typing import Any
 import datasets
 import pytest
 
-from annotate import export, ingest, pull, push, schema, team
+from annotate import adjudicate, export, ingest, pull, push, schema, team
 from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from annotate.validate import validate_project
 from conftest import ROOT
+from test_pull import ent
+from test_validate import answer
 
 pytestmark = [pytest.mark.studio, pytest.mark.browser]
 
@@ -61,7 +63,7 @@ LONG = "\n".join(f"{i + 1}. {_FILLER[i % len(_FILLER)]}" for i in range(45)) + (
 # the text split on "\n" into lines; each line's text nodes hold the characters in order.
 RECTS = """
 ([start, end]) => {
-  const root = document.querySelector('.lsf-htx-richtext');
+  const root = document.querySelector('.rtl-article .lsf-htx-richtext');  // the article (a review also shows its disputes)
   const lines = Array.from(root.querySelectorAll('.lsf-richtext__line'));
   function locate(offset) {
     let base = 0;
@@ -480,7 +482,7 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
     [new] = team.add_members(client, [f"browser-{uuid.uuid4().hex[:6]}@example.org"], project=project_title)
     articles = tmp_path / "article.jsonl"
     articles.write_text(json.dumps({"id": "browser-1", "title": "اختبار المحرر", "text": TEXT}, ensure_ascii=False), encoding="utf-8")
-    pushed = push.push_queues(client, ingest.read_articles([articles]), title=project_title, schema=SCHEMA, overlap=1)
+    pushed = team.push_queues(client, ingest.read_articles([articles]), title=project_title, schema=SCHEMA, overlap=1)
     queue = pushed.queues[new.member.email].project
     (task,) = client.iter_tasks(queue.id)
     task_id = int(task["id"])
@@ -505,6 +507,16 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
         deadline = time.monotonic() + 30
         while not client.get_task(task_id).get("annotations") and time.monotonic() < deadline:
             page.wait_for_timeout(250)
+        # Their home page lists their queue only: not the pool, the roster, nor anyone else's queue.
+        page.goto(f"{credentials.url}/")
+        page.get_by_text(queue.title).first.wait_for()
+        page.wait_for_load_state("networkidle")
+        screenshot(page, "annotator-home.png")
+        assert page.locator("body").inner_text().count(project_title) == 1
+        # Another's page is refused with a plain page that points to their own queue.
+        refused = page.goto(f"{credentials.url}/projects/{pushed.pool.project.id}/data")
+        assert refused is not None and refused.status == 403
+        assert page.get_by_text("Not part of your work").is_visible()
 
     (submitted,) = client.get_task(task_id)["annotations"]
     by = submitted["completed_by"]
@@ -534,3 +546,50 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
         ("Place", "الرقة"),
     }
     assert "ل" in row["tokens"] and row["tokens"][row["tokens"].index("ل") + 1] == "تنظيم"  # the clitic split off
+
+
+def test_a_reviewer_decides_a_dispute_in_the_real_editor(
+    served: tuple[LabelStudioClient, studio.Credentials], tmp_path: Path
+) -> None:
+    """The reviewer's path, as themselves, with the guard on: the disputes above the article, the merge, a decision."""
+    client, credentials = served
+    title = f"review-{uuid.uuid4().hex[:10]}"
+    run = uuid.uuid4().hex[:6]
+    added = team.add_members(client, [f"rv-a-{run}@example.org", f"rv-b-{run}@example.org"], project=title)
+    [reviewer] = team.add_members(client, [f"rv-r-{run}@example.org"], project=title, reviewer=True)
+    articles = tmp_path / "article.jsonl"
+    articles.write_text(json.dumps({"id": "review-1", "title": "اختبار المراجعة", "text": TEXT}, ensure_ascii=False), encoding="utf-8")
+    team.push_queues(client, ingest.read_articles([articles]), title=title, schema=SCHEMA, overlap=2)
+    for n, code in zip(added, ("GPE", "LOC")):  # a 1-vs-1 disagreement: the merge keeps neither
+        with team.login(client.url, n.member.email, n.password or "") as session:
+            queue = session.list_projects()[0]
+            (task,) = session.iter_tasks(queue.id)
+            session.create_annotation(int(task["id"]), [ent("g", code, TEXT, "الرقة"), answer()])
+    pulled = tmp_path / "pulled"
+    pull.pull(client, title=title, root=pulled)
+    found = adjudicate.disputes(title, root=pulled)
+    sent = adjudicate.push_disputes(client, title, found, SCHEMA, root=pulled)
+    assert sent.review and sent.articles == 1
+    (review_task,) = client.iter_tasks(sent.project_id)
+
+    with editor(credentials, sent.project_id, None, login=(reviewer.member.email, reviewer.password or "")) as page:
+        # What is disputed is listed above the article, as the reviewer instructions say.
+        page.get_by_text(schema.DISPUTES_HEADER).wait_for()
+        page.get_by_text("1/2 annotators", exact=False).first.wait_for()
+        screenshot(page, "reviewer-dispute.png", full_page=True)
+        label(page, TEXT, "الرقة", "GPE")
+        page.locator("[data-testid='bottombar-submit-button']").click()
+        deadline = time.monotonic() + 30
+        while not client.get_task(int(review_task["id"])).get("annotations") and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+
+    (decision,) = client.get_task(int(review_task["id"]))["annotations"]
+    by = decision["completed_by"]
+    assert (by["id"] if isinstance(by, dict) else by) == reviewer.member.user_id
+    pull.pull(client, title=title, root=pulled)
+    out = tmp_path / "gold"
+    report = export.export(title, out, ExportConfig(split=(1.0, 0.0, 0.0)), root=pulled)
+    assert report.stats.gold_sources == {"ground_truth": 1}
+    (row,) = datasets.load_dataset(str(out))["train"]
+    types = datasets.load_dataset(str(out))["train"].features["entities"].feature["type"].names
+    assert [(types[e["type"]], e["text"]) for e in row["entities"]] == [("GPE", "الرقة")]

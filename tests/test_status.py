@@ -134,19 +134,30 @@ def test_an_article_in_two_tasks_with_different_texts_is_not_ready(tmp_path: Pat
 
 def test_team_status_prints_a_line_a_person_the_coverage_and_the_review(capsys: pytest.CaptureFixture[str]) -> None:
     """The rendering only (the numbers are read from a real server in test_team_cli)."""
+    long_email = "a.very.long.name.of.an.annotator@example-university.org"  # longer than any fixed column
     people = [
         PersonStatus("a@example.org", 2, True, "http://ls/projects/3/data", 4, 3, 0, 1, PULLED_AT, 0.5, 2),
+        PersonStatus(long_email, 4, True, "http://ls/projects/4/data", 12, 10, 1, 1, PULLED_AT, others=1),
         PersonStatus(None, 9, False, "http://ls/projects/5/data", 1, 0, 1, 0, PULLED_AT),
     ]
     review = ReviewStatus(["r@example.org"], 1, 1, 0, "http://ls/projects/6/data")
-    found = TeamStatus(TITLE, "http://ls", Path("/x/exports") / TITLE, 2, people, 6, {0: 3, 1: 1, 2: 2}, review, None)
+    found = TeamStatus(
+        TITLE, "http://ls", Path("/x/exports") / TITLE, 2, people, 6, {0: 3, 1: 1, 2: 2}, review, None, short=["a1", "a2"]
+    )
     _echo_team_status(found, as_json=False)
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
     assert out[0] == f"Team of {TITLE!r} at http://ls, live (no pull yet: `annotate pull` for agreement)"
-    assert out[2].split() == ["a@example.org", "4", "3", "0", "1", PULLED_AT, "0.500", "over", "2", "article(s)"]
-    assert out[3].split() == ["user", "9", "(not", "in", "the", "team)", "1", "0", "1", "0", PULLED_AT, "-"]
-    assert out[4] == "Articles: 6 in the pool; by submitted annotations 0: 3, 1: 1, 2: 2 (overlap 2)"
-    assert out[5] == "Review: 1 task(s), 1 decided, 0 open; reviewers: r@example.org; http://ls/projects/6/data"
+    when = "2024-05-01 10:00 UTC"  # PULLED_AT as a person reads it
+    assert out[2].split() == ["a@example.org", "4", "3", "0", "1", *when.split(), "0.500", "over", "2", "article(s)"]
+    assert out[4].split() == ["user", "9", "(not", "in", "the", "team)", "1", "0", "1", "0", *when.split(), "-"]
+    # Columns stay aligned whatever the length of a name: every row's "last activity" starts where its header does.
+    column = out[1].index("last activity")
+    assert all(line[column:].startswith(when) for line in out[2:5])
+    assert out[5] == "Articles: 6 in the pool; by submitted annotations 0: 3, 1: 1, 2: 2 (overlap 2)"
+    assert out[6].startswith("Short of an annotator: 2 article(s) in fewer than 2 queues (a1, a2)")
+    assert out[7] == "Review: 1 task(s), 1 decided, 0 open; reviewers: r@example.org; http://ls/projects/6/data"
+    assert f"1 task(s) of {long_email}'s queue hold an annotation by someone else" in captured.err
 
     _echo_team_status(found, as_json=True)
     data = json.loads(capsys.readouterr().out)

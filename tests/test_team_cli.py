@@ -17,6 +17,7 @@ import pytest
 
 from annotate import push, queues, schema, team
 from annotate.cli import main
+from annotate.errors import AuthError
 from annotate.labelstudio.client import LabelStudioClient, SessionClient
 from annotate.models import Article
 from test_cli import run
@@ -150,13 +151,23 @@ def test_a_team_from_the_command_line_add_push_status_review_remove_rebalance(
     assert (now[c]["agreement"], now[c]["compared"]) == (None, 0)
     assert status["by_submitted"] == {"0": 3, "1": 1, "2": 2} and status["overlap"] == 2 and status["articles"] == 6
     assert status["pull"]["ready"] == 3
-    assert status["review"] == {"reviewers": [r], "tasks": 0, "decided": 0, "open": 0, "url": None}
+    assert status["review"] == {"reviewers": [r], "tasks": 0, "decided": 0, "open": 0, "url": None, "by_others": 0}
 
     # The disagreement goes to the reviewer; the status follows their decision live.
-    owner("adjudicate", "--push", "--pulled", str(owner.pulled))
-    assert owner.status()["review"] | {"url": None} == {"reviewers": [r], "tasks": 1, "decided": 0, "open": 1, "url": None}
+    pushed = owner("adjudicate", "--push", "--pulled", str(owner.pulled))
+    assert owner.status()["review"] | {"url": None} == {"reviewers": [r], "tasks": 1, "decided": 0, "open": 1, "url": None, "by_others": 0}
     review = client.find_project(queues.review_title(project_title))
     assert review is not None
+    # It says where reviewers go and what they do, the same as the review project's instructions: no star.
+    assert f"to the review project: {client.url}/projects/{review.id}/data" in pushed
+    assert "no star (ground truth) is needed" in pushed
+    assert "ground truth" in client._call("GET", f"/api/projects/{review.id}/", "read the review project")["expert_instruction"]
+    (review_task,) = client.iter_tasks(review.id)
+    assert "1/2 annotators" in review_task["data"]["disputes"]
+    # An annotator cannot decide in the review project: the studio guard refuses it (test_misplaced shows that on a
+    # studio without the guard such a submission decides nothing either).
+    with pytest.raises(AuthError, match="studio guard"):
+        sessions[a].create_annotation(review_task["id"], [ent("g", "LOC", text, "الرقة"), answer()])
     (task,) = reviewer.iter_tasks(review.id)
     reviewer.create_annotation(task["id"], [ent("g", "GPE", text, "الرقة"), answer()])
     review_status = owner.status()["review"]
@@ -218,7 +229,7 @@ def test_a_move_is_skipped_when_its_holder_starts_the_article_meanwhile(client: 
     run_id = uuid.uuid4().hex[:6]
     added = team.add_members(client, [f"race-{i}-{run_id}@example.org" for i in range(2)], project=project_title)
     sessions = {n.member.user_id: team.login(client.url, n.member.email, n.password or "") for n in added}
-    push.push_queues(client, synthetic(4), title=project_title, schema=schema.load(), overlap=1)
+    team.push_queues(client, synthetic(4), title=project_title, schema=schema.load(), overlap=1)
     [late] = team.add_members(client, [f"race-late-{run_id}@example.org"], project=project_title)
     everyone = [*sessions, late.member.user_id]
     owners = {p.id: u for u, p in team.queue_projects(client, project_title).items()}

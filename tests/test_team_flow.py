@@ -40,7 +40,7 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
     sessions = {m.user_id: team.login(client.url, m.email, n.password or "") for m, n in zip(members, added)}
 
     articles = synthetic(6)
-    pushed = push.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
+    pushed = team.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
     assert pushed.pool.imported == [a.id for a in articles]
     mine = {m.user_id: queue_articles(client, project_title, m.user_id) for m in members}
     assert sorted(len(q) for q in mine.values()) == [4, 4, 4]
@@ -75,7 +75,8 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
     # The 1-vs-1 disagreement is disputed and goes to the review project, with both versions.
     found = adjudicate.disputes(project_title, schema=SCHEMA, root=pulled)
     assert [d.article_id for d in found] == [shared]
-    assert adjudicate.push_disputes(client, project_title, found, SCHEMA, root=pulled) == 1
+    sent = adjudicate.push_disputes(client, project_title, found, SCHEMA, root=pulled)
+    assert sent.articles == 1 and sent.review and sent.url.endswith(f"/projects/{sent.project_id}/data")
     review = client.find_project(queues.review_title(project_title))
     assert review is not None
     (task,) = client.iter_tasks(review.id)
@@ -96,7 +97,7 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
 
     # A new annotator and more articles: no earlier assignment moves.
     [late] = team.add_members(client, [f"late-{run}@example.org"], project=project_title)
-    again = push.push_queues(client, synthetic(12), title=project_title, schema=SCHEMA, overlap=2)
+    again = team.push_queues(client, synthetic(12), title=project_title, schema=SCHEMA, overlap=2)
     assert set(again.given) == {a.id for a in synthetic(12)[6:]}
     for m in members:
         now = queue_articles(client, project_title, m.user_id)

@@ -26,7 +26,7 @@ from ..agreement import AgreementBuilder
 from ..errors import ExportError
 from ..gold import Gold, iter_articles, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
-from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, review_of
+from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
 from .card import card as render_card
 from .documents import Doc, label_counts, make_doc, split_of
 from .folders import clean_leftovers, make_folder, remove_folder, swap_into_place
@@ -54,6 +54,8 @@ class ExportStats:
     annotations_kept: int = 0  # valid as pulled or repaired
     annotations_rejected: int = 0
     annotations_cancelled: int = 0
+    annotations_misplaced: int = 0  # made outside their author's place in a team project: never votes nor gold
+    overlap: int = 0  # a team project: the most annotators' queues an article was given to (0: no queues)
     agreement: dict[str, Any] = field(default_factory=dict)  # AgreementReport.as_dict()
 
     def add(self, doc: Doc, chosen: Gold) -> None:
@@ -138,6 +140,7 @@ def export(
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
     folder = project_folder(title, root)
     manifest = read_manifest(folder, title)
+    places = places_of(manifest)
     pseudonyms = Pseudonyms(folder)
     latest = latest_versions(iter_state(folder, title))
     totals = Counts()
@@ -148,7 +151,7 @@ def export(
     try:
         writer = writer_class(config.format)(tmp, schema, config.unit)
         for task, grouped in iter_articles(
-            iter_state(folder, title), schema, latest, totals, repair=config.repair, review=review_of(manifest)
+            iter_state(folder, title), schema, latest, totals, repair=config.repair, places=places
         ):
             builder.add(grouped)
             chosen = select_gold(grouped, schema, config.threshold)
@@ -170,6 +173,8 @@ def export(
         stats.annotations_kept = totals.kept + totals.repaired
         stats.annotations_rejected = totals.rejected
         stats.annotations_cancelled = totals.cancelled
+        stats.annotations_misplaced = totals.misplaced
+        stats.overlap = max((len(set(info.projects) & places.queue_projects) for info in latest.values()), default=0)
         stats.agreement = builder.report(pseudonyms).as_dict()
         (tmp / "README.md").write_text(
             render_card(schema, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,

@@ -130,6 +130,31 @@ def _label_table(by_split: Mapping[str, Mapping[str, int]]) -> str:
     return "\n".join(table)
 
 
+GOLD_SOURCES = {
+    "ground_truth": "ground truth (marked in Label Studio, or a reviewer's decision)",
+    "majority": "majority merge of the annotators",
+    "single": "the only annotation",
+}
+
+
+def _gold_sources(stats: ExportStats) -> str:
+    table = ["| gold from | articles |", "|---|---|"]
+    table += [f"| {name} | {stats.gold_sources.get(source, 0)} |" for source, name in GOLD_SOURCES.items()]
+    return "\n".join(table)
+
+
+def _single_note(stats: ExportStats) -> str:
+    """In a team project, what rests on one person: articles given to several whose gold is one annotation."""
+    if stats.overlap < 2:
+        return ""
+    single = stats.gold_sources.get("single", 0)
+    return (
+        f"A team project: each article was given to up to {stats.overlap} annotators, each in a blind queue of their own."
+        f" **{single} exported article(s) rest on a single annotation** (the others had not submitted): their gold is"
+        " one person's work, with no agreement behind it."
+    )
+
+
 def card(
     schema: Schema, config: ExportConfig, counts: Mapping[str, int], stats: ExportStats, manifest: Mapping[str, Any],
     data_files: Mapping[str, str] | None = None, num_bytes: Mapping[str, int] | None = None,
@@ -160,7 +185,9 @@ def card(
         entities_not_in_bio=stats.entities_not_in_bio,
         triggers_not_in_bio=stats.triggers_not_in_bio,
         threshold_share=_share(config.threshold),
-        gold_sources=dict(stats.gold_sources),
+        gold_sources=_gold_sources(stats),
+        single_note=_single_note(stats),
+        annotations_misplaced=stats.annotations_misplaced,
         articles_in_dispute=stats.articles_in_dispute,
         items_held_back=stats.items_held_back,
         annotations_pulled=stats.annotations_pulled,

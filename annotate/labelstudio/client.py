@@ -496,6 +496,14 @@ class LabelStudioClient:
             )
         return listed
 
+    def task_annotators(self, project_id: int) -> dict[int, tuple[int, ...]]:
+        """Every task's annotators (user ids of its annotations' authors), without texts."""
+        return {
+            int(task["id"]): tuple(sorted({int(u) for u in task.get("annotators") or [] if isinstance(u, int)}))
+            # "annotators" is computed only when all fields are asked for; ``include`` still sends just these two.
+            for task in self.iter_tasks(project_id, annotations=True, include="id,annotators", page_size=5000)
+        }
+
     def export_tasks(self, project_id: int) -> list[dict[str, Any]]:
         """Every task with its annotations in one bulk export (Label Studio's JSON export)."""
         body = self._call(

@@ -123,17 +123,22 @@ def version_of(raw: dict[str, Any]) -> int:
     return int((raw.get("data") or {}).get("version") or 1)
 
 
-def annotation_fields(raw_task: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    """The fields of an ``Annotation`` that come from Label Studio's metadata (all but the mentions and answers)."""
+def author_of(raw: dict[str, Any]) -> int | None:
+    """The user id of an annotation's author (Label Studio sends an id, or a user object), None if it names none."""
     completed_by = raw.get("completed_by")
     if isinstance(completed_by, dict):
         completed_by = completed_by.get("id")
+    return completed_by if isinstance(completed_by, int) and not isinstance(completed_by, bool) else None
+
+
+def annotation_fields(raw_task: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an ``Annotation`` that come from Label Studio's metadata (all but the mentions and answers)."""
     return dict(
         id=int(raw.get("id") or 0),
         task_id=int(raw_task.get("id") or 0),
         article_id=article_id_of(raw_task),
         article_version=version_of(raw_task),
-        annotator=completed_by if isinstance(completed_by, int) else None,
+        annotator=author_of(raw),
         created_at=raw.get("created_at"),
         updated_at=raw.get("updated_at"),
         lead_time=raw.get("lead_time"),

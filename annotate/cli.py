@@ -338,7 +338,8 @@ def ingest(
     echo(f"{len(articles)} article(s)")
 
 
-def _echo_push(report: PushReport) -> None:
+def _echo_push(report: PushReport, pool: bool = False) -> None:
+    """What a push did; ``pool``: the pool of a team's queues, whose URL is the owner's, not one to send."""
     verb = "created" if report.created else ("updated its labelling config" if report.config_updated else "reused")
     echo(f"Project {report.project.title!r} (id {report.project.id}): {verb}")
     new = len(report.imported) - len(report.new_versions)
@@ -362,7 +363,10 @@ def _echo_push(report: PushReport) -> None:
         echo("Cleaning: " + ", ".join(f"{rule} in {n}" for rule, n in sorted(report.cleaned.items())))
     if report.project.maximum_annotations > 1:
         echo(f"Annotators per article: {report.project.maximum_annotations}")
-    echo(f"Open: {report.url}")
+    if pool:
+        echo(f"Pool (every article; for you, not for annotators): {report.url}")
+    else:
+        echo(f"Open: {report.url}")
 
 
 def _push(home: Path | None, paths: list[Path], rules: Path | None = None, **options: Any) -> PushReport:
@@ -391,8 +395,8 @@ def _push_queues(home: Path | None, paths: list[Path], rules: Path | None, **opt
 
 def _echo_queue_push(report: QueuePush) -> None:
     """The pool as a push prints it, then each annotator's queue and the articles newly given."""
-    _echo_push(report.pool)
-    echo(f"Queues (each article to {report.overlap} annotators):")
+    _echo_push(report.pool, pool=True)
+    echo(f"Queues (each article to {report.overlap} annotators), the URL to send each person:")
     for email, queue in sorted(report.queues.items()):
         before = queue.project.task_number
         echo(f"  {email}: {before} -> {before + len(queue.imported)} task(s)  {queue.url}")

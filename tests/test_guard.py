@@ -8,6 +8,7 @@ role may do; every request of it is sent by every role and transport.
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,6 +216,7 @@ def test_a_refused_page_is_a_plain_page_naming_the_persons_own_work(world: World
         page = _answer(session, "GET", f"/projects/{world.pool}/data", None)
     assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
     assert "Not part of your work" in page.text and f"/projects/{world.queue_a}/data" in page.text
+    assert html.escape(queues.queue_title(world.title, world.people["annotator"][0])) in page.text  # named by its title
 
 
 def test_removing_a_person_from_the_team_closes_their_queue(world: World, studio_home: Path) -> None:

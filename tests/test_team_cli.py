@@ -109,6 +109,10 @@ def test_a_team_from_the_command_line_add_push_status_review_remove_rebalance(
     # Six articles, two annotators each: queues of 4, 4 and 4, each with its URL.
     out = owner("push", str(first), "--overlap", "2")
     made = team.queue_projects(client, project_title)
+    # The pool's URL is the owner's; the ones to send are each person's queue.
+    pool_url = f"{client.url}/projects/{client.project_titled(project_title).id}/data"
+    assert f"Pool (every article; for you, not for annotators): {pool_url}" in out and f"Open: {pool_url}" not in out
+    assert "the URL to send each person" in out
     for email in (a, b, c):
         assert f"  {email}: 0 -> 4 task(s)  {client.url}/projects/{made[user[email]].id}/data" in out
     assert "Newly given: 6 article(s)" in out and "Label All Tasks" in out

@@ -151,11 +151,15 @@ def _identities(request: Any) -> list[Any]:
 
 
 def is_owner(user: Any) -> bool:
+    """The studio's owner: the account named by ``$ANNOTATE_OWNER_EMAIL`` (set by ``studio start``), or a superuser.
+
+    Without that variable (a deployment that installs the guard itself), the organization's creator.
+    """
     if user.is_superuser:
         return True
     email = os.environ.get(OWNER_ENV, "").strip().lower()
-    if email and (user.email or "").lower() == email:
-        return True
+    if email:
+        return (user.email or "").lower() == email  # no query: this runs on every request
     organization = getattr(user, "active_organization", None)
     return organization is not None and organization.created_by_id == user.pk
 
@@ -218,8 +222,27 @@ def _int(value: Any) -> int | None:
         return None
 
 
+_known: dict[tuple[str, int], tuple[int, int | None]] = {}  # what never changes: an object's project and author
+KNOWN_MAX = 200_000
+
+
 def _project_of(kind: str, pk: Any) -> tuple[int | None, int | None]:
-    """The project of a task, annotation, draft, prediction or view, and its author (for annotations and drafts)."""
+    """The project of a task, annotation, draft, prediction or view, and its author (for annotations and drafts).
+
+    Neither changes in Label Studio, so each is read once per server process (a save asks for its task's).
+    """
+    key = (kind, _int(pk) or 0)
+    if key in _known:
+        return _known[key]
+    found = _read_project_of(kind, pk)
+    if found[0] is not None:  # not "not found": a new object may take that id later
+        if len(_known) >= KNOWN_MAX:
+            _known.clear()
+        _known[key] = found  # type: ignore[assignment]
+    return found
+
+
+def _read_project_of(kind: str, pk: Any) -> tuple[int | None, int | None]:
     from data_manager.models import View
     from tasks.models import Annotation, AnnotationDraft, Prediction, Task
 
@@ -301,7 +324,12 @@ def _refuse(request: Any, reach: Reach) -> Any:
 
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": REFUSED, "status_code": 403}, status=403)
-    links = "".join(f'<li><a href="/projects/{pid}/data">project {pid}</a></li>' for pid in sorted(reach.projects))
+    from projects.models import Project
+
+    titles = dict(Project.objects.filter(id__in=reach.projects).values_list("id", "title"))
+    links = "".join(
+        f'<li><a href="/projects/{pid}/data">{html.escape(titles.get(pid) or f"project {pid}")}</a></li>' for pid in sorted(reach.projects)
+    )
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not part of your work</title></head>'
         f"<body><h1>Not part of your work</h1><p>{html.escape(REFUSED)}</p>"

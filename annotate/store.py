@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,7 @@ class Places:
 
     pool: int | None = None
     owner: int | None = None  # None: a pull that did not record it; the pool is then not judged
-    queues: tuple[tuple[int, int], ...] = ()  # (queue project, its annotator)
+    queues: Mapping[int, int] = field(default_factory=dict)  # queue project -> its annotator
     review: int | None = None
     reviewers: frozenset[int] = frozenset()
     roster: str = ""  # the roster's title
@@ -189,7 +189,7 @@ class Places:
 
     @property
     def queue_projects(self) -> frozenset[int]:
-        return frozenset(pid for pid, _ in self.queues)
+        return frozenset(self.queues)
 
     def misplaced(self, project: int, author: int | None) -> str | None:
         """Why an annotation by ``author`` does not belong in ``project``, or None when it does."""
@@ -198,11 +198,10 @@ class Places:
         who = f"user {author}" if author is not None else "an unknown user"
         if project == self.review:
             return None if author in self.reviewers else f"{who} is not a reviewer, and only reviewers decide in the review project"
-        queues = dict(self.queues)
-        if project in queues:
-            if author == queues[project]:
+        if project in self.queues:
+            if author == self.queues[project]:
                 return None
-            return f"it is in the queue of user {queues[project]}, not in {who}'s own"
+            return f"it is in the queue of user {self.queues[project]}, not in {who}'s own"
         if project == self.pool and self.owner is not None and author != self.owner:
             return f"it is in the pool, where nobody was given articles to label ({who} is not the project's owner)"
         return None
@@ -212,12 +211,11 @@ def places_of(manifest: dict[str, Any]) -> Places:
     """The places of a team project's annotations as a pull recorded them (none for a project one person labels)."""
     title = manifest.get("project_title")
     parts = {int(pid): str(t) for pid, t in (manifest.get("parts") or {}).items()}
-    queues = tuple(sorted((pid, u) for pid, t in parts.items() if title and (u := queue_owner(title, t)) is not None))
+    queues = {pid: u for pid, t in sorted(parts.items()) if title and (u := queue_owner(title, t)) is not None}
     review = next((pid for pid, t in parts.items() if title and t == review_title(title)), None)
-    owner = manifest.get("owner_id")
     return Places(
         pool=_int_or_none(manifest.get("project_id")),
-        owner=owner if isinstance(owner, int) else None,
+        owner=_int_or_none(manifest.get("owner_id")),
         queues=queues,
         review=review,
         reviewers=frozenset(int(u) for u in manifest.get("reviewers") or []),
@@ -227,4 +225,4 @@ def places_of(manifest: dict[str, Any]) -> Places:
 
 
 def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from annotate import schema as schema_mod
 from annotate.models import content_hash
 from annotate.models import Argument, Policy
+from annotate.queues import queue_title, review_title
+from annotate.store import places_of
 from annotate.validate import check_annotation, validate_tasks
 from conftest import DEFAULT_SCHEMA, SMALL_SCHEMA
 
@@ -367,3 +369,39 @@ def test_a_lone_surrogate_is_printed_escaped_not_a_crash(capsys: pytest.CaptureF
     echo("article a1\ud800\x1b[2J")
     assert capsys.readouterr().out == "article a1\\ud800\\x1b[2J\n"
     assert printable("a\nb\tc") == "a\nb\tc" and printable("a\nb", one_line=True) == "a\\nb"
+
+
+def test_annotations_outside_their_place_in_a_team_project_are_misplaced_and_counted() -> None:
+    """Pool 1 (owner 9), queues 2 (user 3) and 4 (user 5), review 6 (reviewer 8); a project one person labels has no places."""
+    manifest = {
+        "project_id": 1, "project_title": "T", "owner_id": 9, "reviewers": [8],
+        "parts": {"2": queue_title("T", 3), "4": queue_title("T", 5), "6": review_title("T")},
+    }
+    places = places_of(manifest)
+    assert places.queues == {2: 3, 4: 5} and places.review == 6 and places.owner == 9
+    good = [ent("e1", "GPE", "الرقة"), answer()]
+
+    def placed(project: int, author: int, task_id: int) -> dict[str, Any]:
+        return {**task(article_id=f"a{task_id}"), "id": task_id, "project": project,
+                "annotations": [annotation(*good, id=task_id * 10, completed_by=author)]}
+
+    tasks = [
+        placed(2, 3, 1),  # their own queue: kept
+        placed(2, 5, 2),  # in another's queue
+        placed(1, 3, 3),  # in the pool, by an annotator
+        placed(1, 9, 4),  # in the pool, by the owner: kept
+        placed(6, 3, 5),  # in the review project, by an annotator
+        placed(6, 8, 6),  # in the review project, by the reviewer: kept
+    ]
+    report = validate_tasks(tasks, SCHEMA, places=places)
+    assert [v.status for v in report.verdicts] == ["kept", "misplaced", "misplaced", "kept", "misplaced", "kept"]
+    assert report.total.misplaced == 3 and report.total.balanced
+    (problem,) = [p for p in report.verdicts[1].problems if p.code == "annotation.out-of-place"]
+    assert (problem.article_id, problem.annotation_id) == ("a2", 20) and "user 5" in problem.message
+    assert "queue of user 3" in problem.message and report.verdicts[1].annotation is None
+    # The same annotations in a project one person labels (no parts recorded) are all kept.
+    alone = validate_tasks(tasks, SCHEMA, places=places_of({"project_id": 1, "project_title": "T"}))
+    assert alone.total.misplaced == 0 and alone.total.kept == 6
+    # Annotations in the roster are a warning of the project, not of an article.
+    roster = validate_tasks([], SCHEMA, places=places_of({**manifest, "roster_annotations": 2}))
+    assert [(p.code, p.severity) for p in roster.problems] == [("roster.annotated", "warning")]

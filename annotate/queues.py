@@ -33,16 +33,28 @@ def review_title(title: str) -> str:
     return f"{title}{REVIEW_MARK}"
 
 
-def queue_title(title: str, user_id: int) -> str:
-    """The title of an annotator's queue project (the user id, not the email: every member sees every title)."""
-    return f"{title}{QUEUE_MARK}{user_id}"
+TITLE_MAX = 50  # Label Studio refuses a longer project title
+NAME_MARK = " · "
+
+
+def queue_title(title: str, user_id: int, email: str = "") -> str:
+    """The title of an annotator's queue project: the user id (what annotate reads), then who it is, for people.
+
+    The name is the email's part before "@", cut to what Label Studio's 50 characters leave; without
+    room for three of its characters, the title holds the id only (as every queue did before names).
+    """
+    base = f"{title}{QUEUE_MARK}{user_id}"
+    name = email.split("@", 1)[0].strip()
+    room = TITLE_MAX - len(base) - len(NAME_MARK)
+    return f"{base}{NAME_MARK}{name[:room]}" if name and room >= 3 else base
 
 
 def queue_owner(title: str, queue: str) -> int | None:
     """The user id a queue title names, or None if ``queue`` is not a queue of ``title``."""
     prefix = f"{title}{QUEUE_MARK}"
     rest = queue[len(prefix) :] if queue.startswith(prefix) else ""
-    return int(rest) if rest.isdigit() else None
+    number = rest.split(NAME_MARK, 1)[0]
+    return int(number) if number.isdigit() and number.isascii() else None
 
 
 def parts(title: str, titles: Iterable[str]) -> tuple[dict[int, str], str | None]:

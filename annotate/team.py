@@ -456,7 +456,7 @@ def _refill(
         articles = {a.id: a for a in map(codec.article_of, tasks)}
         _fill(client, title, schema, cache, {
             u: [articles[a] for a, who in gifts.items() if u in who and a in articles] for u in people
-        })
+        }, people)
     return gifts
 
 
@@ -492,7 +492,7 @@ def _move(
         # An article whose other version was deleted already gets it back: it stays whole where it was.
         _fill(client, title, schema, cache, {
             user_id: [a for a_id in started for a in versions.get(a_id, []) if (a.id, a.version) not in kept]
-        })
+        }, people)
         for article_id in sorted(now[user_id] - wanted[user_id]):
             if article_id in started:
                 stayed_in.setdefault(article_id, []).append(user_id)
@@ -511,16 +511,30 @@ def _move(
             elif stayed_in.get(article_id):
                 source = stayed_in[article_id].pop(0)
                 report.skipped.append((article_id, people[source].email, people[target].email))
-    _fill(client, title, schema, cache, arriving)
+    _fill(client, title, schema, cache, arriving, people)
     return now
 
 
-def _fill(client: LabelStudioClient, title: str, schema: Schema, cache: Path | None, given: dict[int, list[Article]]) -> None:
+def named_queue(client: LabelStudioClient, title: str, member: Member) -> str:
+    """The title ``member``'s queue is to have (``queues.queue_title``, naming them); a queue of theirs
+    titled otherwise (made before names, or before their email changed) is renamed to it first."""
+    wanted = queue_title(title, member.user_id, member.email)
+    found = queue_projects(client, title).get(member.user_id)
+    if found is not None and found.title != wanted:
+        client.update_project(found.id, title=wanted)
+    return wanted
+
+
+def _fill(
+    client: LabelStudioClient, title: str, schema: Schema, cache: Path | None, given: dict[int, list[Article]],
+    people: dict[int, Member],
+) -> None:
     """Import articles into queues, each keeping the version the pool gave it (one annotator a queue)."""
     for user_id, articles in given.items():
         if articles:
             push_articles(
-                client, articles, title=queue_title(title, user_id), schema=schema, annotators=1, cache=cache, keep_versions=True
+                client, articles, title=named_queue(client, title, people[user_id]), schema=schema, annotators=1,
+                cache=cache, keep_versions=True,
             )
 
 
@@ -569,8 +583,9 @@ def push_queues(
     pooled = {(r.article_id, r.content_hash): r.version for r in client.task_refs(pool.project.id)}
     articles = [replace(a, version=pooled.get((a.id, a.content_hash), a.version)) for a in articles]
     holders: dict[str, set[int]] = {}
+    existing = queue_projects(client, title)
     for user_id in people:
-        queue = client.find_project(queue_title(title, user_id))
+        queue = existing.get(user_id)
         for ref in client.task_refs(queue.id) if queue else []:
             if ref.article_id is not None:
                 holders.setdefault(ref.article_id, set()).add(user_id)
@@ -584,7 +599,7 @@ def push_queues(
             continue
         # One annotator a queue: the project asks for one annotation a task.
         queue = push_articles(
-            client, mine, title=queue_title(title, user_id), schema=schema, batch_size=batch_size, annotators=1,
+            client, mine, title=named_queue(client, title, member), schema=schema, batch_size=batch_size, annotators=1,
             cache=cache, keep_versions=True,
         )
         report.queues[member.email] = queue

@@ -74,9 +74,10 @@ def world(studio_home: Path) -> Iterator[World]:
     team.remove_member(client, f"{title}-gone", o.member.email)  # an account of the organization in no team
     articles = synthetic(4)
     team.push_queues(client, articles, title=title, schema=SCHEMA, overlap=2)
-    ids = {t: client.project_titled(t).id for t in (title, queues.queue_title(title, a.member.user_id),
-                                                     queues.queue_title(title, b.member.user_id), queues.roster_title(title))}
-    queue_a, queue_b = ids[queues.queue_title(title, a.member.user_id)], ids[queues.queue_title(title, b.member.user_id)]
+    ids = {t: client.project_titled(t).id for t in (title, queues.roster_title(title))}
+    made = team.queue_projects(client, title)
+    queue_a, queue_b = made[a.member.user_id].id, made[b.member.user_id].id
+    assert made[a.member.user_id].title == queues.queue_title(title, a.member.user_id, a.member.email)
     review = client.create_project(queues.review_title(title), **push.project_settings(SCHEMA)).id
     text = articles[0].text
     [review_task] = client.import_tasks(review, [{"data": {"article_id": articles[0].id, "text": text}}])
@@ -216,14 +217,15 @@ def test_a_refused_page_is_a_plain_page_naming_the_persons_own_work(world: World
         page = _answer(session, "GET", f"/projects/{world.pool}/data", None)
     assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
     assert "Not part of your work" in page.text and f"/projects/{world.queue_a}/data" in page.text
-    assert html.escape(queues.queue_title(world.title, world.people["annotator"][0])) in page.text  # named by its title
+    user_id, email, _ = world.people["annotator"]
+    assert html.escape(queues.queue_title(world.title, user_id, email)) in page.text  # named by its title
 
 
 def test_removing_a_person_from_the_team_closes_their_queue(world: World, studio_home: Path) -> None:
     client = world.client
     [late] = team.add_members(client, [f"late-{uuid.uuid4().hex[:6]}@example.org"], project=world.title)
     team.push_queues(client, synthetic(6), title=world.title, schema=SCHEMA, overlap=2)
-    queue = client.project_titled(queues.queue_title(world.title, late.member.user_id)).id
+    queue = team.queue_projects(client, world.title)[late.member.user_id].id
     with team.login(client.url, late.member.email, late.password or "") as session:
         assert _answer(session, "GET", f"/api/projects/{queue}/", None).status_code == 200
         team.remove_member(client, world.title, late.member.email)

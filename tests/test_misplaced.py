@@ -40,7 +40,7 @@ def test_annotations_outside_their_place_are_named_counted_and_never_gold(
     articles = synthetic(3)
     text = articles[0].text
     team.push_queues(client, articles, title=title, schema=SCHEMA, overlap=2)
-    queue = {u: client.project_titled(queues.queue_title(title, u)).id for u in ids}
+    queue = {u: p.id for u, p in team.queue_projects(client, title).items()}
     held = {u: {t["data"]["article_id"]: int(t["id"]) for t in client.iter_tasks(queue[u])} for u in ids}
     # Everyone labels their own queue: الرقة as GPE; on the first article one holder says LOC (a dispute).
     first = articles[0].id

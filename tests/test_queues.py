@@ -85,3 +85,10 @@ def test_rebalance_takes_a_detour_when_every_direct_move_is_blocked() -> None:
 def test_queue_titles_name_their_annotator() -> None:
     assert queue_owner("conflict", queue_title("conflict", 12)) == 12
     assert queue_owner("conflict", "conflict · queue x") is None and queue_owner("other", queue_title("conflict", 3)) is None
+    # The id first (what annotate reads), then who it is: the email's part before "@", within Label Studio's 50 characters.
+    assert queue_title("conflict", 12, "sara.ahmed@example.org") == "conflict · queue 12 · sara.ahmed"
+    assert queue_owner("conflict", "conflict · queue 12 · sara.ahmed") == 12
+    long = queue_title("conflict-2024", 7, "a.very.long.name.of.someone@example.org")
+    assert len(long) == 50 and long.startswith("conflict-2024 · queue 7 · a.very") and queue_owner("conflict-2024", long) == 7
+    assert queue_title("x" * 38, 7, "sara@example.org") == "x" * 38 + " · queue 7"  # no room: the id only
+    assert queue_owner("conflict", "conflict · queue 12x · sara") is None and queue_owner("conflict", "conflict · queue ١٢") is None

@@ -25,7 +25,7 @@ SCHEMA = schema.load()
 
 def queue_articles(client: LabelStudioClient, title: str, user_id: int) -> dict[str, dict]:
     """The tasks of one annotator's queue, by article, as that queue holds them."""
-    project = client.find_project(queues.queue_title(title, user_id))
+    project = team.queue_projects(client, title).get(user_id)
     assert project is not None
     return {t["data"]["article_id"]: t for t in client.iter_tasks(project.id, annotations=True)}
 
@@ -49,7 +49,8 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
 
     # Each annotator, logged in as themselves, sees in their queue exactly their articles.
     for user_id, session in sessions.items():
-        queue = session.find_project(queues.queue_title(project_title, user_id))
+        email = next(m.email for m in members if m.user_id == user_id)
+        queue = session.find_project(queues.queue_title(project_title, user_id, email))  # the title names its annotator
         assert queue is not None
         seen = {t["data"]["article_id"] for t in session.iter_tasks(queue.id)}
         assert seen == set(mine[user_id])
@@ -94,6 +95,14 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
     names = datasets.load_dataset(str(out))["train"].features["entities"].feature["type"].names
     assert [(names[e["type"]], e["text"]) for e in rows[shared]["entities"]] == [("GPE", "الرقة")]
     assert rows[shared]["gold_source"] == "ground_truth" and len(rows[shared]["annotators"]) == 2
+
+    # A queue titled as before titles named people (the id only) is renamed by the next push, not doubled.
+    old_style = team.queue_projects(client, project_title)[members[0].user_id]
+    client.update_project(old_style.id, title=queues.queue_title(project_title, members[0].user_id))
+    team.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
+    renamed = team.queue_projects(client, project_title)
+    assert renamed[members[0].user_id].id == old_style.id and len(renamed) == 3
+    assert renamed[members[0].user_id].title == queues.queue_title(project_title, members[0].user_id, members[0].email)
 
     # A new annotator and more articles: no earlier assignment moves.
     [late] = team.add_members(client, [f"late-{run}@example.org"], project=project_title)

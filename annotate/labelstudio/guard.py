@@ -6,7 +6,7 @@ delete every project of it. This Django middleware, installed by ``guard_setting
 
 * the **owner** (the account whose token annotate uses, named by ``$ANNOTATE_OWNER_EMAIL``;
   also the organization's creator and any superuser) reaches everything, as before;
-* an **annotator** of team T reaches their own queue ``T · queue <their id>`` while the
+* an **annotator** of team T reaches their own queue ``T · queue <their id> · <name>`` while the
   roster of T lists them: its data manager, next task, tasks, annotations and drafts,
   and changes only to their own annotations and drafts;
 * a **reviewer** of T reaches ``T · review`` likewise, with the predictions there;
@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..queues import ROSTER_MARK, queue_title, review_title
+from ..queues import ROSTER_MARK, queue_owner, queue_title, review_title
 
 OWNER_ENV = "ANNOTATE_OWNER_EMAIL"
 # Static assets are the same for everybody and hold no data: served to anyone, as before.
@@ -170,23 +170,22 @@ def reach_of(user: Any) -> Reach:
     from tasks.models import Task
 
     organization = user.active_organization_id
-    queues: set[str] = set()
+    teams: set[str] = set()
     reviews: set[str] = set()
     entries = Task.objects.filter(project__organization_id=organization, project__title__startswith=ROSTER_MARK)
     for roster, data in entries.values_list("project__title", "data"):
         if not isinstance(data, dict) or data.get("user_id") != user.pk:
             continue
         team = roster[len(ROSTER_MARK) :]
-        queues.add(queue_title(team, user.pk))
+        teams.add(team)
         if data.get("reviewer") is True:
             reviews.add(review_title(team))
-    if not queues:
-        return Reach()
-    found = Project.objects.filter(organization_id=organization, title__in=queues | reviews).values_list("id", "title")
-    return Reach(
-        frozenset(pid for pid, title in found if title in queues),
-        frozenset(pid for pid, title in found if title in reviews),
-    )
+    queues: set[int] = set()
+    for team in teams:  # a queue's title starts with its id, then may name the person (queues.queue_title)
+        mine = Project.objects.filter(organization_id=organization, title__startswith=queue_title(team, user.pk))
+        queues.update(pid for pid, title in mine.values_list("id", "title") if queue_owner(team, title) == user.pk)
+    found = Project.objects.filter(organization_id=organization, title__in=reviews).values_list("id", flat=True) if reviews else []
+    return Reach(frozenset(queues), frozenset(found))
 
 
 class _ReachCache:

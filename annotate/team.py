@@ -515,11 +515,14 @@ def _move(
     return now
 
 
-def named_queue(client: LabelStudioClient, title: str, member: Member) -> str:
+def named_queue(client: LabelStudioClient, title: str, member: Member, queues: dict[int, Project] | None = None) -> str:
     """The title ``member``'s queue is to have (``queues.queue_title``, naming them); a queue of theirs
-    titled otherwise (made before names, or before their email changed) is renamed to it first."""
+    titled otherwise (made before names, or before their email changed) is renamed to it first.
+
+    ``queues``: the queue projects by user id, when the caller has just listed them.
+    """
     wanted = queue_title(title, member.user_id, member.email)
-    found = queue_projects(client, title).get(member.user_id)
+    found = (queue_projects(client, title) if queues is None else queues).get(member.user_id)
     if found is not None and found.title != wanted:
         client.update_project(found.id, title=wanted)
     return wanted
@@ -599,7 +602,7 @@ def push_queues(
             continue
         # One annotator a queue: the project asks for one annotation a task.
         queue = push_articles(
-            client, mine, title=named_queue(client, title, member), schema=schema, batch_size=batch_size, annotators=1,
+            client, mine, title=named_queue(client, title, member, existing), schema=schema, batch_size=batch_size, annotators=1,
             cache=cache, keep_versions=True,
         )
         report.queues[member.email] = queue

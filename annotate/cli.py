@@ -267,7 +267,7 @@ def _echo_studio(status: StudioStatus) -> None:
 
 @studio_app.command("start")
 def studio_start(
-    port: Annotated[Optional[int], typer.Option(help="Port (default 8080, or the one used before).")] = None,
+    port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Port (default 8080, or the one used before).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 300.0,
     database: DatabaseOpt = None,
     host: HostOpt = None,
@@ -451,7 +451,7 @@ def up(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Articles to push (default: seeds/ in the project root).")] = None,
     project: ProjectOpt = None,
     schema: SchemaOpt = None,
-    port: Annotated[Optional[int], typer.Option(help="Port of the embedded studio.")] = None,
+    port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Port of the embedded studio.")] = None,
     database: DatabaseOpt = None,
     host: HostOpt = None,
     home: HomeOpt = None,

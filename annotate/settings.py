@@ -122,5 +122,10 @@ def resolve(
         return None, None
 
     title, title_from = pick(project, "--project", ENV_PROJECT, "project")
+    if title is not None:
+        # Label Studio strips the titles it stores: ' lead' would never be found again, and every push would make one more.
+        title = title.strip()
+        if not title:
+            raise SettingsError(f"The project title given by {title_from} is empty.", "Give a title with --project, or in annotate.toml.")
     schema_text, schema_from = pick(str(schema) if schema is not None else None, "--schema", ENV_SCHEMA, "schema")
     return Settings(title, Path(schema_text) if schema_text else None, path, title_from, schema_from)

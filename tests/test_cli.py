@@ -272,3 +272,20 @@ def test_usage_errors_exit_2_on_the_oldest_typer_pyproject_allows(tmp_path: Path
         assert ran in (oldest, f"{oldest}.0"), done.stderr  # the old typer really ran
         assert done.returncode == code and message in done.stdout + done.stderr, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_a_port_outside_1_to_65535_is_refused_before_anything_is_made(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18: --port 99999 was an OverflowError traceback, --port 0 silently became 8080."""
+    from annotate.errors import StudioError
+    from annotate.labelstudio import studio
+
+    home = tmp_path / "home"
+    for port in ("99999", "0", "-1"):
+        assert cli.main(["studio", "start", "--port", port, "--home", str(home)]) == 2
+        assert "--port" in capsys.readouterr().err
+        assert cli.main(["up", "--port", port, "--home", str(home)]) == 2
+        capsys.readouterr()
+    for port in (99999, 0):
+        with pytest.raises(StudioError, match="from 1 to 65535"):
+            studio.start(home, port=port)
+    assert not home.exists()

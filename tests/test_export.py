@@ -779,3 +779,50 @@ def test_validate_agreement_and_export_keep_the_same_annotations_with_either_rep
         rows = [json.loads(line) for f in sorted(out.glob("jsonl/*.jsonl")) for line in lines(f)]
         assert [r["annotation_ids"] for r in rows] == [kept]
         capsys.readouterr()
+
+
+def test_overwrite_replaces_only_an_earlier_export_and_nothing_goes_into_annotates_own_folders(
+    pulled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: --out <studio home> --overwrite replaced credentials and database; --out exports/<project> the pulled state."""
+    studio_home = tmp_path / ".annotate"
+    (studio_home / "studio").mkdir(parents=True)
+    (studio_home / "credentials.json").write_text("{}", encoding="utf-8")
+    pulled_project = project_folder(TITLE, pulled)
+    before = {p: p.read_bytes() for p in pulled_project.rglob("*") if p.is_file()}
+    plain = tmp_path / "notes"
+    plain.mkdir()
+    (plain / "mine.txt").write_text("keep me", encoding="utf-8")
+    refused = {
+        studio_home: "the studio home of an embedded Label Studio",
+        pulled_project: "the pulled data of a project",
+        tmp_path: "a project root",  # it holds .annotate/
+        plain: "a folder that is not an export",
+        studio_home / "studio" / "gold": f"inside {studio_home}",
+        pulled_project / "gold": f"inside {pulled_project}",
+    }
+    for out, said in refused.items():
+        with pytest.raises(ExportError, match=re.escape(said)):
+            export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
+    assert (studio_home / "credentials.json").read_text(encoding="utf-8") == "{}" and (plain / "mine.txt").exists()
+    assert {p: p.read_bytes() for p in pulled_project.rglob("*") if p.is_file()} == before
+    assert not (studio_home / "studio" / "gold").exists() and not (pulled_project / "gold").exists()
+    # Through the command: a message, exit 1. An earlier export is still replaced.
+    assert main(["export", "--project", TITLE, "--out", str(studio_home), "--pulled", str(pulled), "--overwrite"]) == 1
+    assert "replaces only an earlier export" in capsys.readouterr().err
+    out = tmp_path / "exports" / "gold"
+    export.export(TITLE, out, schema=SCHEMA, root=pulled)
+    export.export(TITLE, out, ExportConfig(format="jsonl", overwrite=True), schema=SCHEMA, root=pulled)
+    assert (out / folders.EXPORT_RECORD).is_file() and json.loads((out / folders.EXPORT_RECORD).read_text())["format"] == "jsonl"
+
+
+def test_a_split_of_nan_or_infinity_is_refused(pulled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """nan compares false to everything: it passed the old check and sent every article to test (and NaN into export.json)."""
+    for bad in ("nan,0.5,0.5", "inf,-inf,1", "0.5,nan,0.5"):
+        with pytest.raises(ExportError, match="add up to 1"):
+            export.parse_split(bad)
+        assert main(["export", "--project", TITLE, "--out", str(tmp_path / "x"), "--pulled", str(pulled), "--split", bad]) == 1
+        assert "add up to 1" in capsys.readouterr().err
+    with pytest.raises(ExportError, match="add up to 1"):
+        export.export(TITLE, tmp_path / "x", ExportConfig(split=(float("nan"), 0.5, 0.5)), schema=SCHEMA, root=pulled)
+    assert not (tmp_path / "x").exists()

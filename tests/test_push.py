@@ -525,3 +525,21 @@ def test_push_into_a_project_deleted_meanwhile_pushes_again_into_the_one_left(
     assert [p.id for p in titled(client, project_title)] == [left[0].id]
     tasks = tasks_by_article(client, left[0].id)
     assert len(tasks) == 5 and all(len(t) == 1 for t in tasks.values())
+
+
+@pytest.mark.studio
+def test_a_title_with_spaces_around_it_is_one_project_push_after_push(
+    studio_home: Path, client: LabelStudioClient, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18: Label Studio strips titles; ' lead' was looked up unstripped, so every push made another project."""
+    from annotate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    spaced = f"  {project_title} "
+    for _ in range(2):
+        assert main(["push", str(SEEDS), "--project", spaced, "--home", str(studio_home)]) == 0
+    assert [p.title for p in client.projects_titled(project_title)] == [project_title]
+    assert "1 already there" in capsys.readouterr().out
+    assert main(["push", str(SEEDS), "--project", "   ", "--home", str(studio_home)]) == 1
+    assert "is empty" in capsys.readouterr().err

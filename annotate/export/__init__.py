@@ -15,6 +15,7 @@ Modules: ``documents`` (gold to tokens and rows), ``features`` (the HF features)
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
 from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
 from .card import card as render_card
 from .documents import Doc, label_counts, make_doc, split_of
-from .folders import clean_leftovers, make_folder, remove_folder, swap_into_place
+from .folders import EXPORT_RECORD, check_out, clean_leftovers, make_folder, remove_folder, swap_into_place
 from .writers import writer_class
 from .writers.brat import brat_type
 
@@ -101,7 +102,8 @@ def parse_split(value: str) -> tuple[float, float, float]:
         parts = tuple(float(x) for x in value.split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
+    # not (p >= 0) also refuses NaN, which compares false to everything and would send every article to test.
+    if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
         raise ExportError(f"--split {value!r}: give three ratios for train, validation and test that add up to 1, like 0.8,0.1,0.1")
     return parts  # type: ignore[return-value]
 
@@ -112,6 +114,7 @@ def _check(config: ExportConfig) -> None:
         raise ExportError(f"--format {config.format!r}: choose one of {', '.join(FORMATS)}")
     if config.unit not in UNITS:
         raise ExportError(f"--unit {config.unit!r}: choose document or sentence")
+    parse_split(",".join(str(ratio) for ratio in config.split))  # the same rule as --split
 
 
 def export(
@@ -133,6 +136,9 @@ def export(
     if out.name in ("", ".", ".."):
         raise ExportError(f"--out {str(out)!r}: give the export its own folder, like exports/conflict-v1")
     clean_leftovers(out)  # first: it may put back an export a killed run had moved away
+    refused = check_out(out, config.overwrite)
+    if refused:
+        raise ExportError(refused)
     if out.exists() and not config.overwrite:
         raise ExportError(f"{out} exists already; choose another --out or add --overwrite to replace it.")
     schema = schema or schema_mod.load()
@@ -184,7 +190,7 @@ def export(
         record = {"format": config.format, "unit": config.unit, "seed": config.seed, "split": list(config.split),
                   "threshold": config.threshold, "repair": config.repair, "rows": rows_per_split,
                   "stats": stats.as_dict(), "manifest": manifest}
-        (tmp / "export.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / EXPORT_RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
         pseudonyms.save()  # before publishing: the owner keeps the key to every pseudonym the export shows
         swap_into_place(tmp, out)
     except BaseException:

@@ -143,3 +143,41 @@ def swap_into_place(tmp: Path, out: Path) -> None:
             os.rename(old, out)
             raise
         remove_folder(old)
+
+
+EXPORT_RECORD = "export.json"  # every export writes it: what tells an earlier export from any other folder
+# What annotate keeps in a folder, by the files that mark it (checked in this order).
+_OWNED = (
+    (("credentials.json", "studio.pid", "studio"), "the studio home of an embedded Label Studio"),
+    (("state.jsonl", "manifest.json", "index.json", "annotators.json"), "the pulled data of a project"),
+    ((".annotate", "annotate.toml"), "a project root"),
+)
+
+
+def owned_by(folder: Path) -> str | None:
+    """What annotate keeps in ``folder`` (its studio home, pulled data, a project root), or None."""
+    for marks, what in _OWNED:
+        if any((folder / mark).exists() for mark in marks):
+            return what
+    return None
+
+
+def check_out(out: Path, overwrite: bool) -> str | None:
+    """Why ``out`` may not receive an export, or None.
+
+    An export never goes inside the studio home or pulled data (it would sit among, or be
+    swapped over, what they hold), and ``overwrite`` replaces only an earlier export: a folder
+    with ``export.json``. The path is followed through links first, as the writes would be.
+    """
+    target = out.resolve()
+    for folder in target.parents:
+        what = owned_by(folder)
+        if what in (_OWNED[0][1], _OWNED[1][1]):
+            return f"--out {out} is inside {folder}, {what}: annotate keeps its own files there. Write the export elsewhere, like exports/NAME."
+    if overwrite and target.exists():
+        if not target.is_dir():
+            return f"--out {out} is a file, not an earlier export; --overwrite replaces only an earlier export."
+        if not (target / EXPORT_RECORD).is_file():
+            what = owned_by(target) or "a folder that is not an export (it has no export.json)"
+            return f"--out {out} is {what}; --overwrite replaces only an earlier export. Choose another folder."
+    return None

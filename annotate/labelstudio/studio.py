@@ -432,6 +432,9 @@ def start(
     behind would become the project root of every later command run below it.
     """
     root = home(root)
+    if port is not None and not 1 <= port <= 65535:
+        # Port 0 would be taken for "not given" further on, and a port past 65535 overflows the socket call.
+        raise StudioError(f"--port {port}: give a port from 1 to 65535.", "For example `annotate studio start --port 8080`.")
     created = _first_missing(root)
     try:
         return _start(root, port, timeout, database, host, production, guard)

@@ -356,9 +356,14 @@ def _arguments(
     return by_trigger
 
 
+ANSWER_TYPE = {"single": "choices", "multiple": "choices", "text": "textarea"}  # what the editor stores for each kind
+
+
 def _document(check: _Check, results: list[Result], schema: Schema) -> dict[str, Any]:
+    """The answers to the document questions, as the editor gives them; anything it never produces is an error."""
     fields = {d.name: d for d in schema.document}
     answers: dict[str, Any] = {}
+    seen: set[str] = set()
     for result in results:
         if not isinstance(result, AnswerResult):
             continue
@@ -367,15 +372,29 @@ def _document(check: _Check, results: list[Result], schema: Schema) -> dict[str,
         if spec is None or result.type not in ("choices", "textarea"):
             check.add("control.unknown", f"an answer of type {result.type!r} from {name!r}, which the schema does not define", result.id)
             continue
+        if result.type != ANSWER_TYPE[spec.kind]:
+            check.add("document.wrong-type", f"{name}: a {result.type!r} answer to a question answered by {ANSWER_TYPE[spec.kind]!r}", name)
+            continue
+        if name in seen:  # the editor keeps one result a question: which one counts cannot be known
+            check.add("document.repeated", f"{name}: answered twice in one annotation", name)
+            continue
+        seen.add(name)
         if result.type == "textarea":
-            answers[name] = "\n".join(result.values)
+            text = "\n".join(result.values)
+            if text.strip():
+                answers[name] = text
             continue
         chosen = list(result.values)
         known = {c.name for c in spec.choices}
         for choice in chosen:
             if choice not in known:
                 check.add("document.unknown-choice", f"{name}: {choice!r} is not one of {', '.join(sorted(known))}", name)
-        answers[name] = chosen[0] if spec.kind == "single" and len(chosen) == 1 else chosen
+        if len(set(chosen)) < len(chosen):
+            check.add("document.duplicate-choice", f"{name}: the same choice given twice ({', '.join(chosen)})", name)
+        if spec.kind == "single" and len(chosen) > 1:
+            check.add("document.multiple-choices", f"{name}: {len(chosen)} choices given to a single-choice question", name)
+        if chosen:  # an empty list answers nothing
+            answers[name] = chosen[0] if spec.kind == "single" else chosen
     for spec in schema.document:
         if spec.required and spec.name not in answers:
             check.add("document.missing", f"the required question {spec.name!r} ({spec.ar}) is not answered", spec.name)

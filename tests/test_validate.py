@@ -405,3 +405,31 @@ def test_annotations_outside_their_place_in_a_team_project_are_misplaced_and_cou
     # Annotations in the roster are a warning of the project, not of an article.
     roster = validate_tasks([], SCHEMA, places=places_of({**manifest, "roster_annotations": 2}))
     assert [(p.code, p.severity) for p in roster.problems] == [("roster.annotated", "warning")]
+
+
+def _choices(name: str, *values: Any, kind: str = "choices", key: str = "choices", rid: str = "d1") -> dict[str, Any]:
+    return {"id": rid, "from_name": name, "to_name": "text", "type": kind, "value": {key: list(values)}}
+
+
+@pytest.mark.parametrize(
+    "answers, code",
+    [
+        ([_choices("on_topic", "conflict", "none")], "document.multiple-choices"),  # two choices to a single-choice question
+        ([_choices("on_topic")], "document.missing"),  # the required question answered with []
+        ([_choices("on_topic", "x", kind="textarea", key="text")], "document.wrong-type"),  # a textarea on a choices field
+        ([_choices("on_topic", "conflict"), _choices("on_topic", "none", rid="d2")], "document.repeated"),  # the second silently won
+        ([answer(), _choices("text_issues", "truncated", "truncated")], "document.duplicate-choice"),
+    ],
+)
+def test_document_answers_the_editor_never_produces_are_rejected_by_name(answers: list[dict[str, Any]], code: str) -> None:
+    """Issue 18: each of these passed validate as kept, then the hf export raised (unhashable list, KeyError)."""
+    verdict = check_annotation(task(), annotation(ent("e1", "ORG", "التحالف"), *answers), SCHEMA)
+    assert verdict.status == "rejected" and code in codes(verdict)
+    (problem,) = [p for p in verdict.problems if p.code == code]
+    assert problem.article_id == "a1" and problem.annotation_id == 11 and problem.region_id in ("on_topic", "text_issues")
+
+
+def test_well_formed_answers_are_kept_as_the_export_reads_them() -> None:
+    verdict = check_annotation(task(), annotation(ent("e1", "ORG", "التحالف"), answer(), _choices("text_issues", "truncated", "boilerplate")), SCHEMA)
+    assert verdict.status == "kept" and verdict.annotation is not None
+    assert verdict.annotation.document == {"on_topic": "conflict", "text_issues": ["truncated", "boilerplate"]}

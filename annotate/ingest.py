@@ -264,7 +264,7 @@ def read_jsonl(path: Path, rules: IngestRules) -> Iterator[Article]:
     Every bad line is named (up to ``MAX_LINE_PROBLEMS``, then counted) in one
     error after the file is read, so that one round of fixes is enough.
     """
-    content = _decode(path, path.read_bytes())
+    content = _decode(path, path.read_bytes()).removeprefix("\ufeff")  # a byte order mark (Windows editors) is no text
     found = 0
     problems: list[str] = []
     for number, line in enumerate(content.split("\n"), start=1):

@@ -70,7 +70,7 @@ class Settings:
 def read_file(path: Path) -> dict[str, str]:
     """The settings in ``path``, checked: TOML, known keys only, strings only; ``schema`` made absolute."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte order mark is no TOML statement
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read the settings file ({exc.strerror or exc}).") from None
     except UnicodeDecodeError:

@@ -308,3 +308,12 @@ def test_every_bad_line_of_a_jsonl_file_is_named_in_one_message(tmp_path: Path, 
     assert main(["ingest", str(path)]) == 1
     err = capsys.readouterr().err
     assert "25 bad line(s)" in err and "nothing was pushed" in err and "Traceback" not in err
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Issue 18: a BOM (as Windows editors save UTF-8) was refused with 'decode using utf-8-sig'."""
+    path = tmp_path / "bom.jsonl"
+    line = json.dumps({"id": "b1", "title": "عنوان", "text": "نص الخبر عن الرقة."}, ensure_ascii=False)
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode("utf-8") + b"\n")
+    (article,) = ingest.read_articles([path])
+    assert (article.id, article.title) == ("b1", "عنوان")

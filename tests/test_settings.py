@@ -137,3 +137,9 @@ def test_the_environment_names_the_project_and_schema(no_root_above: Path) -> No
     assert f"{project_folder('from-env', no_root_above.resolve() / 'exports')}: nothing has been pulled here yet" in done.stderr
     xml = run("schema", "xml", cwd=no_root_above, env=env)
     assert xml.stdout == label_config(load(SMALL_SCHEMA))
+
+
+def test_annotate_toml_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Issue 18: a BOM before the first line read as 'Invalid statement'."""
+    (tmp_path / settings.SETTINGS_FILE).write_bytes(b"\xef\xbb\xbf" + 'project = "conflict-2024"\n'.encode("utf-8"))
+    assert settings.resolve(start=tmp_path, environ={}).project == "conflict-2024"

@@ -14,7 +14,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from annotate import adjudicate, export, pull, push, queues, schema, status, team
+from annotate import adjudicate, export, pull, queues, schema, status, team
 from annotate.cli import main
 from annotate.labelstudio import studio
 from annotate.models import ExportConfig

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from annotate import push, queues, schema, team
+from annotate import queues, schema, team
 from annotate.cli import main
 from annotate.errors import AuthError
 from annotate.labelstudio.client import LabelStudioClient, SessionClient

@@ -12,7 +12,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from annotate import adjudicate, export, pull, push, queues, schema, team
+from annotate import adjudicate, export, pull, queues, schema, team
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from test_pull import ent

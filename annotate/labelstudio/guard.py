@@ -256,13 +256,14 @@ def _read_project_of(kind: str, pk: Any) -> tuple[int | None, int | None]:
     return row[0], (row[1] if author else None)
 
 
-def _allowed(rule: Rule, user: Any, reach: Reach, request: Any, kwargs: dict[str, Any]) -> bool:
+def _allowed(rule: Rule, user: Any, reach: Callable[[], Reach], request: Any, kwargs: dict[str, Any]) -> bool:
+    """Whether ``rule`` lets ``user`` make this request; ``reach`` is read only by the scopes that need it."""
     scope = rule.scope
-    mine = reach.projects
     if scope in ("anyone", "users", "project-list"):
         return True
     if scope == "self":
         return _int(kwargs.get("pk")) == user.pk and (request.method in READ or _own_profile_change(user, _body(request)))
+    mine = reach().projects
     if scope == "project":
         return _int(kwargs.get("pk")) in mine
     if scope == "project-param":
@@ -386,9 +387,9 @@ class TeamGuard:
         for user in people:
             if rule is None or request.method not in rule.methods:
                 return self._refused(request, name, user)
-            if not _allowed(rule, user, _cache.get(user), request, kwargs):
+            if not _allowed(rule, user, lambda: _cache.get(user), request, kwargs):
                 # Read again before refusing: a queue made a moment ago (a push) is not in a cached reach yet.
-                if not _allowed(rule, user, _cache.get(user, fresh=True), request, kwargs):
+                if not _allowed(rule, user, lambda: _cache.get(user, fresh=True), request, kwargs):
                     return self._refused(request, name, user)
         assert rule is not None  # every person above passed it
         user = people[-1]

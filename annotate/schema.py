@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,32 @@ class _Reader:
             loader.dispose()
 
 
+# What YAML refuses outright (its printable set, less NEL), and the line breaks other than
+# \n and \r that YAML obeys but editors do not show: a NEL in a name would split a line
+# the user sees as one and give a misleading YAML message about the next.
+_UNREADABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _refuse_unreadable_characters(path: Path, text: str) -> None:
+    found = _UNREADABLE.search(text)
+    if found is None:
+        return
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    char = found.group()
+    name = unicodedata.name(char, "") or (
+        "a control character" if unicodedata.category(char) == "Cc" else "not a character"
+    )
+    code = f"U+{ord(char):04X}"
+    problem = Problem(
+        code="yaml.character",
+        location=f"{path}:{line}:{column}",
+        message=f"the character {code} ({name}) cannot be in a schema file; delete it (an editor that shows "
+        "invisible characters will find it).",
+    )
+    raise SchemaError(str(problem), [problem])
+
+
 def _read_yaml(path: Path) -> tuple[Any, _Source, bytes]:
     try:
         raw = path.read_bytes()
@@ -195,6 +222,7 @@ def _read_yaml(path: Path) -> tuple[Any, _Source, bytes]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SchemaError(f"{path}: the schema file is not UTF-8 (byte {exc.start}); save it as UTF-8.") from None
+    _refuse_unreadable_characters(path, text)
     loader = _SchemaLoader(text)
     try:
         node = loader.get_single_node()

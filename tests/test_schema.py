@@ -363,3 +363,29 @@ def test_unreadable_tagged_value_is_a_schema_error(tmp_path: Path, value: str) -
     path.write_text(SMALL.replace("name: small", f"name: {value}"), encoding="utf-8")
     with pytest.raises(SchemaError, match=rf"^{re.escape(str(path))}:1: name: cannot read the value"):
         schema.check(path)
+
+
+@pytest.mark.parametrize(
+    ("char", "code"),
+    [("\x00", "U+0000"), ("\x07", "U+0007"), ("\ufffe", "U+FFFE"), ("\x85", "U+0085"), ("\u2028", "U+2028")],
+)
+def test_a_character_yaml_cannot_read_names_line_column_and_code(tmp_path: Path, char: str, code: str) -> None:
+    # NUL, BEL and U+FFFE made PyYAML raise ReaderError (a traceback); NEL and U+2028 are line breaks
+    # to YAML only, so the message spoke of a line the user cannot see.
+    path = tmp_path / "chars.yaml"
+    path.write_text(SMALL.replace("name: small", f"name: sm{char}all"), encoding="utf-8")
+    with pytest.raises(SchemaError) as raised:
+        schema.check(path)
+    assert [p.code for p in raised.value.problems] == ["yaml.character"]
+    assert str(raised.value).startswith(f"{path}:1:9: the character {code} (")
+    assert char not in str(raised.value)
+
+
+def test_cli_names_the_character_in_the_schema_annotate_toml_names(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "nul.yaml"
+    path.write_text(SMALL.replace("name: small", "name: sm\x00all"), encoding="utf-8")
+    (tmp_path / "annotate.toml").write_text('schema = "nul.yaml"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema", "check"]) == 1
+    err = capsys.readouterr().err
+    assert "nul.yaml:1:9: the character U+0000 (a control character)" in err and "Traceback" not in err

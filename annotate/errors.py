@@ -12,8 +12,12 @@ import re
 # C0 and C1 control characters, and lone surrogates: an article id or a title can carry escape
 # sequences that would retitle or rewrite the user's terminal, and a lone surrogate (a bad \\u
 # escape in JSON) cannot be written out at all. Line breaks and tabs are kept in messages.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_UNPRINTABLE_IN_A_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Bidi controls and zero-width characters are escaped too: in an id or title they reorder or
+# hide what is printed (`abc\u202egpj.exe` shows as "abcexe.jpg"), and a message must show
+# what is really there.
+_INVISIBLE = r"\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_UNPRINTABLE = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]")
+_UNPRINTABLE_IN_A_NAME = re.compile(rf"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]")
 
 
 def printable(text: str, *, one_line: bool = False) -> str:

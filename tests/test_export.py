@@ -565,6 +565,17 @@ def test_card_shows_html_and_markdown_from_label_studio_and_the_schema_as_text(t
     assert "<code>ORG</code>" in page and f"<code>{SCHEMA.sha256}</code>" in page  # plain names stay code
 
 
+def test_card_shows_control_bidi_and_zero_width_characters_of_a_title_as_escapes(tmp_path: Path) -> None:
+    # ESC and BEL reached the card raw, and U+202E turned "abc\u202egpj.exe" into "abcexe.jpg" on screen.
+    title = "lead\x1b[31m\x07 abc\u202egpj.exe x\u200dy"
+    write_pulled(tmp_path / "pulled", title=title)
+    out = tmp_path / "gold"
+    export.export(title, out, schema=SCHEMA, root=tmp_path / "pulled")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e\u200d]", card)
+    assert "lead\\\\x1b\\[31m\\\\x07 abc\\\\u202egpj.exe x\\\\u200dy" in card  # Markdown-escaped backslashes
+
+
 # --- the folder: leftovers, the swap, permissions -------------------------------------------------
 
 STOPPED_EXPORT = """

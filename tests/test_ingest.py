@@ -164,6 +164,16 @@ def test_cli_ingest_lists_articles_and_reports_bad_files(tmp_path: Path, capsys:
     assert "bad.jsonl:1: not valid JSON" in err and "Traceback" not in err
 
 
+def test_cli_shows_bidi_and_zero_width_characters_of_ids_as_escapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Printed raw, "abc\u202egpj.exe" showed as "abcexe.jpg" and a joiner hid between two letters.
+    rows = tmp_path / "bidi.jsonl"
+    rows.write_text(json.dumps({"id": "abc\u202egpj.exe", "text": "نص"}) + "\n" + json.dumps({"id": "خبر\u200dخفي", "text": "نص"}) + "\n", encoding="utf-8")
+    assert main(["ingest", str(rows)]) == 0
+    out = capsys.readouterr().out
+    assert "abc\\u202egpj.exe" in out and "خبر\\u200dخفي" in out
+    assert "\u202e" not in out and "\u200d" not in out
+
+
 # --- control characters, bad ids, empty files ---------------------------------------
 
 # Format characters (Cf) that Arabic text needs: ZWNJ, ZWJ, LRM, RLM, ALM, LRI/RLI/PDI, LRE/PDF.

@@ -18,6 +18,7 @@ import yaml
 
 from .. import __version__
 from ..agreement import figure, headline
+from ..errors import printable
 from ..models import SPLITS, ExportConfig, Schema
 from ..tokens import normalization_rows
 
@@ -40,9 +41,10 @@ def _text(value: Any) -> str:
     The Hub renders raw HTML in a card, so a project titled ``<img src=x onerror=...>``
     would become an image with a script. HTML is escaped, and so is Markdown punctuation
     (no links, emphasis or extra table cells); line breaks become spaces, so the value
-    stays in its line or table cell.
+    stays in its line or table cell; control, bidi and zero-width characters are shown as
+    their escapes (``\\u202e``), as in the terminal.
     """
-    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(value).split())))
+    return _MARKDOWN.sub(r"\\\1", html.escape(printable(" ".join(str(value).split()), one_line=True)))
 
 
 def _code(value: Any) -> str:

@@ -226,12 +226,24 @@ def _span(check: _Check, index: TextIndex, rid: str, region: RegionResult) -> tu
 def _regions(check: _Check, index: TextIndex, results: list[Result], schema: Schema) -> dict[str, _Region]:
     allowed = {schema_mod.ENTITY_TAG: {e.name for e in schema.entities}, schema_mod.TRIGGER_TAG: {e.name for e in schema.events}}
     regions: dict[str, _Region] = {}
-    for result in results:
+    for position, result in enumerate(results, start=1):
         if not isinstance(result, RegionResult):
             continue
         rid, control = result.id, result.control
+        if not rid:
+            # Regions are told apart by id (arguments point at ids): two without one would merge.
+            check.add("region.no-id", f"result {position} is a region without an id; relabel it in Label Studio", f"result {position}")
+            continue
         if control not in allowed or not allowed[control]:
             check.add("control.unknown", f"labels from {control!r}, which the schema does not define", rid)
+            continue
+        if result.malformed_labels is not None:
+            check.add(
+                "label.invalid",
+                f"the region's labels are {repr(result.malformed_labels)[:80]}, not a list of"
+                " label names; relabel it in Label Studio",
+                rid,
+            )
             continue
         if not result.labels:
             kind = "event trigger" if control == schema_mod.TRIGGER_TAG else "entity"
@@ -247,8 +259,17 @@ def _regions(check: _Check, index: TextIndex, results: list[Result], schema: Sch
         span = _span(check, index, rid, result)
         if span is None:
             continue
-        if rid in regions:  # the same region labelled from both controls
-            regions[rid].labels += result.labels
+        if rid in regions:
+            seen = regions[rid]
+            if (seen.start, seen.end) != span[:2]:
+                check.add(
+                    "region.id-repeated",
+                    f"two regions share the id {rid!r} with different spans ({seen.start}-{seen.end} and"
+                    f" {span[0]}-{span[1]}); which one an argument points at cannot be known: relabel them in Label Studio",
+                    rid,
+                )
+                continue
+            seen.labels += result.labels  # one region labelled twice (or from both controls)
             continue
         regions[rid] = _Region(rid, control, list(result.labels), *span)
     for region in regions.values():

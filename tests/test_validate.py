@@ -433,3 +433,27 @@ def test_well_formed_answers_are_kept_as_the_export_reads_them() -> None:
     verdict = check_annotation(task(), annotation(ent("e1", "ORG", "التحالف"), answer(), _choices("text_issues", "truncated", "boilerplate")), SCHEMA)
     assert verdict.status == "kept" and verdict.annotation is not None
     assert verdict.annotation.document == {"on_topic": "conflict", "text_issues": ["truncated", "boilerplate"]}
+
+
+def test_region_ids_and_labels_the_editor_never_stores_are_named_for_what_they_are() -> None:
+    # Before: the letters of "PER" were checked as three labels, and two regions sharing an id (or
+    # both without one) merged into one region reported as having two labels.
+    as_text = ent("r", "ORG", "التحالف")
+    as_text["value"]["labels"] = "PER"
+    verdict = check_annotation(task(), annotation(as_text, answer()), SCHEMA)
+    assert codes(verdict) == ["label.invalid"]
+    assert "the region's labels are 'PER', not a list of label names" in verdict.problems[0].message
+
+    shared = [ent("r", "ORG", "التحالف"), ent("r", "GPE", "الرقة"), answer()]
+    verdict = check_annotation(task(), annotation(*shared), SCHEMA)
+    assert verdict.status == "rejected" and codes(verdict) == ["region.id-repeated"]
+    assert "two regions share the id 'r' with different spans" in verdict.problems[0].message
+
+    unnamed = [ent("", "ORG", "التحالف"), ent("", "GPE", "الرقة") | {"id": None}, answer()]
+    verdict = check_annotation(task(), annotation(*unnamed), SCHEMA)
+    assert codes(verdict) == ["region.no-id", "region.no-id"]
+    assert [p.region_id for p in verdict.problems] == ["result 1", "result 2"]
+
+    # One region labelled twice from both controls is still one region with two labels.
+    both = [ent("r", "ORG", "التحالف"), trig("r", "Conflict:Attack", "التحالف"), answer()]
+    assert codes(check_annotation(task(), annotation(*both), SCHEMA)) == ["label.multiple"]

@@ -167,6 +167,9 @@ class RegionResult:
     start: Any
     end: Any
     text: Any
+    # What Label Studio stored as ``labels`` when it is not a list of names (the editor never
+    # stores anything else); ``labels`` is then empty and validate rejects the region.
+    malformed_labels: Any = None
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,13 @@ def read_results(results: Any) -> list[Result]:
         value = r.get("value") if isinstance(r.get("value"), dict) else {}
         if kind == "labels":
             control = str(r.get("from_name"))
-            labels = tuple(Label(control, str(x)) for x in value.get("labels") or [])
-            out.append(RegionResult(str(r.get("id") or "?"), control, labels, value.get("start"), value.get("end"), value.get("text")))
+            given = value.get("labels")
+            listed = isinstance(given, list) and all(isinstance(x, str) for x in given)
+            labels = tuple(Label(control, x) for x in given) if listed else ()
+            out.append(RegionResult(
+                str(r.get("id") or ""), control, labels, value.get("start"), value.get("end"), value.get("text"),
+                None if listed or given is None else given,
+            ))
         elif kind == "relation":
             out.append(RelationResult(str(r.get("from_id")), str(r.get("to_id")), tuple(str(x) for x in r.get("labels") or [])))
         else:

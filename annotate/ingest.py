@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -108,6 +109,8 @@ def load_rules(path: str | Path | None) -> IngestRules:
             args[key] = tuple(v.strip() for v in value)
         elif type(value) is not type(default):
             raise IngestError(f"{path}: {key} must be {type(default).__name__}, not {value!r}")
+        elif type(value) is int and value < 0:
+            raise IngestError(f"{path}: {key} must be 0 or more, not {value}")
         else:
             args[key] = value
     return replace(IngestRules(), **args)
@@ -214,6 +217,11 @@ def _decode(path: Path, raw: bytes) -> str:
         ) from None
 
 
+def _visible(text: str) -> bool:
+    """Whether ``text`` has a character a reader sees: not only spaces, no-break spaces, zero-width and bidi marks."""
+    return any(not c.isspace() and unicodedata.category(c) not in ("Cf", "Cc") for c in text)
+
+
 def _derived_id(url: str | None, title: str, text: str) -> str:
     """An id for an article that has none: from its URL when known, else from its content."""
     basis = f"url:{url}" if url else f"content:{title}\n{text}"
@@ -237,13 +245,13 @@ def read_txt(path: Path, rules: IngestRules) -> Article:
     title, title_cleaned = _clean_title(title, rules)
     if not title:
         raise IngestError(f"{path}:1: the first line must be the article's title, but it is empty.")
-    if not body.strip():
-        raise IngestError(f"{path}:2: the article has a title but no text after it.")
+    if not _visible(body):
+        raise IngestError(f"{path}:2: the article has a title but no text after it (only white space or invisible characters).")
     text, cleaning = clean(body, rules)
     cleaning = _merge_rules(
         cleaning, ("line_endings",) if had_line_endings else (), ("control_chars",) if title_cleaned else ()
     )
-    if not text:
+    if not _visible(text):
         raise IngestError(f"{path}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
     return Article(
         id=path.stem,
@@ -320,14 +328,21 @@ def _jsonl_article(where: str, line: str, rules: IngestRules) -> Article:
                 f"{where}: field \"{key}\" has an unpaired surrogate \\u{ord(surrogate.group()):04x}"
                 " (invalid Unicode); fix the \\u escape."
             )
-    if not values["text"] or not values["text"].strip():
+    if values["text"] is None:
         raise IngestError(f"{where}: the article has no \"text\".")
+    if not _visible(values["text"]):
+        raise IngestError(
+            f"{where}: the article's \"text\" is blank (only white space or invisible characters); give it the article's text."
+        )
+    if values["id"] is not None and not _visible(values["id"]):
+        # A blank id is a mistake, not a request for a derived one: leave "id" out for that.
+        raise IngestError(f"{where}: the \"id\" is blank; give the article an id, or leave \"id\" out to have one made from its url or text.")
     # Checked before strip(), which would silently drop a trailing \\x1f or \\x85 from the id.
     bad = _bad_character(values["id"] or "")
     if bad:
         raise IngestError(f"{where}: the \"id\" has the control character {bad}; remove it.")
     text, cleaning = clean(values["text"], rules)
-    if not text:
+    if not _visible(text):
         raise IngestError(f"{where}: nothing is left of the text after the cleaning rules ({', '.join(cleaning)}).")
     title, title_cleaned = _clean_title(values["title"] or "", rules)
     if title_cleaned:

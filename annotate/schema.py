@@ -273,6 +273,22 @@ class _Checker:
             return ""
         return str(value).strip()
 
+    def display(self, entry: dict[str, Any], field: str) -> str:
+        """The Arabic display name ``ar``: what the editor shows, so nothing in it may be invisible."""
+        return self.visible(f"{field}.ar", self.text(entry, field, "ar"))
+
+    def visible(self, field: str, ar: str) -> str:
+        # Two names that differ only by a bidi control or a zero-width character look the same
+        # on every button and in every instruction, yet would count as different labels.
+        hidden = sorted({f"U+{ord(c):04X}" for c in ar if unicodedata.category(c) in ("Cf", "Cc")})
+        if hidden:
+            self.add(
+                field,
+                f"the display name {ar!r} has the invisible character(s) {', '.join(hidden)}; delete them",
+                "schema.invisible",
+            )
+        return ar
+
     def unknown(self, entry: dict[str, Any], field: str, known: set[str]) -> None:
         for key in entry:
             if key not in known:
@@ -297,7 +313,7 @@ def _label(ch: _Checker, key: str, entry: Any, field: str, hotkeys: dict[str, st
     entry = ch.mapping(entry, field)
     if not ch.name(key, field) or not entry:
         return None
-    ar = ch.text(entry, field, "ar")
+    ar = ch.display(entry, field)
     if ar and not _ARABIC.search(ar):
         ch.add(f"{field}.ar", f"the display name {ar!r} has no Arabic letter; annotators read Arabic", "schema.arabic")
     description = ch.text(entry, field, "description")
@@ -384,7 +400,7 @@ def check_data(data: Any, source: _Source, raw: bytes = b"") -> tuple[Schema | N
             if not ch.name(role_key, role_field) or not role_entry:
                 continue
             ch.unknown(role_entry, role_field, _ROLE_FIELDS)
-            ar = ch.text(role_entry, role_field, "ar")
+            ar = ch.display(role_entry, role_field)
             # Relation labels are global in Label Studio: one role, one display name.
             if ar and role_key in role_ar and role_ar[role_key][0] != ar:
                 ch.add(
@@ -444,7 +460,7 @@ def check_data(data: Any, source: _Source, raw: bytes = b"") -> tuple[Schema | N
                     if not isinstance(choice_ar, str) or not choice_ar.strip():
                         ch.add(f"{field}.choices.{choice_key}", "needs its Arabic display text", "schema.missing")
                         continue
-                    choices.append(Choice(name=choice_key, ar=choice_ar.strip()))
+                    choices.append(Choice(name=choice_key, ar=ch.visible(f"{field}.choices.{choice_key}", choice_ar.strip())))
             _unique_display(ch, [(f"{field}.choices.{c.name}", c.ar) for c in choices], "choice")
         required = entry.get("required", False)
         if not isinstance(required, bool):
@@ -453,7 +469,7 @@ def check_data(data: Any, source: _Source, raw: bytes = b"") -> tuple[Schema | N
         document.append(
             DocumentField(
                 name=key,
-                ar=ch.text(entry, field, "ar"),
+                ar=ch.display(entry, field),
                 description=ch.text(entry, field, "description", required=False),
                 kind=kind,
                 choices=tuple(choices),

@@ -119,6 +119,13 @@ def test_folders_are_read_recursively_in_order(tmp_path: Path) -> None:
         ("list.jsonl", '["نص"]\n', r"list.jsonl:1: each line must be a JSON object"),
         ("notext.jsonl", '{"id": "a", "title": "عنوان"}\n', r"notext.jsonl:1: the article has no \"text\""),
         ("type.jsonl", '{"id": "a", "text": "نص", "url": ["x"]}\n', r"type.jsonl:1: field \"url\" must be text"),
+        # Blank was reported as missing, a blank id was silently replaced, and a text of only
+        # zero-width and no-break spaces was taken as an article.
+        ("blank.jsonl", '{"id": "a", "text": "  \\n "}\n', r"blank.jsonl:1: the article's \"text\" is blank"),
+        ("invisible.jsonl", '{"id": "a", "text": "\\u200b\\u00a0\\u200f\\ufeff"}\n', r"invisible.jsonl:1: the article's \"text\" is blank \(only white space or invisible"),
+        ("noid.jsonl", '{"id": "", "text": "نص"}\n', r"noid.jsonl:1: the \"id\" is blank; give the article an id, or leave \"id\" out"),
+        ("spaceid.jsonl", '{"id": " ", "text": "نص"}\n', r"spaceid.jsonl:1: the \"id\" is blank"),
+        ("invisible.txt", "عنوان\n\u200b\u00a0\u200c\n", r"invisible.txt:2: the article has a title but no text after it \(only white space or invisible"),
         ("empty.txt", "\n\n", r"empty.txt:1: the first line must be the article's title"),
         ("title.txt", "عنوان فقط\n", r"title.txt:2: the article has a title but no text"),
         ("nav.txt", "عنوان\nأقسام\nأخبار\n", r"nav.txt: nothing is left of the text"),
@@ -130,6 +137,14 @@ def test_bad_files_are_named_with_their_line(tmp_path: Path, name: str, content:
     path.write_text(content, encoding="utf-8")
     with pytest.raises(IngestError, match=message):
         ingest.read_articles([path])
+
+
+@pytest.mark.parametrize("rule", ["teaser_lines: -5", "teaser_min_chars: -1"])
+def test_negative_counts_in_ingest_rules_are_refused(tmp_path: Path, rule: str) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(rule + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=rf"rules.yaml: {rule.split(':')[0]} must be 0 or more, not -"):
+        ingest.load_rules(rules_file)
 
 
 def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
@@ -313,7 +328,7 @@ def test_every_bad_line_of_a_jsonl_file_is_named_in_one_message(tmp_path: Path, 
     assert f"{path}: 25 bad line(s) of 27:" in message
     named = [line for line in message.splitlines() if line.startswith(f"  {path}:")]
     assert [int(line.split(":")[1]) for line in named] == list(range(2, 2 + ingest.MAX_LINE_PROBLEMS))
-    assert "not valid JSON" in named[0] and 'no "text"' in named[1] and "JSON object" in named[2] and '"title" must be text' in named[3]
+    assert "not valid JSON" in named[0] and '"text" is blank' in named[1] and "JSON object" in named[2] and '"title" must be text' in named[3]
     assert message.endswith("... and 5 more bad line(s)")
     assert main(["ingest", str(path)]) == 1
     err = capsys.readouterr().err

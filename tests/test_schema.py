@@ -389,3 +389,14 @@ def test_cli_names_the_character_in_the_schema_annotate_toml_names(tmp_path: Pat
     assert main(["schema", "check"]) == 1
     err = capsys.readouterr().err
     assert "nul.yaml:1:9: the character U+0000 (a control character)" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200d", "\u200b", "\u2067"])
+def test_display_names_with_invisible_characters_are_refused(tmp_path: Path, hidden: str) -> None:
+    # "شخص" and "شخص" + ZWJ looked the same on every button yet counted as two display names.
+    path = tmp_path / "hidden.yaml"
+    path.write_text(SMALL.replace("ORG: {ar: منظمة", f"ORG: {{ar: شخص{hidden}"), encoding="utf-8")
+    problems = schema.check(path)
+    assert [p.code for p in problems] == ["schema.invisible"]
+    assert problems[0].location == f"{path}:5: entities.ORG.ar"
+    assert f"U+{ord(hidden):04X}; delete them" in problems[0].message

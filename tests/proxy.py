@@ -97,3 +97,70 @@ def _close(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
+
+
+class NonsenseProxy:
+    """A real HTTP proxy on loopback that forwards to Label Studio, except that the answers to
+    requests whose path matches ``nonsense_for`` (a regular expression) are replaced by ``body``
+    with status 200: a server, or something posing as one, answering nonsense.
+
+    ``paths`` records the method and path (without query) of every request it forwarded.
+    """
+
+    def __init__(self, upstream_port: int, body: bytes = b"null") -> None:
+        import http.server
+        import re
+
+        import httpx
+
+        proxy = self
+        self.body = body
+        self.nonsense_for: re.Pattern[str] | None = None
+        self.paths: list[tuple[str, str]] = []
+        self.replaced = 0
+        upstream = httpx.Client(base_url=f"http://127.0.0.1:{upstream_port}", timeout=120)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else b""
+                path = self.path.split("?", 1)[0]
+                proxy.paths.append((self.command, path))
+                if proxy.nonsense_for is not None and proxy.nonsense_for.search(path):
+                    proxy.replaced += 1
+                    status, headers, content = 200, {"Content-Type": "application/json"}, proxy.body
+                else:
+                    skip = {"host", "content-length", "connection", "accept-encoding"}
+                    sent = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                    answer = upstream.request(self.command, self.path, headers=sent, content=data)
+                    status, content = answer.status_code, answer.content
+                    headers = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")}
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._upstream = upstream
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._upstream.close()
+
+    def __enter__(self) -> NonsenseProxy:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from annotate import pull, push, schema, store
+from annotate import pull, push, schema, store, team
 from annotate.cli import main
 from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
@@ -21,7 +22,7 @@ from annotate.errors import AnnotateError, DamagedStateError, ProjectError, Serv
 from annotate.models import ExportConfig
 from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS
-from proxy import BreakingProxy
+from proxy import BreakingProxy, NonsenseProxy
 from test_push import synthetic
 from test_cli import run
 from test_validate import answer, rel, region, span, utf16
@@ -479,3 +480,45 @@ def test_a_pull_from_a_label_studio_we_did_not_start_goes_through_a_snapshot(
     (state,) = (tmp_path / "pulled").glob("*/state.jsonl")
     tasks = [json.loads(line) for line in state.read_text(encoding="utf-8").splitlines()]
     assert len(tasks) == 4 and sum(len(t["annotations"]) for t in tasks) == 1
+
+
+def test_a_server_answering_nonsense_to_any_request_gets_a_message_not_a_traceback(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each request pull, status and team status make is answered, in turn, with JSON ``null`` (and the task listing with
+    ``{}``, which read as a project without tasks): every command exits 1 naming the server, or, for
+    status, reports the server part unreadable and still shows the pulled data."""
+    push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
+    team.add_members(client, [f"{project_title}@nonsense.test"], project=project_title)
+    pulled = str(tmp_path / "pulled")
+    with NonsenseProxy(credentials.port) as proxy:
+        monkeypatch.setenv("LABEL_STUDIO_URL", proxy.url)
+        monkeypatch.setenv("LABEL_STUDIO_API_KEY", credentials.token)
+        commands = {"pull": ["pull", "--project", project_title, "--pulled", pulled, "--full"],
+                    "status": ["status", "--project", project_title, "--pulled", pulled],
+                    "team status": ["team", "status", "--project", project_title, "--pulled", pulled]}
+        tried = 0
+        for name, command in commands.items():
+            proxy.nonsense_for, proxy.paths[:] = None, []
+            assert main(command) == 0
+            capsys.readouterr()
+            api = sorted({re.sub(r"/\d+", "/N", path) for _, path in proxy.paths if path.startswith("/api/")})
+            assert len(api) >= (8 if name == "pull" else 2), api
+            cases = [(path, b"null") for path in api] + [("/api/tasks/", b"{}")]
+            for path, body in cases:
+                proxy.body, proxy.nonsense_for = body, re.compile("^" + path.replace("/N", r"/\d+") + "$")
+                replaced = proxy.replaced
+                code = main(command)
+                out = capsys.readouterr()
+                assert proxy.replaced > replaced, (name, path)
+                assert "Traceback" not in out.err, (name, path, out.err)
+                if name != "status":
+                    said = out.err
+                    assert code == 1 and f"Label Studio at {proxy.url} answered" in said, (path, said)
+                else:
+                    said = out.out
+                    assert code == 0 and "Label Studio: cannot say what it holds now" in said and "articles" in said, (path, said)
+                assert "which Label Studio never sends" in said, (name, path, said)
+                tried += 1
+    assert tried >= 15

@@ -122,6 +122,36 @@ def test_push_pull_export_round_trip(pg_home: Path, tmp_path: Path) -> None:
     assert len(rows) == 1 and ("GPE", "منبج") in {(e["type"], e["text"]) for e in rows[0]["entities"]}
 
 
+def test_seven_digit_task_ids_travel_in_requests_the_production_server_accepts(pg_home: Path, tmp_path: Path) -> None:
+    """Past 10,000 tasks a pull failed with HTTP 414: 500 ids in one query string are more than gunicorn's
+    default 4,094-byte request line. Ids now go in chunks that fit, and gunicorn takes the longer lines
+    Label Studio's own frontend may send."""
+    import psycopg
+
+    from test_push import synthetic
+
+    conninfo = {"host": str(pg_home / "postgres"), "port": 5432, "user": "annotate", "dbname": "label_studio"}
+    with psycopg.connect(**conninfo, password=creds_of(pg_home).postgres_password) as conn:
+        conn.execute("SELECT setval('task_id_seq', GREATEST(2000000, (SELECT coalesce(max(id), 0) FROM task)))")
+    title = f"big-ids-{secrets.token_hex(4)}"
+    with studio.connect(pg_home) as client:
+        pid = push.push_articles(client, synthetic(700), title=title, schema=SCHEMA).project.id
+        ids = [t["id"] for t in client.iter_tasks(pid, include="id")]
+        assert len(ids) == 700 and min(ids) > 2_000_000
+        assert [t["id"] for t in client.iter_tasks(pid, include="id", ids=ids)] == ids
+        assert set(client.task_work(pid, ids)) == set(ids)
+        for task_id in ids[:3] + ids[-3:]:
+            client.create_annotation(task_id, [answer()])
+        pulled = pull.pull(client, title=title, schema=SCHEMA, root=tmp_path / "pulled", full=True)
+        assert pulled.tasks == 700 and pulled.annotations == 6
+        client.delete_project(pid)
+    # A request line of 6,000 bytes (over gunicorn's default, under the 8,190 it is given) is answered.
+    long_query = quote(json.dumps({"selectedItems": {"all": False, "included": list(range(3_000_000, 3_000_600))}}))
+    assert len(long_query) > 6000
+    answered = httpx.get(f"{client.url}/api/tasks/?project={pid}&query={long_query[:6000]}", timeout=30)
+    assert answered.status_code != 414
+
+
 def test_a_studio_made_on_postgresql_refuses_another_database(pg_home: Path) -> None:
     with pytest.raises(StudioError, match="keeps its data in PostgreSQL .*cannot start on SQLite"):
         studio.start(pg_home, database="sqlite")

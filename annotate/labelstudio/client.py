@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -42,11 +42,30 @@ BULK_TIMEOUT = 600.0
 # Pauses before find_project looks again at two projects with one title: a push that
 # lost a creation race deletes its project a round trip after creating it.
 SETTLE_WAITS = (0.5, 1.0, 2.0)
+# Task ids that travel in a query string (the data manager's task list takes no body) are sent
+# in chunks of at most this many URL-encoded bytes: gunicorn refuses a request line over 4094
+# bytes by default (HTTP 414), and 500 five-digit ids came to about 4,200.
+ID_QUERY_BYTES = 2000
 LEGACY_DISABLED_HINT = (
     "Create a personal access token in Label Studio (Account & Settings > Personal Access Token) and set"
     " LABEL_STUDIO_API_KEY to it, or let an administrator enable legacy tokens"
     " (Organization > API Tokens Settings)."
 )
+
+
+def id_chunks(ids: Iterable[int], budget: int = ID_QUERY_BYTES) -> Iterator[list[int]]:
+    """``ids`` in chunks whose JSON list, URL-encoded, stays within ``budget`` bytes."""
+    chunk: list[int] = []
+    size = 6  # "%5B" and "%5D"
+    for task_id in ids:
+        cost = len(str(int(task_id))) + 3  # the id and its "%2C"
+        if chunk and size + cost > budget:
+            yield chunk
+            chunk, size = [], 6
+        chunk.append(int(task_id))
+        size += cost
+    if chunk:
+        yield chunk
 
 
 def _compact_json(value: Any) -> bytes:
@@ -243,7 +262,9 @@ class LabelStudioClient:
         json: Any = None,
         retry: bool | None = None,
         timeout: float | None = None,
+        expect: type | tuple[type, ...] = (dict, list),
     ) -> Any:
+        """One call's JSON answer; an answer that is not of the ``expect`` type is an error naming the server."""
         retry = method in ("GET", "PUT", "DELETE", "PATCH") if retry is None else retry
         response = self._send(method, path, params=params, json=json, retry=retry, timeout=timeout)
         if response.status_code == 401 and self._access is not None:
@@ -254,12 +275,27 @@ class LabelStudioClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
             raise LabelStudioError(
                 f"Label Studio at {self.url} answered {method} {path} with something that is not JSON;"
                 " is LABEL_STUDIO_URL the address of Label Studio?"
             ) from None
+        if not isinstance(body, expect):
+            # Every answer Label Studio gives with a body is an object or a list, of a shape each call
+            # knows; anything else (``null`` from a broken proxy or another program) must not reach the stages.
+            raise self.nonsense(method, path, body)
+        return body
+
+    def nonsense(self, method: str, path: str, body: Any) -> LabelStudioError:
+        """The error for an answer Label Studio never gives: it names the server and the request."""
+        shown = _compact_json(body).decode("utf-8", "replace")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return LabelStudioError(
+            f"Label Studio at {self.url} answered {method} {path} with {shown}, which Label Studio never sends.",
+            "Is LABEL_STUDIO_URL the address of Label Studio, and is that server healthy (`annotate studio status`,"
+            " its log)? Run the command again once it is.",
+        )
 
     # --- server ------------------------------------------------------------------
 
@@ -274,29 +310,37 @@ class LabelStudioClient:
     def list_users(self) -> list[dict[str, Any]]:
         """The users of the organisation (id, email, names): pull keeps them in the owner's pseudonym mapping."""
         body = self._call("GET", "/api/users/", "list users")
-        users = body.get("results", []) if isinstance(body, dict) else body
+        users = body.get("results") if isinstance(body, dict) else body
+        if not isinstance(users, list):
+            raise self.nonsense("GET", "/api/users/", body)
         return [u for u in users if isinstance(u, dict)]
 
     def server_info(self) -> ServerInfo:
-        body = self._call("GET", "/api/version", "read its version")
-        version = body.get("release") or body.get("label-studio-os-package", {}).get("version") or "unknown"
+        body = self._call("GET", "/api/version", "read its version", expect=dict)
+        package = body.get("label-studio-os-package")
+        version = body.get("release") or (package.get("version") if isinstance(package, dict) else None) or "unknown"
         return ServerInfo(url=self.url, version=str(version))
 
     def whoami(self) -> dict[str, Any]:
         """The user the token belongs to; also the cheapest check that the token works."""
-        return self._call("GET", "/api/current-user/whoami", "identify the token's user")
+        body = self._call("GET", "/api/current-user/whoami", "identify the token's user", expect=dict)
+        if not isinstance(body.get("id"), int):
+            raise self.nonsense("GET", "/api/current-user/whoami", body)
+        return body
 
     # --- projects ------------------------------------------------------------------
 
-    @staticmethod
-    def _project(body: dict[str, Any]) -> Project:
-        return Project(
-            id=int(body["id"]),
-            title=str(body.get("title") or ""),
-            label_config=str(body.get("label_config") or ""),
-            task_number=int(body.get("task_number") or 0),
-            maximum_annotations=int(body.get("maximum_annotations") or 1),
-        )
+    def _project(self, body: Any, path: str = "/api/projects/") -> Project:
+        try:
+            return Project(
+                id=int(body["id"]),
+                title=str(body.get("title") or ""),
+                label_config=str(body.get("label_config") or ""),
+                task_number=int(body.get("task_number") or 0),
+                maximum_annotations=int(body.get("maximum_annotations") or 1),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.nonsense("GET", path, body) from None
 
     def list_projects(self, title: str | None = None) -> list[Project]:
         """All projects, or those whose title contains ``title`` (Label Studio filters case-insensitively)."""
@@ -307,7 +351,9 @@ class LabelStudioClient:
             if title:
                 params["title"] = title
             body = self._call("GET", "/api/projects/", "list projects", params=params)
-            results = body.get("results", []) if isinstance(body, dict) else body
+            results = body.get("results") if isinstance(body, dict) else body
+            if not isinstance(results, list):
+                raise self.nonsense("GET", "/api/projects/", body)
             projects.extend(self._project(p) for p in results)
             if not isinstance(body, dict) or not body.get("next"):
                 return projects
@@ -342,7 +388,8 @@ class LabelStudioClient:
         return project
 
     def get_project(self, project_id: int) -> Project:
-        return self._project(self._call("GET", f"/api/projects/{project_id}/", f"read project {project_id}"))
+        path = f"/api/projects/{project_id}/"
+        return self._project(self._call("GET", path, f"read project {project_id}"), path)
 
     def create_project(self, title: str, **fields: Any) -> Project:
         body = self._call("POST", "/api/projects/", f"create project {title!r}", json={"title": title, **fields})
@@ -412,9 +459,7 @@ class LabelStudioClient:
         there are too many for a short query, nothing is skipped.
         """
         if ids is not None:
-            # The ids travel in the query string: a few hundred a request keeps it short.
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
+            for chunk in id_chunks(ids):
                 selected = {"selectedItems": {"all": False, "included": chunk}}
                 yield from self._task_pages(project_id, selected, [], after_id, page_size, annotations, include, None)
             return
@@ -466,12 +511,10 @@ class LabelStudioClient:
                 params["fields"] = "all"
             if include:
                 params["include"] = include  # only these task fields: much less to send than the texts
-            body = self._task_page(project_id, params)
-            tasks = body.get("tasks", []) if isinstance(body, dict) else body
+            # "left" counts what is left above ``last``: a server that caps page_size still gets paged through.
+            tasks, left = self._task_page(project_id, params)
             yield from tasks
             seen += len(tasks)
-            # "total" counts what is left above ``last``; a server that caps page_size still gets paged through.
-            left = body.get("total", len(tasks)) if isinstance(body, dict) else len(tasks)
             if on_page:
                 on_page(seen, seen - len(tasks) + left)
             if not tasks or len(tasks) >= left:
@@ -526,24 +569,31 @@ class LabelStudioClient:
         embedded studio, the request returns when the file is written. Not retried: a
         broken request may have made the snapshot, which ``snapshots`` then finds.
         """
-        return self._call(
+        path = f"/api/projects/{project_id}/exports/"
+        return self._snapshot_shape("POST", path, self._call(
             "POST",
-            f"/api/projects/{project_id}/exports/",
+            path,
             f"start an export snapshot of project {project_id}",
             json={"title": title, "annotation_filter_options": {"usual": True, "ground_truth": True, "skipped": True}},
             retry=False,
             timeout=BULK_TIMEOUT,
-        )
+        ))
+
+    def _snapshot_shape(self, method: str, path: str, body: Any) -> dict[str, Any]:
+        """A snapshot as Label Studio describes one: an object with an integer id and a status."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), int) or not isinstance(body.get("status"), str):
+            raise self.nonsense(method, path, body)
+        return body
 
     def snapshots(self, project_id: int) -> list[dict[str, Any]]:
         """The project's export snapshots, newest first (id, title, status, created_at)."""
-        body = self._call("GET", f"/api/projects/{project_id}/exports/", f"list the export snapshots of project {project_id}")
-        return [s for s in body if isinstance(s, dict)] if isinstance(body, list) else []
+        path = f"/api/projects/{project_id}/exports/"
+        body = self._call("GET", path, f"list the export snapshots of project {project_id}", expect=list)
+        return [self._snapshot_shape("GET", path, s) for s in body]
 
     def snapshot(self, project_id: int, snapshot_id: int) -> dict[str, Any]:
-        return self._call(
-            "GET", f"/api/projects/{project_id}/exports/{snapshot_id}", f"read export snapshot {snapshot_id} of project {project_id}"
-        )
+        path = f"/api/projects/{project_id}/exports/{snapshot_id}"
+        return self._snapshot_shape("GET", path, self._call("GET", path, f"read export snapshot {snapshot_id} of project {project_id}"))
 
     def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
         body = self._call(
@@ -626,11 +676,21 @@ class LabelStudioClient:
 
     # Concurrent pushes: what annotators did, removal of duplicates.
 
-    def _task_page(self, project_id: int, params: dict[str, Any]) -> Any:
+    def _task_page(self, project_id: int, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """One page of the data manager's task list: its tasks and how many match in all."""
         attempt = 0
         while True:
             try:
-                return self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params)
+                body = self._call("GET", "/api/tasks/", f"list the tasks of project {project_id}", params=params, expect=dict)
+                tasks, total = body.get("tasks"), body.get("total")
+                if (
+                    not isinstance(tasks, list)
+                    or not all(isinstance(t, dict) and isinstance(t.get("id"), int) for t in tasks)
+                    or not isinstance(total, int)
+                ):
+                    # A page without its tasks would read as a project without tasks: never take it as one.
+                    raise self.nonsense("GET", "/api/tasks/", body)
+                return tasks, total
             except ServerError as exc:
                 # Label Studio reads a page in two queries and answers 500 when a task of
                 # the page is deleted in between (a concurrent push removing duplicates).
@@ -649,15 +709,14 @@ class LabelStudioClient:
         """
         work: dict[int, tuple[int, int, bool]] = {}
         fields = "id,total_annotations,cancelled_annotations,draft_exists"
-        for start in range(0, len(ids), 500):
-            chunk = [int(i) for i in ids[start : start + 500]]
+        for chunk in id_chunks(ids):
             query = {"ordering": ["tasks:draft_exists"], "selectedItems": {"all": False, "included": chunk}}
             # One page holds the whole chunk: page numbers over a shrinking set could skip tasks.
             params = {
                 "project": project_id, "page": 1, "page_size": len(chunk), "query": json.dumps(query), "include": fields
             }
-            body = self._task_page(project_id, params)
-            for task in body.get("tasks", []) if isinstance(body, dict) else body:
+            tasks, _ = self._task_page(project_id, params)
+            for task in tasks:
                 work[int(task["id"])] = (
                     int(task.get("total_annotations") or 0),
                     int(task.get("cancelled_annotations") or 0),

@@ -353,6 +353,10 @@ def _production_command(data_dir: Path, port: int, host: str) -> list[str]:
         "--graceful-timeout",
         "10",
         "--no-control-socket",  # else every studio shares ~/.gunicorn/gunicorn.ctl
+        # Label Studio's own image serves it with a 64 KB request buffer (uwsgi); gunicorn's
+        # default request line of 4,094 bytes refused data-manager queries with HTTP 414.
+        "--limit-request-line",
+        "8190",
         "--env",
         f"LABEL_STUDIO_BASE_DATA_DIR={data_dir}",  # here, not only in the environment: _is_ours reads it
         "--log-level",

@@ -993,24 +993,33 @@ def team_status(
 
 
 class Interrupted(BaseException):
-    """Ctrl-C, raised instead of ``KeyboardInterrupt``: typer turns that into a silent exit status."""
+    """Ctrl-C or SIGTERM, raised instead of ``KeyboardInterrupt``: typer turns that into a silent exit status."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise Interrupted()
+    raise Interrupted(signum)
 
 
 @contextmanager
 def _ctrl_c() -> Iterator[None]:
-    """Ctrl-C raises ``Interrupted`` while a command runs (the main thread only: signals go there)."""
+    """Ctrl-C and SIGTERM raise ``Interrupted`` while a command runs (the main thread only: signals go there).
+
+    SIGTERM (``kill``, a CI runner's time-out, systemd) would otherwise end the process at once,
+    leaving temporary files; as an exception, every ``with`` block cleans up on the way out.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1049,9 +1058,13 @@ def main(argv: list[str] | None = None) -> int:
     except aborts:
         err.print("aborted")
         return 130
-    except (Interrupted, KeyboardInterrupt):
-        err.print("interrupted; nothing was half written: run the same command again to finish (nothing is duplicated)")
-        return 130
+    except (Interrupted, KeyboardInterrupt) as exc:
+        terminated = isinstance(exc, Interrupted) and exc.signum == signal.SIGTERM
+        err.print(
+            f"{'terminated (SIGTERM)' if terminated else 'interrupted'}; nothing was half written:"
+            " run the same command again to finish (nothing is duplicated)"
+        )
+        return 143 if terminated else 130
     return code if isinstance(code, int) else 0
 
 

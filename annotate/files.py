@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +40,43 @@ class AtomicFile:
     def __exit__(self, *exc: object) -> None:
         self.file.close()
         self.tmp.unlink(missing_ok=True)  # nothing left after a commit; the half-written file otherwise
+
+
+def remove_leftovers(folder: Path, names: Iterable[str], pattern: str = "*") -> int:
+    """Remove the temporary files a killed writer left for the files ``names`` in ``folder``
+    (and for any file matching ``pattern`` in its subfolders); return how many.
+
+    Only call it while holding the folder's ``exclusive`` lock, and only for the files that
+    lock guards: a writer running now has its temporary files there too.
+    """
+    removed = 0
+    candidates = [*(f for name in names for f in folder.glob(f".{name}.*.tmp")), *folder.glob(f"*/.{pattern}.*.tmp")]
+    for leftover in candidates:
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+@contextmanager
+def exclusive(lock: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold ``lock`` (a file, made if missing) against every other process that takes it; wait for it if taken.
+
+    An ``flock``: the kernel releases it when its holder ends in any way, kill -9 included,
+    so a dead holder never blocks the next one.
+    """
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,11 +27,11 @@ from typing import IO, Any
 
 from . import __version__
 from . import schema as schema_mod
-from .annotators import Pseudonyms
+from .annotators import MAPPING, Pseudonyms
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .errors import DamagedStateError, ProjectError, ServerError, UnreachableError
-from .files import AtomicFile, write_json, write_jsonl
+from .errors import DamagedStateError, NotFoundError, ProjectError, ServerError, UnreachableError
+from .files import AtomicFile, exclusive, remove_leftovers, write_json, write_jsonl
 from .models import Project, Schema
 from .queues import parts, roster_title
 from .team import read_team
@@ -47,13 +48,15 @@ from .store import (
     state_sha256,
 )
 
-# Told what is being done ("listing", "fetching" or "exporting"), how far, of how many (0: not known).
+# Told what is being done ("listing", "fetching", "exporting", or waiting for another pull), how far, of how many (0: not known).
 Progress = Callable[[str, int, int], None]
 # Past this share of changed tasks, one bulk export is faster than fetching them page by page.
 FULL_WHEN_CHANGED = 0.5
+LOCK = ".pull.lock"  # held by the pull writing the folder
 SNAPSHOT_TITLE = "annotate pull"  # names the export snapshots pull makes (and takes up after a failure)
 SNAPSHOT_POLL = 1.0  # seconds between looks at a snapshot Label Studio is writing
 SNAPSHOT_WAIT = 3 * 3600  # Label Studio's own limit for a background export job
+SNAPSHOT_ATTEMPTS = 3  # snapshots deleted under a pull by other pulls before it gives up
 
 @dataclass
 class PullReport:
@@ -160,14 +163,34 @@ def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progre
 
     A snapshot a failed pull left behind (its request cut by a proxy, or the pull
     stopped while Label Studio kept writing) is taken up instead of making another;
-    ``_up_to_date`` then refetches whatever changed since it was written.
+    ``_up_to_date`` then refetches whatever changed since it was written. Another pull
+    of the project running at the same time (another folder, another machine) may take
+    up the same snapshot and delete it when it is done: a snapshot gone under us is
+    replaced by one of our own, made for this pull alone.
     """
+    take_up = True
+    for attempt in range(SNAPSHOT_ATTEMPTS):
+        try:
+            return _one_snapshot(client, project_id, progress, take_up)
+        except NotFoundError:
+            if attempt == SNAPSHOT_ATTEMPTS - 1:
+                raise ServerError(
+                    f"The export snapshots of project {project_id} were deleted {SNAPSHOT_ATTEMPTS} times while this pull"
+                    " read them: other pulls of the project are running.",
+                    "Run `annotate pull` again once they are done.",
+                ) from None
+            take_up = False
+    raise AssertionError("unreachable")
+
+
+def _one_snapshot(client: LabelStudioClient, project_id: int, progress: Progress, take_up: bool) -> list[dict[str, Any]]:
     ours = [s for s in client.snapshots(project_id) if str(s.get("title", "")).startswith(SNAPSHOT_TITLE)]
-    usable = [s for s in ours if s.get("status") != "failed"]
+    usable = [s for s in ours if s.get("status") != "failed"] if take_up else []
     if usable:
         snap = usable[0]  # the newest
     else:
-        title = f"{SNAPSHOT_TITLE} {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+        # Unique to this pull: a request cut after Label Studio made the snapshot finds this one, not another pull's.
+        title = f"{SNAPSHOT_TITLE} {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {secrets.token_hex(4)}"
         try:
             snap = client.create_snapshot(project_id, title)
         except (ServerError, UnreachableError):
@@ -179,7 +202,7 @@ def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progre
     started = time.monotonic()
     while snap.get("status") != "completed":
         if snap.get("status") == "failed":
-            client.delete_snapshot(project_id, int(snap["id"]))
+            _delete_snapshot(client, project_id, int(snap["id"]))
             raise ServerError(
                 f"Label Studio could not write the export snapshot of project {project_id}.",
                 "Run `annotate pull` again; Label Studio's log (studio.log for the embedded studio) says why.",
@@ -196,9 +219,16 @@ def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progre
     tasks = client.download_snapshot(project_id, int(snap["id"]))
     for old in ours:
         if int(old["id"]) != int(snap["id"]):
-            client.delete_snapshot(project_id, int(old["id"]))  # leftovers of failed pulls
-    client.delete_snapshot(project_id, int(snap["id"]))
+            _delete_snapshot(client, project_id, int(old["id"]))  # leftovers of failed pulls
+    _delete_snapshot(client, project_id, int(snap["id"]))
     return tasks
+
+
+def _delete_snapshot(client: LabelStudioClient, project_id: int, snapshot_id: int) -> None:
+    try:
+        client.delete_snapshot(project_id, snapshot_id)
+    except NotFoundError:
+        pass  # another pull deleted it first: gone either way
 
 
 def _listed(task: dict[str, Any]) -> Listed:
@@ -253,11 +283,25 @@ def pull(
     project = client.project_titled(title)
     schema = schema or schema_mod.load()
     folder = project_folder(title, root)
+    progress = on_progress or (lambda what, done, total: None)
+    # One pull at a time into a folder: a second one (another terminal, a cron job) waits for
+    # the first, then pulls what changed since; two writing one state at once could pair one's
+    # index with the other's state.
+    with exclusive(folder / LOCK, lambda: progress("waiting for another pull into this folder", 0, 0)):
+        # Temporary files of a pull that was killed: the state (often large), its index and manifest,
+        # the key, and those in the snapshots of each pull.
+        remove_leftovers(folder, (STATE, INDEX, MANIFEST, MAPPING))
+        remove_leftovers(folder / SNAPSHOTS, ())
+        return _pull(client, project, title, schema, folder, full, progress)
+
+
+def _pull(
+    client: LabelStudioClient, project: Project, title: str, schema: Schema, folder: Path, full: bool, progress: Progress
+) -> PullReport:
     last, index, full_because = _previous(folder, title, client, project.id, full)
     server = client.server_info()
     owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
     current = client.get_project(project.id)
-    progress = on_progress or (lambda what, done, total: None)
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
     # A team project has parts: a queue a annotator and a review project, all read as one.
     projects = [project, *_parts(client, title)]

@@ -105,6 +105,8 @@ class NonsenseProxy:
     with status 200: a server, or something posing as one, answering nonsense.
 
     ``paths`` records the method and path (without query) of every request it forwarded.
+    A request whose path matches ``stall_for`` is held (``stalled`` is set) until ``release``
+    is set, as a server busy for minutes would hold it.
     """
 
     def __init__(self, upstream_port: int, body: bytes = b"null") -> None:
@@ -116,6 +118,8 @@ class NonsenseProxy:
         proxy = self
         self.body = body
         self.nonsense_for: re.Pattern[str] | None = None
+        self.stall_for: re.Pattern[str] | None = None
+        self.stalled, self.release = threading.Event(), threading.Event()
         self.paths: list[tuple[str, str]] = []
         self.replaced = 0
         upstream = httpx.Client(base_url=f"http://127.0.0.1:{upstream_port}", timeout=120)
@@ -131,6 +135,9 @@ class NonsenseProxy:
                 data = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
                 proxy.paths.append((self.command, path))
+                if proxy.stall_for is not None and proxy.stall_for.search(path):
+                    proxy.stalled.set()
+                    proxy.release.wait(120)
                 if proxy.nonsense_for is not None and proxy.nonsense_for.search(path):
                     proxy.replaced += 1
                     status, headers, content = 200, {"Content-Type": "application/json"}, proxy.body
@@ -155,6 +162,7 @@ class NonsenseProxy:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
         self._upstream.close()

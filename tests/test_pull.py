@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -522,3 +527,117 @@ def test_a_server_answering_nonsense_to_any_request_gets_a_message_not_a_traceba
                 assert "which Label Studio never sends" in said, (name, path, said)
                 tried += 1
     assert tried >= 15
+
+
+def _states(*folders: Path) -> list[list[dict[str, Any]]]:
+    return [sorted((json.loads(line) for line in (f / "state.jsonl").read_text(encoding="utf-8").splitlines()), key=lambda t: t["id"]) for f in folders]
+
+
+def test_two_full_pulls_of_one_project_at_once_both_finish(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    """Pull A makes a snapshot and is slow to download it; pull B, into another folder, takes the same
+    snapshot up, downloads it and deletes it. A's download then found nothing ("cannot read export
+    snapshot ... not found"); now A makes a snapshot of its own and both finish with the same tasks."""
+    pid = push.push_articles(client, synthetic(12), title=project_title, schema=SCHEMA).project.id
+    for task in list(client.iter_tasks(pid))[:2]:
+        client.create_annotation(task["id"], [answer()])
+    b_done = threading.Event()
+
+    class SlowToDownload(LabelStudioClient):
+        def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
+            assert b_done.wait(120)
+            return super().download_snapshot(project_id, snapshot_id)
+
+    results: dict[str, Any] = {}
+
+    def pull_a() -> None:
+        with SlowToDownload(credentials.url, credentials.token) as slow:
+            try:
+                results["a"] = pull.pull(slow, title=project_title, schema=SCHEMA, root=tmp_path / "a", full=True)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                results["a"] = exc
+
+    a = threading.Thread(target=pull_a)
+    a.start()
+    deadline = time.monotonic() + 60
+    while not client.snapshots(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.snapshots(pid), "pull A made no snapshot"
+    b = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path / "b", full=True)
+    b_done.set()
+    a.join(120)
+    assert not isinstance(results["a"], Exception), results["a"]
+    assert (results["a"].tasks, results["a"].annotations) == (b.tasks, b.annotations) == (12, 2)
+    first, second = _states(results["a"].folder, b.folder)
+    assert first == second and client.snapshots(pid) == []
+
+
+def test_a_second_pull_into_one_folder_waits_for_the_first(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    push.push_articles(client, synthetic(5), title=project_title, schema=SCHEMA)
+    go = threading.Event()
+
+    class Held(LabelStudioClient):
+        def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
+            assert go.wait(120)
+            return super().download_snapshot(project_id, snapshot_id)
+
+    results: dict[str, Any] = {}
+    stages: list[str] = []
+
+    def pull_a() -> None:
+        with Held(credentials.url, credentials.token) as held:
+            results["a"] = pull.pull(held, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
+
+    def pull_b() -> None:
+        results["b"] = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path,
+                                 on_progress=lambda stage, done, total: stages.append(stage))
+
+    a = threading.Thread(target=pull_a)
+    a.start()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("*/.state.jsonl.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # A holds the folder and is writing its state
+    b = threading.Thread(target=pull_b)
+    b.start()
+    while "waiting for another pull into this folder" not in stages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stages == ["waiting for another pull into this folder"] and "b" not in results
+    go.set()
+    a.join(120), b.join(120)
+    assert results["a"].mode == "full" and results["b"].mode == "incremental" and results["b"].fetched == 0
+    assert list(tmp_path.glob("*/.*.tmp")) == []
+
+
+def test_a_pull_removes_what_a_killed_pull_left_and_sigterm_leaves_nothing(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    push.push_articles(client, synthetic(4), title=project_title, schema=SCHEMA)
+    pulled = tmp_path / "pulled"
+    with NonsenseProxy(credentials.port) as proxy:
+        # SIGTERM while the snapshot downloads, the state's temporary file open: it used to end the
+        # process at once (exit -15, no message) and leave the temporary file behind.
+        proxy.stall_for = re.compile(r"/download$")
+        env = {"LABEL_STUDIO_URL": proxy.url, "LABEL_STUDIO_API_KEY": credentials.token}
+        command = [sys.executable, "-c", "from annotate.cli import run; run()", "pull", "--project", project_title,
+                   "--pulled", str(pulled), "--full"]
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        assert proxy.stalled.wait(120), "the pull never asked for its snapshot"
+        (folder,) = pulled.iterdir()
+        assert list(folder.glob(".state.jsonl.*.tmp"))
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        proxy.release.set()
+    assert process.returncode == 143 and "terminated (SIGTERM); nothing was half written" in err and "Traceback" not in err
+    assert list(folder.rglob("*.tmp")) == []
+    # What kill -9 leaves (it runs no clean-up) is removed by the next pull; another stage's files stay.
+    done = pull.pull(client, title=project_title, schema=SCHEMA, root=pulled, full=True)
+    killed = [folder / ".state.jsonl.x1y2z3.tmp", folder / ".index.json.abc.tmp", done.snapshot / ".tasks.jsonl.q.tmp"]
+    for leftover in killed:
+        leftover.write_bytes(b"x" * 1000)
+    other = folder / ".report.json.k.tmp"
+    other.write_bytes(b"y")
+    pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    assert [f for f in killed if f.exists()] == [] and other.exists()

@@ -641,3 +641,20 @@ def test_a_pull_removes_what_a_killed_pull_left_and_sigterm_leaves_nothing(
     other.write_bytes(b"y")
     pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
     assert [f for f in killed if f.exists()] == [] and other.exists()
+
+
+def test_full_pulls_leave_no_export_files_on_the_studio_annotate_runs(
+    client: LabelStudioClient, studio_home: Path, project_title: str, tmp_path: Path
+) -> None:
+    # Label Studio deletes a snapshot's row and keeps its file: 18 full pulls of 5,000 tasks left 147 MB.
+    pid = push.push_articles(client, synthetic(5), title=project_title, schema=SCHEMA).project.id
+    exports = studio_home / "studio" / "media" / "export" / str(pid)
+    for _ in range(3):
+        pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path, full=True)
+    assert client.snapshots(pid) == []
+    assert not exports.exists() or list(exports.iterdir()) == []
+    # A snapshot made and left by someone else goes with its project.
+    client.create_snapshot(pid, "made in the data manager")
+    assert len(list(exports.iterdir())) == 1
+    client.delete_project(pid)
+    assert not exports.exists()

@@ -53,7 +53,7 @@ QUIET_ENV = {
     "LOG_LEVEL": "WARNING",
 }
 # Label Studio's own settings, and the same with annotate's studio guard (``guard.py``) added: the default.
-PLAIN_SETTINGS = "label_studio.core.settings.label_studio"
+PLAIN_SETTINGS = "annotate.labelstudio.studio_settings"
 GUARD_SETTINGS = "annotate.labelstudio.guard_settings"
 ADDRESS_HINT = "Give an address of this machine (`hostname -I` lists them), or 0.0.0.0 for all of them."
 DEVELOPMENT = "development"

@@ -32,7 +32,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import AnnotateError, SchemaError, StudioError, TeamIncomplete, printable
+from .errors import STORAGE_ERRNOS, AnnotateError, SchemaError, StorageError, StudioError, TeamIncomplete, printable
 from .models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Format, Schema, Unit
 from .queues import review_title  # plain functions; store imports it anyway
 from . import schema as schema_mod  # cheap, and store needs it anyway
@@ -1050,6 +1050,14 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err.print(f"[yellow]hint:[/] {escape(printable(exc.hint))}", markup=True, highlight=False, soft_wrap=True)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        # A disk or folder refusing outside annotate's own writers (datasets' Arrow files, a folder made).
+        failed = StorageError.of(exc, doing="write or read")
+        err.print(f"[bold red]error:[/] {escape(printable(failed.message))}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {escape(printable(str(failed.hint)))}", markup=True, highlight=False, soft_wrap=True)
+        return 1
     except exits as exc:
         return int(getattr(exc, "exit_code", 0))
     except usage_errors as exc:

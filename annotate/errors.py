@@ -7,7 +7,9 @@ Messages must never contain the API token.
 
 from __future__ import annotations
 
+import errno
 import re
+from pathlib import Path
 
 # C0 and C1 control characters, and lone surrogates: an article id or a title can carry escape
 # sequences that would retitle or rewrite the user's terminal, and a lone surrogate (a bad \\u
@@ -105,6 +107,35 @@ class ArticleChangedError(AnnotateError):
     def __init__(self, message: str, changed: list) -> None:
         super().__init__(message)
         self.changed = changed
+
+
+# What an operating system says about a disk or a folder, not about annotate: each becomes a
+# message naming the file and what to do, never a traceback.
+STORAGE_ERRNOS = {
+    errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.ENAMETOOLONG,
+}
+_STORAGE_HINTS = {
+    errno.ENOSPC: "Free some space on that disk (`df -h` shows how much is left), or choose a folder on another one;",
+    errno.EDQUOT: "Your disk quota is used up: free some space, or choose a folder on another disk;",
+    errno.EFBIG: "The file is larger than that file system takes: choose a folder on another one;",
+    errno.EROFS: "That file system is mounted read-only: choose a folder on a writable one;",
+    errno.EACCES: "You may not write or read there: fix the folder's permissions, or choose another folder;",
+    errno.EPERM: "You may not write or read there: fix the folder's permissions, or choose another folder;",
+}
+
+
+class StorageError(AnnotateError):
+    """The disk or folder refused a write or read (full, read-only, no permission): names the file."""
+
+    @classmethod
+    def of(cls, exc: OSError, path: Path | str | None = None, doing: str = "write") -> StorageError:
+        where = path if path is not None else exc.filename  # the file as the user knows it, not its temporary name
+        shown = printable(str(where), one_line=True) if where is not None else "a file"
+        hint = _STORAGE_HINTS.get(exc.errno or 0, "Check the disk and the folder;")
+        return cls(
+            f"cannot {doing} {shown}: {exc.strerror or exc} (errno {exc.errno}).",
+            f"{hint} then run the command again. Nothing was half written: the previous files are as they were.",
+        )
 
 
 class ExportError(AnnotateError):

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import STORAGE_ERRNOS, StorageError
+
 
 class AtomicFile:
     """A text file written under a temporary name beside ``path`` and renamed into place by ``commit``.
@@ -25,8 +27,11 @@ class AtomicFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise _storage(exc, path) from None
         self.tmp = Path(tmp)
         self.file: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
 
@@ -37,9 +42,20 @@ class AtomicFile:
     def __enter__(self) -> AtomicFile:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)  # nothing left after a commit; the half-written file otherwise
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.file.close()
+        except OSError:
+            pass  # a full disk fails the flush of what is buffered: the file goes anyway
+        finally:
+            self.tmp.unlink(missing_ok=True)  # nothing left after a commit; the half-written file otherwise
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            raise _storage(exc, self.path) from None
+
+
+def _storage(exc: OSError, path: Path) -> OSError | StorageError:
+    """A disk's refusal as a message naming ``path``; any other OSError as it is."""
+    return StorageError.of(exc, path) if exc.errno in STORAGE_ERRNOS else exc
 
 
 def remove_leftovers(folder: Path, names: Iterable[str], pattern: str = "*") -> int:
@@ -65,8 +81,11 @@ def exclusive(lock: Path, on_wait: Callable[[], None] | None = None) -> Iterator
     An ``flock``: the kernel releases it when its holder ends in any way, kill -9 included,
     so a dead holder never blocks the next one.
     """
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _storage(exc, lock.parent) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 
 from annotate import export, schema as schema_mod
-from annotate.errors import ExportError
+from annotate.errors import ExportError, StorageError
 from annotate.export import folders
 from annotate.export.documents import split_of
 from annotate.export.features import ner_names
@@ -696,7 +696,7 @@ def test_an_exchange_that_fails_otherwise_keeps_the_previous_export(pulled: Path
     out = tmp_path / "gold"
     export.export(TITLE, out, ExportConfig(format="jsonl"), schema=SCHEMA, root=pulled)
     monkeypatch.setattr(folders, "_renameat2", fake_renameat2(errno.EACCES))
-    with pytest.raises(PermissionError):
+    with pytest.raises(StorageError, match=f"cannot write {re.escape(str(out))}: Permission denied"):
         export.export(TITLE, out, ExportConfig(overwrite=True), schema=SCHEMA, root=pulled)
     assert (out / "jsonl").is_dir() and hidden(tmp_path) == []
 

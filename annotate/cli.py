@@ -816,7 +816,7 @@ def _echo_team_add(report: Added, as_json: bool) -> None:
         m = new.member
         echo(f"{m.email}: {new.status} ({'reviewer' if m.reviewer else 'annotator'}, Label Studio user {m.user_id})")
         if new.password:
-            echo(f"  password: {new.password}  (shown this once and stored nowhere: send it to them now)")
+            echo(f"  password: {new.password}  (shown this once and kept nowhere after: send it to them now)")
         echo(f"  log in:   {report.login_url}")
         if m.reviewer:
             echo(f"  reviews:  in the project {review_title(report.title)!r}, made by `{_command()} adjudicate --push`")
@@ -839,13 +839,16 @@ def team_add(
     from .labelstudio import studio as studio_mod
 
     title, _ = _project(project, None)
+    pending = studio_mod.home(home) / team_mod.PENDING_LOGINS
     with studio_mod.connect(home) as client:
         try:
-            report = team_mod.add_to_team(client, emails, project=title, reviewer=reviewer)
+            report = team_mod.add_to_team(client, emails, project=title, reviewer=reviewer, pending=pending)
         except TeamIncomplete as exc:  # those made before the failure exist nowhere else: show them first
             _echo_team_add(team_mod.Added(title, team_mod.login_url(client.url), exc.added), as_json)
+            team_mod.PendingLogins(pending, client.url).shown(new.member.email for new in exc.added)
             raise
-    _echo_team_add(report, as_json)
+        _echo_team_add(report, as_json)
+        team_mod.PendingLogins(pending, client.url).shown(new.member.email for new in report.members)
 
 
 def _echo_team_remove(report: Removal, title: str) -> None:

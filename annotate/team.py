@@ -9,11 +9,14 @@ The roster of each project lives in Label Studio itself, in a project titled ``r
 task per member (data: email, user id, reviewer flag), so any machine with the owner's
 token reads the same team, and the owner can see it in the web UI. The free edition has
 no roles, hence the reviewer flag of our own. Generated passwords are returned once, in
-``NewMember``, and are never stored, logged or shown in a repr.
+``NewMember``, and are never logged or shown in a repr. Between the moment an account is
+made and the moment its password is shown, the password waits in an owner-only file
+(``PendingLogins``), so that a run killed in between can show it on the next run.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AnnotateError, NotFoundError, SignUpRejected, TeamError, TeamIncomplete
+from .files import write_json
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient, SessionClient
 from .models import Article, Member, NewMember, Project, Schema, Team, TaskRef
@@ -75,6 +79,54 @@ def normalize_emails(emails: Iterable[str]) -> list[str]:
     if not wanted:
         raise TeamError("No email address given.")
     return wanted
+
+
+# --- passwords not yet shown ---------------------------------------------------------------
+
+PENDING_LOGINS = "pending-logins.json"
+
+
+class PendingLogins:
+    """Passwords of accounts ``team add`` is making, kept until the owner has been shown them.
+
+    Written (owner-only, like every file ``write_json`` makes) before the account is made and
+    emptied once the password is printed: a ``team add`` killed in between leaves the password
+    here, and the next run shows it for the account it made. Without a file (``path`` None)
+    nothing is kept. Keyed by server URL, then email.
+    """
+
+    def __init__(self, path: Path | None, url: str) -> None:
+        self.path, self.url = path, url
+        self.all: dict[str, dict[str, str]] = {}
+        if path is not None and path.exists():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise TeamError(
+                    f"{path}: cannot read the passwords not yet shown ({exc}).", "Delete the file and run `team add` again."
+                ) from None
+            if isinstance(loaded, dict):
+                self.all = {k: dict(v) for k, v in loaded.items() if isinstance(v, dict)}
+
+    def get(self, email: str) -> str | None:
+        return self.all.get(self.url, {}).get(email)
+
+    def keep(self, email: str, password: str) -> None:
+        if self.path is not None:
+            self.all.setdefault(self.url, {})[email] = password
+            write_json(self.path, self.all)
+
+    def shown(self, emails: Iterable[str]) -> None:
+        """The owner has seen these passwords: nothing keeps them any more."""
+        mine = self.all.get(self.url, {})
+        emails = list(emails)
+        if self.path is None or not any(e in mine for e in emails):
+            return
+        for email in emails:
+            mine.pop(email, None)
+        if not mine:
+            self.all.pop(self.url, None)
+        write_json(self.path, self.all)
 
 
 # --- the roster -------------------------------------------------------------------------
@@ -157,21 +209,25 @@ def save_member(client: LabelStudioClient, title: str, member: Member) -> None:
 # --- adding people ------------------------------------------------------------------------
 
 
-def add_members(client: LabelStudioClient, emails: Iterable[str], *, project: str, reviewer: bool = False) -> list[NewMember]:
+def add_members(
+    client: LabelStudioClient, emails: Iterable[str], *, project: str, reviewer: bool = False, pending: Path | None = None
+) -> list[NewMember]:
     """Give each email a Label Studio account that can log in (or adopt the existing one) and put it in the roster.
 
     ``client`` must be the organization owner's (or an administrator's). Each member gets
     ``reviewer`` as their flag, a member already in the roster too. Only accounts created
     here come back with a password; nothing keeps it. If one email fails after others were
     added, ``TeamIncomplete`` carries those in ``added``: their passwords exist nowhere else.
+    ``pending`` is the file of ``PendingLogins``: the caller calls its ``shown`` once the passwords are shown.
     """
     wanted = normalize_emails(emails)
     roster = _Roster(client, project)
     users = _organization_users(client)
+    waiting = PendingLogins(pending, client.url)
     added: list[NewMember] = []
     for email in wanted:
         try:
-            added.append(_add(client, roster, users, email, reviewer))
+            added.append(_add(client, roster, users, email, reviewer, waiting))
         except AnnotateError as exc:
             if not added:
                 raise
@@ -189,10 +245,19 @@ def _organization_users(client: LabelStudioClient) -> dict[str, dict[str, Any]]:
 
 
 def _add(
-    client: LabelStudioClient, roster: _Roster, users: dict[str, dict[str, Any]], email: str, reviewer: bool
+    client: LabelStudioClient, roster: _Roster, users: dict[str, dict[str, Any]], email: str, reviewer: bool,
+    waiting: PendingLogins,
 ) -> NewMember:
     user = users.get(email)
     known = roster.entries[email][1] if email in roster.entries else None
+    unseen = waiting.get(email)
+    if user is not None and unseen is not None:
+        # Made by a `team add` that stopped before showing the password: nobody has seen it, so it still works.
+        member = Member(email, int(user["id"]), reviewer)
+        if known != member:
+            roster.save(member)
+        note = "made by an earlier `team add` that stopped before showing its password: here it is"
+        return NewMember(member, "created", password=unseen, note=note)
     if known is not None and user is not None and user["id"] == known.user_id:
         if known.reviewer == reviewer:
             return NewMember(known, "unchanged")
@@ -202,10 +267,12 @@ def _add(
     # A roster entry whose account went (deleted, or made again) is mended by what follows.
     if user is not None:
         return _adopt(roster, user, email, reviewer)
-    password = new_password()
+    password = unseen or new_password()
+    waiting.keep(email, password)  # before the account exists: a run killed after it shows the password next time
     try:
         session = client.sign_up(email, password)
     except SignUpRejected as exc:
+        waiting.shown([email])  # no account has this password
         if not any("already exists" in e for e in exc.errors):
             raise TeamError(exc.message, exc.hint) from None
         users.update(_organization_users(client))  # made a moment ago by someone else?
@@ -279,12 +346,14 @@ class Added:
     queues: dict[int, str] | None = None  # user id -> their queue's URL; None: not looked up
 
 
-def add_to_team(client: LabelStudioClient, emails: Iterable[str], *, project: str, reviewer: bool = False) -> Added:
+def add_to_team(
+    client: LabelStudioClient, emails: Iterable[str], *, project: str, reviewer: bool = False, pending: Path | None = None
+) -> Added:
     """``add_members``, and the URL of each annotator's queue if ``push --overlap`` already made it.
 
     ``TeamIncomplete`` passes through as ``add_members`` raises it (with the people added).
     """
-    added = add_members(client, emails, project=project, reviewer=reviewer)
+    added = add_members(client, emails, project=project, reviewer=reviewer, pending=pending)
     try:
         queues = {u: project_url(client.url, p.id) for u, p in queue_projects(client, project).items()}
     except AnnotateError:

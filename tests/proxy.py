@@ -105,7 +105,7 @@ class NonsenseProxy:
     with status 200: a server, or something posing as one, answering nonsense.
 
     ``paths`` records the method and path (without query) of every request it forwarded.
-    A request whose path matches ``stall_for`` is held (``stalled`` is set) until ``release``
+    A request whose method and path (``POST /api/...``) match ``stall_for`` is held (``stalled`` is set) until ``release``
     is set, as a server busy for minutes would hold it.
     """
 
@@ -135,20 +135,22 @@ class NonsenseProxy:
                 data = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
                 proxy.paths.append((self.command, path))
-                if proxy.stall_for is not None and proxy.stall_for.search(path):
+                if proxy.stall_for is not None and proxy.stall_for.search(f"{self.command} {path}"):
                     proxy.stalled.set()
                     proxy.release.wait(120)
                 if proxy.nonsense_for is not None and proxy.nonsense_for.search(path):
                     proxy.replaced += 1
-                    status, headers, content = 200, {"Content-Type": "application/json"}, proxy.body
+                    status, headers, content = 200, [("Content-Type", "application/json")], proxy.body
                 else:
                     skip = {"host", "content-length", "connection", "accept-encoding"}
                     sent = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                     answer = upstream.request(self.command, self.path, headers=sent, content=data)
                     status, content = answer.status_code, answer.content
-                    headers = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")}
+                    # multi_items: each Set-Cookie on its own, as the server sent them
+                    headers = [(k, v) for k, v in answer.headers.multi_items()
+                               if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")]
                 self.send_response(status)
-                for key, value in headers.items():
+                for key, value in headers:
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()

@@ -619,7 +619,7 @@ def test_a_pull_removes_what_a_killed_pull_left_and_sigterm_leaves_nothing(
     with NonsenseProxy(credentials.port) as proxy:
         # SIGTERM while the snapshot downloads, the state's temporary file open: it used to end the
         # process at once (exit -15, no message) and leave the temporary file behind.
-        proxy.stall_for = re.compile(r"/download$")
+        proxy.stall_for = re.compile(r"^GET .*/download$")
         env = {"LABEL_STUDIO_URL": proxy.url, "LABEL_STUDIO_API_KEY": credentials.token}
         command = [sys.executable, "-c", "from annotate.cli import run; run()", "pull", "--project", project_title,
                    "--pulled", str(pulled), "--full"]

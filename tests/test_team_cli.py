@@ -92,11 +92,11 @@ def test_a_team_from_the_command_line_add_push_status_review_remove_rebalance(
         sessions[m["email"]] = team.login(client.url, m["email"], m["password"])
         assert sessions[m["email"]].whoami()["id"] == m["user_id"]
 
-    # A reviewer, in text: the password is printed once, said to be shown once and stored nowhere.
+    # A reviewer, in text: the password is printed once, said to be shown once and kept nowhere after.
     r = f"cli-review-{run_id}@example.org"
     out = owner("team", "add", r, "--reviewer")
     [password] = re.findall(r"password: (\S+)", out)
-    assert out.count(password) == 1 and "shown this once and stored nowhere" in out
+    assert out.count(password) == 1 and "shown this once and kept nowhere after" in out
     assert f"{r}: created (reviewer" in out and "adjudicate --push" in out
     reviewer = team.login(client.url, r, password)
 
@@ -289,3 +289,45 @@ def test_a_team_add_that_stops_part_way_still_prints_the_people_it_made(
     assert made["email"] == fresh and made["status"] == "created"
     with team.login(client.url, fresh, made["password"]) as session:
         assert session.whoami()["email"] == fresh
+
+
+def test_a_team_add_killed_before_it_showed_a_password_shows_it_on_the_next_run(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    """Killed (SIGKILL) after the account was made, before the roster was written and the password
+    printed: the rerun said "adopted" and nobody could log in. Now it shows the password the account has."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from proxy import NonsenseProxy
+
+    email = f"killed-{uuid.uuid4().hex[:6]}@example.org"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANNOTATE_")}
+    with NonsenseProxy(credentials.port) as proxy:
+        env.update({"LABEL_STUDIO_URL": proxy.url, "LABEL_STUDIO_API_KEY": credentials.token, "ANNOTATE_HOME": str(tmp_path / "home")})
+        proxy.stall_for = re.compile(r"^POST /api/projects/(\d+/import)?/?$")  # the roster's project or its entry
+        command = [sys.executable, "-c", "from annotate.cli import run; run()", "team", "add", email, "--project", project_title]
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proxy.stalled.wait(120), "team add never wrote the roster"
+        users = {u["email"]: u for u in client.list_users()}
+        assert email in users  # the account exists; its password was never printed
+        process.send_signal(signal.SIGKILL)
+        out, _ = process.communicate(timeout=30)
+        assert "password" not in out
+        pending = tmp_path / "home" / team.PENDING_LOGINS
+        assert pending.stat().st_mode & 0o077 == 0  # owner-only, like credentials.json
+        proxy.stall_for = None
+        proxy.release.set()
+        again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"{email}: created" in again.stdout and "stopped before showing its password" in again.stdout
+    password = re.search(r"password: (\S+)", again.stdout).group(1)  # type: ignore[union-attr]
+    with team.login(client.url, email, password) as session:
+        assert session.whoami()["email"] == email
+    assert email in {m.email for m in team.read_team(client, project_title).members}
+    assert email not in pending.read_text(encoding="utf-8")  # shown: kept nowhere any more
+    env["LABEL_STUDIO_URL"] = client.url
+    third = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert f"{email}: unchanged" in third.stdout and "password:" not in third.stdout

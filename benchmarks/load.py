@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server", choices=["development", "production"],
         help="Django's development server or gunicorn (default: development on SQLite, production on PostgreSQL,"
-        " as a team would run them)",
+        " as a team would run them; PostgreSQL is always served by gunicorn)",
     )
     parser.add_argument(
         "--no-guard", action="store_true",

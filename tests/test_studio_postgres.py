@@ -152,6 +152,31 @@ def test_seven_digit_task_ids_travel_in_requests_the_production_server_accepts(p
     assert answered.status_code != 414
 
 
+def test_a_stopped_private_postgresql_under_a_running_studio_is_named_and_started_again(pg_home: Path, tmp_path: Path) -> None:
+    """The cluster stopped under a running studio: every request was an HTTP 500 and `studio status` said
+    "starting or not answering", naming neither PostgreSQL nor what to do."""
+    from test_cli import run
+
+    assert postgres.stop(pg_home)
+    home = ["--home", str(pg_home)]
+    try:
+        status = studio.status(pg_home)
+        assert not status.running and status.pid is not None
+        assert "its database, PostgreSQL (private cluster in" in status.message and "is stopped" in status.message
+        shown = run("studio", "status", *home, cwd=tmp_path)
+        assert shown.returncode == 3 and "is stopped" in shown.stdout and "`annotate studio start` starts the database again" in shown.stdout
+        pulled = run("pull", "--project", "round-trip", "--pulled", str(tmp_path / "pulled"), *home, cwd=tmp_path)
+        assert pulled.returncode == 1 and "Traceback" not in pulled.stderr
+        assert "runs, but its database, PostgreSQL (private cluster in" in pulled.stderr and "Run `annotate studio start`" in pulled.stderr
+        started = run("studio", "start", *home, cwd=tmp_path, timeout=300)
+        assert started.returncode == 0, started.stderr
+    finally:
+        studio.start(pg_home, timeout=300)  # whatever happened above, the next tests find it running
+    assert studio.status(pg_home).running and postgres.running(pg_home) is not None
+    with studio.connect(pg_home) as client:
+        assert client.whoami()["email"] == creds_of(pg_home).email
+
+
 def test_a_studio_made_on_postgresql_refuses_another_database(pg_home: Path) -> None:
     with pytest.raises(StudioError, match="keeps its data in PostgreSQL .*cannot start on SQLite"):
         studio.start(pg_home, database="sqlite")
@@ -218,7 +243,8 @@ def test_a_postgresql_the_user_runs_is_used_by_url_and_left_running(
     url = url_of(root, password)
     started = studio.start(home, port=free_port(), timeout=300, database=url)
     try:
-        assert started.running and started.server == studio.DEVELOPMENT and started.database_pid is None
+        # Without --production: PostgreSQL is served by gunicorn all the same (Django's server had no bound on connections).
+        assert started.running and started.server == studio.PRODUCTION and started.database_pid is None
         assert started.database.startswith("PostgreSQL at postgresql://annotate:***@/label_studio?host=")
         assert not (home / "postgres").exists()  # nothing of its own
         with studio.connect(home) as client:

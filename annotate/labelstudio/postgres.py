@@ -279,6 +279,24 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _previous_port(root: Path) -> int | None:
+    """The TCP port the cluster's last start used (from annotate.conf), if it is free again."""
+    try:
+        conf = (_data(root) / "annotate.conf").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"^port = (\d+)$", conf, re.M)
+    if found is None or "unix_socket_directories = ''" not in conf:
+        return None
+    port = int(found.group(1))
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+    return port
+
+
 def _free_loopback_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -293,7 +311,9 @@ def start(root: Path, password: str, timeout: float = 120.0) -> Database:
         if len(str(folder / f".s.PGSQL.{PORT}").encode()) <= SOCKET_PATH_MAX:
             where = {"listen_addresses": "''", "unix_socket_directories": _quoted(str(folder)), "port": str(PORT)}
         else:  # Unix cannot name a socket that deep: loopback TCP, still scram and a private password
-            where = {"listen_addresses": "'127.0.0.1'", "unix_socket_directories": "''", "port": str(_free_loopback_port())}
+            # The port of the last start when there was one: a studio still running has it in its settings.
+            port = _previous_port(root) or _free_loopback_port()
+            where = {"listen_addresses": "'127.0.0.1'", "unix_socket_directories": "''", "port": str(port)}
         where["unix_socket_permissions"] = "0700"
         conf = "".join(f"{key} = {value}\n" for key, value in where.items())
         (_data(root) / "annotate.conf").write_text(conf, encoding="utf-8")

@@ -381,11 +381,25 @@ def status(root: str | Path | None = None) -> StudioStatus:
     email = creds.email if creds else None
     if pid is None or not _is_ours(pid, root):
         return StudioStatus(False, url, None, email, root, "not running", database, database_pid, host=host)
+    if _cluster_stopped(root, creds):
+        message = DATABASE_STOPPED.format(where=database)
+        return StudioStatus(False, url, pid, email, root, message, database, None, _server_kind(pid), host)
     with LabelStudioClient(url, creds.token if creds else "") as client:
         healthy = client.health()
     message = "running" if healthy else "starting or not answering"
     warning = "" if _loopback(host) else _network_warning(url, host)
     return StudioStatus(healthy, url, pid, email, root, message, database, database_pid, _server_kind(pid), host, warning)
+
+
+DATABASE_STOPPED = (
+    "running, but its database, {where}, is stopped: Label Studio answers every request with an error"
+    " (HTTP 500). `annotate studio start` starts the database again"
+)
+
+
+def _cluster_stopped(root: Path, creds: Credentials | None) -> bool:
+    """Whether the studio keeps its data in the private PostgreSQL cluster and that cluster is not running."""
+    return creds is not None and creds.database == postgres.POSTGRESQL and postgres.running(root) is None
 
 
 def _network_warning(url: str, host: str) -> str:
@@ -517,10 +531,19 @@ def _start(
     creds = load_credentials(root)
     choice = _database_choice(root, creds, database)
     address = bind_address(host)
-    production = production or not _loopback(address)
+    # PostgreSQL is served by gunicorn always: Django's development server opens a database connection
+    # per request thread, without bound (100 annotators saving at once met "too many clients");
+    # gunicorn's workers × threads keep it to a few.
+    production = production or not _loopback(address) or choice != postgres.SQLITE
     current = status(root)
     if current.pid is not None:
         _already_running(current, creds, port, host, production)
+        if creds is not None and _cluster_stopped(root, creds):
+            # The cluster stopped (killed, a reboot of it alone) under a running server: Django opens a
+            # connection per request, so the server recovers once the cluster is back where it was.
+            postgres.start(root, creds.postgres_password, timeout=min(timeout, 120.0))
+            _wait_healthy(root, current.pid, creds, max(deadline - time.monotonic(), 0.0))
+            return status(root)
         if not current.running:
             _wait_healthy(root, current.pid, creds, timeout)
         return status(root)
@@ -696,4 +719,12 @@ def connect(root: str | Path | None = None) -> LabelStudioClient:
     creds = load_credentials(root)
     if creds is None:
         raise UnreachableError(f"No Label Studio is configured: {root} has no embedded studio yet.", START_HINT)
+    pid = _read_pid(root)
+    if pid is not None and _is_ours(pid, root) and _cluster_stopped(root, creds):
+        where = postgres.describe_choice(creds.database, root)
+        raise StudioError(
+            f"The embedded studio in {root} runs, but its database, {where}, is stopped: Label Studio would"
+            " answer every request with an error (HTTP 500).",
+            "Run `annotate studio start`: it starts the database again under the running studio.",
+        )
     return LabelStudioClient(creds.url, creds.token, retries=1, unreachable_hint=START_HINT)

@@ -173,8 +173,8 @@ def _stage_lines(monkeypatch: pytest.MonkeyPatch, *calls: tuple[str, int, int]) 
     from rich.console import Console
 
     shown = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=shown, width=100, force_terminal=False))
-    with cli._stages() as progress:
+    monkeypatch.setattr(cli.common, "err", Console(file=shown, width=100, force_terminal=False))
+    with cli.common._stages() as progress:
         for call in calls:
             progress(*call)
     return [" ".join(line.replace("━", " ").split()[:-1]) for line in shown.getvalue().splitlines()]  # time dropped
@@ -209,7 +209,7 @@ TEXT = "قصفت طائرات التحالف مواقع في الرقة ودير
 def test_agreement_prints_the_headline_the_dataset_card_prints(capsys: pytest.CaptureFixture[str]) -> None:
     votes = [_vote(1, 7, "الرقة", "دير الزور"), _vote(2, 8, "الرقة")]
     figures = agreement([ArticleAnnotations("a1", TEXT, votes, [])]).as_dict()
-    cli._echo_agreement(figures, as_json=False)
+    cli.quality._echo_agreement(figures, as_json=False)
     out = capsys.readouterr().out
     assert out.startswith("1 article(s) compared, annotators [7, 8]\n")
     for name, value in headline(figures):  # the card's names and figures, each on its own line
@@ -218,7 +218,7 @@ def test_agreement_prints_the_headline_the_dataset_card_prints(capsys: pytest.Ca
 
 
 def test_agreement_with_nothing_to_compare_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._echo_agreement(agreement([]).as_dict(), as_json=False)
+    cli.quality._echo_agreement(agreement([]).as_dict(), as_json=False)
     assert capsys.readouterr().out == "No article was labelled by two or more annotators yet.\n"
 
 

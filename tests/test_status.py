@@ -16,7 +16,8 @@ import pytest
 
 from annotate import push
 from annotate import schema as schema_mod
-from annotate.cli import _echo_team_status, main
+from annotate.cli import main
+from annotate.cli.team import _echo_team_status
 from annotate.errors import UnreachableError
 from annotate.files import write_json, write_jsonl
 from annotate.labelstudio.client import LabelStudioClient

@@ -363,7 +363,7 @@ def test_a_project_title_too_long_for_a_file_name_gets_a_message(tmp_path: Path,
 
 def test_a_lone_surrogate_is_printed_escaped_not_a_crash(capsys: pytest.CaptureFixture[str]) -> None:
     """JSON may carry a bad \\ud800 escape; output and error messages show it instead of failing to encode it."""
-    from annotate.cli import echo
+    from annotate.cli.common import echo
     from annotate.errors import printable
 
     echo("article a1\ud800\x1b[2J")

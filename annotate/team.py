@@ -27,7 +27,8 @@ from typing import Any
 from .errors import AnnotateError, NotFoundError, SignUpRejected, TeamError, TeamIncomplete
 from .files import write_json
 from .labelstudio import codec
-from .labelstudio.client import LabelStudioClient, SessionClient
+from .labelstudio.client import LabelStudioClient
+from .labelstudio.sessions import SessionClient, sign_up
 from .models import Article, Member, NewMember, Project, Schema, Team, TaskRef
 from .push import DEFAULT_BATCH, Progress, PushReport, push_articles
 from .queues import assign, parts, queue_title, roster_title
@@ -270,7 +271,7 @@ def _add(
     password = unseen or new_password()
     waiting.keep(email, password)  # before the account exists: a run killed after it shows the password next time
     try:
-        session = client.sign_up(email, password)
+        session = sign_up(client, email, password)
     except SignUpRejected as exc:
         waiting.shown([email])  # no account has this password
         if not any("already exists" in e for e in exc.errors):

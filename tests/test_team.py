@@ -18,6 +18,7 @@ from annotate import team
 from annotate.errors import AuthError, LoginRejected, SignUpRejected, TeamError, TeamIncomplete
 from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
+from annotate.labelstudio.sessions import sign_up
 from annotate.models import Member
 
 pytestmark = pytest.mark.studio
@@ -167,5 +168,5 @@ def test_login_and_sign_up_refusals(client: LabelStudioClient) -> None:
     # Label Studio's own password rule (8 to 128 characters) is reported in its words; no account is made.
     [weak] = emails(1, "weak")
     with pytest.raises(SignUpRejected, match="8.128 characters"):
-        client.sign_up(weak, "short")
+        sign_up(client, weak, "short")
     assert accounts(client, weak) == []

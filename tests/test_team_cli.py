@@ -18,7 +18,8 @@ import pytest
 from annotate import queues, schema, team
 from annotate.cli import main
 from annotate.errors import AuthError
-from annotate.labelstudio.client import LabelStudioClient, SessionClient
+from annotate.labelstudio.client import LabelStudioClient
+from annotate.labelstudio.sessions import SessionClient
 from annotate.models import Article
 from test_cli import run
 from test_pull import ent

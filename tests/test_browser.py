@@ -23,7 +23,7 @@ from typing import Any
 import datasets
 import pytest
 
-from annotate import adjudicate, export, ingest, pull, push, schema, team
+from annotate import adjudicate, export, ingest, labelconfig, pull, push, schema, team
 from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
@@ -38,8 +38,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ARTIFACTS = Path(os.environ.get("ANNOTATE_ARTIFACTS") or ROOT / "test-artifacts")
 SCHEMA = schema.load()
-BAR = f".{schema._LABEL_BAR_CLASS}"
-GUIDE = f".{schema._GUIDE_CLASS}"
+BAR = f".{labelconfig._LABEL_BAR_CLASS}"
+GUIDE = f".{labelconfig._GUIDE_CLASS}"
 LABELS = {x.name: x for x in (*SCHEMA.entities, *SCHEMA.events)}
 # An emoji before every selection, diacritics on the trigger, tatweel inside a name, and an
 # entity attached to the clitic ل.
@@ -389,7 +389,7 @@ def test_instructions_are_ruled_isolated_and_list_the_keys_the_editor_binds(
         editor_keys = page.evaluate(EDITOR_CHOICE_KEYS)
         # The key of an answer works from the top of the article, without scrolling to the question.
         page.keyboard.press("Escape")
-        page.keyboard.press(next(k for k in schema._choice_hotkeys(SCHEMA).values()))
+        page.keyboard.press(next(k for k in labelconfig._choice_hotkeys(SCHEMA).values()))
         assert page.locator(".lsf-choice input").first.is_checked()
         page.locator(".lsf-choice", has_text="غير واضح").click()  # or a click on the answer
         assert page.locator(".lsf-choice", has_text="غير واضح").locator("input").is_checked()
@@ -498,7 +498,7 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
         relate(page, TEXT, "قَصَفَتْ", "تنظيم داعش", "Target", how="button")
         relate(page, TEXT, "قَصَفَتْ", "الرقة", "Place", how="regions")
         # The document question, by the key the instructions list for "نعم".
-        key = schema._choice_hotkeys(SCHEMA)[("on_topic", "conflict")]
+        key = labelconfig._choice_hotkeys(SCHEMA)[("on_topic", "conflict")]
         page.keyboard.press(key)
         assert page.locator(".lsf-choice", has_text="نعم").locator("input").is_checked()
         screenshot(page, "labelling-view.png", full_page=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate import schema
+from annotate import labelconfig, schema
 from annotate.cli import main
 from annotate.errors import SchemaError
 from conftest import DEFAULT_SCHEMA, SMALL_SCHEMA
@@ -125,7 +125,7 @@ def test_instructions_isolate_every_latin_run_and_rule_their_tables(path: Path) 
         assert tags[-1][0] in ("bdi", "kbd") and tags[-1][1].get("dir") == "ltr", text
     # Ruled, padded cells: the modal's own CSS draws none.
     css = re.search(r"<style>(.*?)</style>", html, re.S)
-    cells = rf"\.{schema._GUIDE_CLASS} th, \.{schema._GUIDE_CLASS} td \{{[^}}]*border: 1px solid[^}}]*padding"
+    cells = rf"\.{labelconfig._GUIDE_CLASS} th, \.{labelconfig._GUIDE_CLASS} td \{{[^}}]*border: 1px solid[^}}]*padding"
     assert css and re.search(cells, css.group(1))
     assert "<table>" in html and "<th>" in html
     assert ("Relations" in html) == bool(s.events)
@@ -147,12 +147,12 @@ def test_instructions_list_the_keys_of_labels_and_answers() -> None:
 def test_label_config_keeps_the_bar_in_view_and_the_keys_apart() -> None:
     s = schema.load(DEFAULT_SCHEMA)
     root = ET.fromstring(schema.label_config(s))
-    bar = root.find(f".//View[@className='{schema._LABEL_BAR_CLASS}']")
+    bar = root.find(f".//View[@className='{labelconfig._LABEL_BAR_CLASS}']")
     assert bar is not None and [lab.get("name") for lab in bar.findall("Labels")] == ["entity", "trigger"]
     style = root.findtext("Style") or ""
     # Label Studio's sanitizer would escape these inside the <style> it writes.
     assert not set("<>&") & set(style)
-    assert re.search(rf"\.{schema._LABEL_BAR_CLASS} \{{[^}}]*position: sticky; top: 0", style)
+    assert re.search(rf"\.{labelconfig._LABEL_BAR_CLASS} \{{[^}}]*position: sticky; top: 0", style)
     assert re.search(r"\.lsf-label__hotkey \{[^}]*margin-inline-start: 10px[^}]*border: 1px solid", style)
     # Every answer has the key the editor would give it anyway (first free of its list, in
     # config order), written out, and no key is bound twice.

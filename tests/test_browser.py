@@ -23,7 +23,7 @@ from typing import Any
 import datasets
 import pytest
 
-from annotate import adjudicate, export, ingest, labelconfig, pull, push, schema, team
+from annotate import adjudicate, distribute, export, ingest, labelconfig, pull, push, schema, team
 from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
@@ -482,7 +482,7 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
     [new] = team.add_members(client, [f"browser-{uuid.uuid4().hex[:6]}@example.org"], project=project_title)
     articles = tmp_path / "article.jsonl"
     articles.write_text(json.dumps({"id": "browser-1", "title": "اختبار المحرر", "text": TEXT}, ensure_ascii=False), encoding="utf-8")
-    pushed = team.push_queues(client, ingest.read_articles([articles]), title=project_title, schema=SCHEMA, overlap=1)
+    pushed = distribute.push_queues(client, ingest.read_articles([articles]), title=project_title, schema=SCHEMA, overlap=1)
     queue = pushed.queues[new.member.email].project
     (task,) = client.iter_tasks(queue.id)
     task_id = int(task["id"])
@@ -559,7 +559,7 @@ def test_a_reviewer_decides_a_dispute_in_the_real_editor(
     [reviewer] = team.add_members(client, [f"rv-r-{run}@example.org"], project=title, reviewer=True)
     articles = tmp_path / "article.jsonl"
     articles.write_text(json.dumps({"id": "review-1", "title": "اختبار المراجعة", "text": TEXT}, ensure_ascii=False), encoding="utf-8")
-    team.push_queues(client, ingest.read_articles([articles]), title=title, schema=SCHEMA, overlap=2)
+    distribute.push_queues(client, ingest.read_articles([articles]), title=title, schema=SCHEMA, overlap=2)
     for n, code in zip(added, ("GPE", "LOC")):  # a 1-vs-1 disagreement: the merge keeps neither
         with team.login(client.url, n.member.email, n.password or "") as session:
             queue = session.list_projects()[0]

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from annotate import push, queues, schema, team
+from annotate import distribute, push, queues, schema, team
 from annotate.labelstudio import guard, studio
 from annotate.labelstudio.client import LabelStudioClient
 from test_pull import ent
@@ -73,7 +73,7 @@ def world(studio_home: Path) -> Iterator[World]:
     [o] = team.add_members(client, [f"go-{run}@example.org"], project=f"{title}-gone")
     team.remove_member(client, f"{title}-gone", o.member.email)  # an account of the organization in no team
     articles = synthetic(4)
-    team.push_queues(client, articles, title=title, schema=SCHEMA, overlap=2)
+    distribute.push_queues(client, articles, title=title, schema=SCHEMA, overlap=2)
     ids = {t: client.project_titled(t).id for t in (title, queues.roster_title(title))}
     made = team.queue_projects(client, title)
     queue_a, queue_b = made[a.member.user_id].id, made[b.member.user_id].id
@@ -224,7 +224,7 @@ def test_a_refused_page_is_a_plain_page_naming_the_persons_own_work(world: World
 def test_removing_a_person_from_the_team_closes_their_queue(world: World, studio_home: Path) -> None:
     client = world.client
     [late] = team.add_members(client, [f"late-{uuid.uuid4().hex[:6]}@example.org"], project=world.title)
-    team.push_queues(client, synthetic(6), title=world.title, schema=SCHEMA, overlap=2)
+    distribute.push_queues(client, synthetic(6), title=world.title, schema=SCHEMA, overlap=2)
     queue = team.queue_projects(client, world.title)[late.member.user_id].id
     with team.login(client.url, late.member.email, late.password or "") as session:
         assert _answer(session, "GET", f"/api/projects/{queue}/", None).status_code == 200
@@ -243,7 +243,7 @@ def test_without_the_guard_an_annotator_reaches_everything(plain_studio_home: Pa
     with studio.connect(plain_studio_home) as client:
         title = f"plain-{uuid.uuid4().hex[:6]}"
         [a] = team.add_members(client, [f"pa-{uuid.uuid4().hex[:6]}@example.org"], project=title)
-        team.push_queues(client, synthetic(2), title=title, schema=SCHEMA, overlap=1)
+        distribute.push_queues(client, synthetic(2), title=title, schema=SCHEMA, overlap=1)
         pool = client.project_titled(title).id
         with team.login(client.url, a.member.email, a.password or "") as session:
             assert _answer(session, "GET", f"/api/projects/{pool}/", None).status_code == 200

@@ -14,7 +14,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from annotate import adjudicate, export, pull, queues, schema, status, team
+from annotate import adjudicate, distribute, export, pull, queues, schema, status, team
 from annotate.cli import main
 from annotate.labelstudio import studio
 from annotate.models import ExportConfig
@@ -39,7 +39,7 @@ def test_annotations_outside_their_place_are_named_counted_and_never_gold(
     sessions = {n.member.user_id: team.login(client.url, n.member.email, n.password or "") for n in added}
     articles = synthetic(3)
     text = articles[0].text
-    team.push_queues(client, articles, title=title, schema=SCHEMA, overlap=2)
+    distribute.push_queues(client, articles, title=title, schema=SCHEMA, overlap=2)
     queue = {u: p.id for u, p in team.queue_projects(client, title).items()}
     held = {u: {t["data"]["article_id"]: int(t["id"]) for t in client.iter_tasks(queue[u])} for u in ids}
     # Everyone labels their own queue: الرقة as GPE; on the first article one holder says LOC (a dispute).

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from annotate import queues, schema, team
+from annotate import distribute, queues, schema, team
 from annotate.cli import main
 from annotate.errors import AuthError
 from annotate.labelstudio.client import LabelStudioClient
@@ -234,7 +234,7 @@ def test_a_move_is_skipped_when_its_holder_starts_the_article_meanwhile(client: 
     run_id = uuid.uuid4().hex[:6]
     added = team.add_members(client, [f"race-{i}-{run_id}@example.org" for i in range(2)], project=project_title)
     sessions = {n.member.user_id: team.login(client.url, n.member.email, n.password or "") for n in added}
-    team.push_queues(client, synthetic(4), title=project_title, schema=schema.load(), overlap=1)
+    distribute.push_queues(client, synthetic(4), title=project_title, schema=schema.load(), overlap=1)
     [late] = team.add_members(client, [f"race-late-{run_id}@example.org"], project=project_title)
     everyone = [*sessions, late.member.user_id]
     owners = {p.id: u for u, p in team.queue_projects(client, project_title).items()}
@@ -251,7 +251,7 @@ def test_a_move_is_skipped_when_its_holder_starts_the_article_meanwhile(client: 
             started.append(ids[0])
             return client.delete_unworked_tasks(project_id, ids)
 
-    raced = team.rebalance(Racing(), project_title, schema=schema.load())  # type: ignore[arg-type]
+    raced = distribute.rebalance(Racing(), project_title, schema=schema.load())  # type: ignore[arg-type]
     assert raced.moved == [] and len(raced.skipped) == 1
     article_id, source, target = raced.skipped[0]
     assert target == late.member.email and raced.sizes[source] == (2, 2) and raced.sizes[target] == (0, 0)
@@ -261,7 +261,7 @@ def test_a_move_is_skipped_when_its_holder_starts_the_article_meanwhile(client: 
     assert held[holder][article_id]["id"] == started[0]
 
     # Looked at again, the started article stays and another one moves.
-    again = team.rebalance(client, project_title, schema=schema.load())
+    again = distribute.rebalance(client, project_title, schema=schema.load())
     assert [m[1:] for m in again.moved] == [(source, target)] and again.moved[0][0] != article_id
     assert sorted(len(q) for q in holdings(client, project_title, everyone).values()) == [1, 1, 2]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from annotate import adjudicate, export, pull, queues, schema, team
+from annotate import adjudicate, distribute, export, pull, queues, schema, team
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from test_pull import ent
@@ -40,7 +40,7 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
     sessions = {m.user_id: team.login(client.url, m.email, n.password or "") for m, n in zip(members, added)}
 
     articles = synthetic(6)
-    pushed = team.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
+    pushed = distribute.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
     assert pushed.pool.imported == [a.id for a in articles]
     mine = {m.user_id: queue_articles(client, project_title, m.user_id) for m in members}
     assert sorted(len(q) for q in mine.values()) == [4, 4, 4]
@@ -99,14 +99,14 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
     # A queue titled as before titles named people (the id only) is renamed by the next push, not doubled.
     old_style = team.queue_projects(client, project_title)[members[0].user_id]
     client.update_project(old_style.id, title=queues.queue_title(project_title, members[0].user_id))
-    team.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
+    distribute.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
     renamed = team.queue_projects(client, project_title)
     assert renamed[members[0].user_id].id == old_style.id and len(renamed) == 3
     assert renamed[members[0].user_id].title == queues.queue_title(project_title, members[0].user_id, members[0].email)
 
     # A new annotator and more articles: no earlier assignment moves.
     [late] = team.add_members(client, [f"late-{run}@example.org"], project=project_title)
-    again = team.push_queues(client, synthetic(12), title=project_title, schema=SCHEMA, overlap=2)
+    again = distribute.push_queues(client, synthetic(12), title=project_title, schema=SCHEMA, overlap=2)
     assert set(again.given) == {a.id for a in synthetic(12)[6:]}
     for m in members:
         now = queue_articles(client, project_title, m.user_id)

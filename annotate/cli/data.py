@@ -28,7 +28,7 @@ from .common import (
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
     from ..pull import PullReport
     from ..push import PushReport
-    from ..team import QueuePush
+    from ..distribute import QueuePush
 
 
 # --- ingest and push ---------------------------------------------------------------
@@ -95,13 +95,13 @@ def _push(home: Path | None, paths: list[Path], rules: Path | None = None, **opt
 
 def _push_queues(home: Path | None, paths: list[Path], rules: Path | None, **options: Any) -> QueuePush:
     """``push --overlap``: the pool, then each annotator's queue, with a progress bar over the queues."""
+    from .. import distribute as distribute_mod
     from .. import ingest as ingest_mod
-    from .. import team as team_mod
     from ..labelstudio import studio as studio_mod
 
     articles = ingest_mod.read_articles(paths, ingest_mod.load_rules(rules))
     with studio_mod.connect(home) as client, _progress("Filling queues") as progress:
-        return team_mod.push_queues(client, articles, on_progress=progress, cache=studio_mod.push_cache(home), **options)
+        return distribute_mod.push_queues(client, articles, on_progress=progress, cache=studio_mod.push_cache(home), **options)
 
 
 def _echo_queue_push(report: QueuePush) -> None:

@@ -27,7 +27,8 @@ from .common import (
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
     from ..status import TeamStatus
-    from ..team import Added, Rebalanced, Removal
+    from ..distribute import Rebalanced
+    from ..team import Added, Removal
 
 
 # --- team ---------------------------------------------------------------------------------
@@ -148,12 +149,12 @@ def team_rebalance(
     home: HomeOpt = None,
 ) -> None:
     """Give articles with too few annotators to more people, then even the queues out, moving only unstarted articles."""
-    from .. import team as team_mod
+    from .. import distribute as distribute_mod
     from ..labelstudio import studio as studio_mod
 
     title, loaded = _project(project, schema)
     with studio_mod.connect(home) as client:
-        report = team_mod.rebalance(client, title, schema=loaded, overlap=overlap, cache=studio_mod.push_cache(home))
+        report = distribute_mod.rebalance(client, title, schema=loaded, overlap=overlap, cache=studio_mod.push_cache(home))
     _echo_rebalance(report)
 
 

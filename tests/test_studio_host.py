@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from annotate.errors import StudioError
-from annotate.labelstudio import studio
+from annotate.labelstudio import servers, studio
 from conftest import free_port
 from test_cli import run
 from test_studio import listening_addresses
@@ -138,5 +138,5 @@ def test_studio_start_refuses_a_bad_database_or_address_with_a_message(tmp_path:
 @pytest.mark.parametrize(("host", "bind"), [("0.0.0.0", "0.0.0.0:8080"), ("::", "[::]:8080"), ("192.0.2.7", "192.0.2.7:8080")])
 def test_gunicorn_is_told_to_listen_on_the_address_itself(host: str, bind: str) -> None:
     # Not the address this machine's own commands use to reach it: `::` is every address, not [::1].
-    command = studio._production_command(Path("/data"), 8080, host)
+    command = servers.production_command(Path("/data"), 8080, host)
     assert command[command.index("--bind") + 1] == bind

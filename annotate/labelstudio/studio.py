@@ -17,26 +17,44 @@ gunicorn (several workers) instead of Django's development server.
 
 from __future__ import annotations
 
-import importlib.util
-import ipaddress
-import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import guard as guard_mod, postgres
 from .client import LabelStudioClient
+from .credentials import (  # noqa: F401  (studio.Credentials and load_credentials are read by callers)
+    Credentials,
+    credentials_path,
+    load_credentials,
+    new_credentials,
+    private_dir,
+    save_credentials,
+)
+from .servers import (  # noqa: F401  (studio.HOST and the others are read by callers)
+    bind_address,
+    home_paths,
+    port_free,
+    DEVELOPMENT,
+    HOST,
+    PRODUCTION,
+    init_command,
+    is_ours,
+    loopback,
+    production_command,
+    read_pid,
+    server_command,
+    server_kind,
+    url_host,
+)
 from .. import settings
 from ..errors import AnnotateError, AuthError, PortBusyError, StudioError, UnreachableError
 
-HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 ENV_URL = "LABEL_STUDIO_URL"
 ENV_KEY = "LABEL_STUDIO_API_KEY"
@@ -55,43 +73,11 @@ QUIET_ENV = {
 # Label Studio's own settings, and the same with annotate's studio guard (``guard.py``) added: the default.
 PLAIN_SETTINGS = "annotate.labelstudio.studio_settings"
 GUARD_SETTINGS = "annotate.labelstudio.guard_settings"
-ADDRESS_HINT = "Give an address of this machine (`hostname -I` lists them), or 0.0.0.0 for all of them."
-DEVELOPMENT = "development"
-PRODUCTION = "production"
 NETWORK_WARNING = (
     "WARNING: the studio is reachable from the network at {url} (it listens on {where}). Anyone who can reach"
     " this machine sees its login page; only you and the people you add can log in, but the traffic is plain"
     " HTTP: serve it behind HTTPS (a reverse proxy) or keep it to a trusted network or VPN."
 )
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The embedded studio's login and token; stored owner-only, never printed whole (nor in a repr).
-
-    Fields after ``port`` came later: a file without them is a studio made on SQLite, on 127.0.0.1.
-    """
-
-    email: str
-    password: str = field(repr=False)
-    token: str = field(repr=False)
-    port: int
-    host: str = HOST  # the address it was last started on
-    # What its data was made with: "sqlite", "postgresql" (the private cluster) or a URL, its password
-    # included (this file is owner-only); "" until a first start succeeded.
-    database: str = field(default=postgres.SQLITE, repr=False)
-    postgres_password: str = field(default="", repr=False)  # the private cluster's, made with it
-
-    @property
-    def url(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.port}"
-
-    def secret_values(self) -> list[str]:
-        """Every secret in here, for scrubbing a log excerpt."""
-        found = [self.token, self.password, self.postgres_password]
-        if self.database.lower().startswith(postgres.URL_SCHEMES):
-            found.append(postgres.from_url(self.database).password)
-        return [s for s in found if s]
 
 
 @dataclass(frozen=True)
@@ -129,241 +115,6 @@ def push_cache(path: str | Path | None = None) -> Path:
     return home(path) / "push-index"
 
 
-def _paths(root: Path) -> dict[str, Path]:
-    return {
-        "credentials": root / "credentials.json",
-        "data": root / "studio",
-        "log": root / "studio.log",
-        "pid": root / "studio.pid",
-    }
-
-
-def credentials_path(root: Path) -> Path:
-    """The owner-only file with the login, password and token of the studio in ``root``."""
-    return _paths(root)["credentials"]
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-
-
-def load_credentials(root: Path) -> Credentials | None:
-    path = _paths(root)["credentials"]
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        creds = Credentials(
-            email=data["email"],
-            password=data["password"],
-            token=data["token"],
-            port=int(data["port"]),
-            host=str(data.get("host", HOST)),
-            database=str(data.get("database", postgres.SQLITE)),
-            postgres_password=str(data.get("postgres_password", "")),
-        )
-        ipaddress.ip_address(creds.host)  # a hand-edited address is damage, not something to bind
-        return creds
-    except (OSError, ValueError, KeyError, TypeError):
-        raise StudioError(
-            f"{path}: the credentials file is damaged. Stop the studio, delete {root} to start afresh"
-            " (this deletes the embedded studio's projects), or restore the file."
-        ) from None
-
-
-def _save_credentials(root: Path, creds: Credentials) -> None:
-    path = _paths(root)["credentials"]
-    _private_dir(root)
-    # Created owner-only from the start: the token is never readable by others, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(asdict(creds), f, indent=2)
-    os.chmod(path, 0o600)
-
-
-def _new_credentials(port: int) -> Credentials:
-    return Credentials(
-        email="annotator@annotate.local",
-        password=secrets.token_urlsafe(18),
-        token=secrets.token_hex(20),
-        port=port,
-        database="",  # chosen by the first start that succeeds
-    )
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def _url_host(host: str) -> str:
-    """How a client on this machine reaches a server bound to ``host`` (all addresses: through loopback)."""
-    if host == "0.0.0.0":
-        return HOST
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
-
-
-def _bind_host(host: str) -> str:
-    """How a server is told to listen on ``host``: IPv6 in brackets, all addresses kept as all addresses."""
-    return f"[{host}]" if ":" in host else host
-
-
-def _loopback(host: str) -> bool:
-    return ipaddress.ip_address(host).is_loopback
-
-
-def bind_address(host: str | None) -> str:
-    """The address to listen on: an IP address of this machine (0.0.0.0 for all), 127.0.0.1 by default."""
-    if host is None or host.strip() in ("", "localhost"):
-        return HOST
-    text = host.strip().strip("[]")
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise StudioError(
-            f"{host!r} is not an IP address.",
-            ADDRESS_HINT,
-        ) from None
-    if not address.is_unspecified:
-        with socket.socket(_family(str(address)), socket.SOCK_STREAM) as s:
-            try:
-                s.bind((str(address), 0))
-            except OSError:
-                raise StudioError(
-                    f"{address} is not an address of this machine, so the studio cannot listen on it.",
-                    ADDRESS_HINT,
-                ) from None
-    return str(address)
-
-
-def port_free(port: int, host: str = HOST) -> bool:
-    """Whether nothing listens on the port (Label Studio would silently move to another one)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        if s.connect_ex((_url_host(host).strip("[]"), port)) == 0:
-            return False
-    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
-        # As the server itself binds: a port whose last connections linger in TIME_WAIT
-        # (a studio that just died) is free for it, only a listener makes it busy.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _read_pid(root: Path) -> int | None:
-    try:
-        return int(_paths(root)["pid"].read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _cmdline(pid: int) -> list[bytes] | None:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-
-
-def _is_ours(pid: int, root: Path) -> bool:
-    """Whether the pid is a Label Studio serving this folder's data (pids get reused)."""
-    cmdline = _cmdline(pid)
-    if cmdline is None:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True  # no /proc: trust the pid file
-    data = str(_paths(root)["data"]).encode()
-    # gunicorn is given the data folder as LABEL_STUDIO_BASE_DATA_DIR=<data> (see _production_command).
-    names_data = any(part == data or part.endswith(b"=" + data) for part in cmdline)
-    return any(b"label_studio" in part or b"label-studio" in part for part in cmdline) and names_data
-
-
-def _server_kind(pid: int) -> str:
-    cmdline = _cmdline(pid) or []
-    return PRODUCTION if any(b"gunicorn" in part for part in cmdline) else DEVELOPMENT
-
-
-def _label_studio_script(name: str, module: str) -> list[str]:
-    script = Path(sys.executable).with_name(name)
-    return [str(script)] if script.exists() else [sys.executable, "-m", module]
-
-
-def _server_command(data_dir: Path, port: int, host: str = HOST) -> list[str]:
-    """Django's development server, as `label-studio start` runs it: one process, loopback only."""
-    return _label_studio_script("label-studio", "label_studio.server") + [
-        "start",
-        "--no-browser",
-        "--internal-host",
-        _bind_host(host),  # IPv6 in brackets, as Django's runserver reads it
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--enable-legacy-api-token",
-        "--log-level",
-        "WARNING",
-    ]
-
-
-def _init_command(data_dir: Path) -> list[str]:
-    """Migrations and the owner's account (from LABEL_STUDIO_USERNAME/PASSWORD/USER_TOKEN): what `start` does first."""
-    return _label_studio_script("label-studio", "label_studio.server") + [
-        "init",
-        "--quiet",  # never asks for a user name or password
-        "--data-dir",
-        str(data_dir),
-        "--enable-legacy-api-token",
-        "--log-level",
-        "WARNING",
-    ]
-
-
-def _workers() -> int:
-    # Each worker is a whole Label Studio (a few hundred MB): 2 to 4, by cores.
-    return max(2, min(4, os.cpu_count() or 2))
-
-
-def _production_command(data_dir: Path, port: int, host: str) -> list[str]:
-    """gunicorn serving Label Studio's WSGI app, as its Docker image does; Label Studio serves /static itself."""
-    spec = importlib.util.find_spec("label_studio")
-    if importlib.util.find_spec("gunicorn") is None or spec is None or not spec.submodule_search_locations:
-        raise StudioError(
-            "The production server needs gunicorn, which is not installed.",
-            f"Install it: `{sys.executable} -m pip install gunicorn`.",
-        )
-    package = list(spec.submodule_search_locations)[0]
-    return _label_studio_script("gunicorn", "gunicorn") + [
-        "label_studio.core.wsgi:application",
-        "--pythonpath",
-        package,  # Label Studio imports its apps as top-level modules (core, users...), as label-studio does
-        "--bind",
-        f"{_bind_host(host)}:{port}",
-        "--workers",
-        str(_workers()),
-        "--threads",
-        "4",
-        "--timeout",
-        "300",  # a big import or export is one long request
-        "--graceful-timeout",
-        "10",
-        "--no-control-socket",  # else every studio shares ~/.gunicorn/gunicorn.ctl
-        # Label Studio's own image serves it with a 64 KB request buffer (uwsgi); gunicorn's
-        # default request line of 4,094 bytes refused data-manager queries with HTTP 414.
-        "--limit-request-line",
-        "8190",
-        "--env",
-        f"LABEL_STUDIO_BASE_DATA_DIR={data_dir}",  # here, not only in the environment: _is_ours reads it
-        "--log-level",
-        "warning",
-        "--error-logfile",
-        "-",
-    ]
 
 
 def _database_status(root: Path, creds: Credentials | None) -> tuple[str, int | None]:
@@ -374,21 +125,21 @@ def _database_status(root: Path, creds: Credentials | None) -> tuple[str, int | 
 def status(root: str | Path | None = None) -> StudioStatus:
     root = home(root)
     creds = load_credentials(root)
-    pid = _read_pid(root)
+    pid = read_pid(root)
     url = creds.url if creds else f"http://{HOST}:{DEFAULT_PORT}"
     host = creds.host if creds else HOST
     database, database_pid = _database_status(root, creds)
     email = creds.email if creds else None
-    if pid is None or not _is_ours(pid, root):
+    if pid is None or not is_ours(pid, root):
         return StudioStatus(False, url, None, email, root, "not running", database, database_pid, host=host)
     if _cluster_stopped(root, creds):
         message = DATABASE_STOPPED.format(where=database)
-        return StudioStatus(False, url, pid, email, root, message, database, None, _server_kind(pid), host)
+        return StudioStatus(False, url, pid, email, root, message, database, None, server_kind(pid), host)
     with LabelStudioClient(url, creds.token if creds else "") as client:
         healthy = client.health()
     message = "running" if healthy else "starting or not answering"
-    warning = "" if _loopback(host) else _network_warning(url, host)
-    return StudioStatus(healthy, url, pid, email, root, message, database, database_pid, _server_kind(pid), host, warning)
+    warning = "" if loopback(host) else _network_warning(url, host)
+    return StudioStatus(healthy, url, pid, email, root, message, database, database_pid, server_kind(pid), host, warning)
 
 
 DATABASE_STOPPED = (
@@ -458,7 +209,7 @@ def start(
         return _start(root, port, timeout, database, host, production, guard)
     except BaseException:
         # A server still booting (Ctrl-C: it runs in its own session) keeps its folder, which `stop` needs.
-        if created is not None and _read_pid(root) is None:
+        if created is not None and read_pid(root) is None:
             postgres.stop(root)  # a private cluster this start made must not outlive its folder
             shutil.rmtree(created, ignore_errors=True)
         raise
@@ -487,7 +238,7 @@ def _already_running(current: StudioStatus, creds: Credentials | None, port: int
         raise StudioError(f"{stop_first} to move it to port {port}.")
     if host is not None and creds and bind_address(host) != creds.host:
         raise StudioError(f"{stop_first} to move it to {bind_address(host)}.")
-    if production and _server_kind(current.pid or 0) != PRODUCTION:
+    if production and server_kind(current.pid or 0) != PRODUCTION:
         raise StudioError(f"{stop_first} to serve it with the production server.")
 
 
@@ -526,15 +277,15 @@ def _start(
     root: Path, port: int | None, timeout: float, database: str | None, host: str | None, production: bool, guard: bool = True
 ) -> StudioStatus:
     deadline = time.monotonic() + timeout
-    paths = _paths(root)
-    _private_dir(root)
+    paths = home_paths(root)
+    private_dir(root)
     creds = load_credentials(root)
     choice = _database_choice(root, creds, database)
     address = bind_address(host)
     # PostgreSQL is served by gunicorn always: Django's development server opens a database connection
     # per request thread, without bound (100 annotators saving at once met "too many clients");
     # gunicorn's workers × threads keep it to a few.
-    production = production or not _loopback(address) or choice != postgres.SQLITE
+    production = production or not loopback(address) or choice != postgres.SQLITE
     current = status(root)
     if current.pid is not None:
         _already_running(current, creds, port, host, production)
@@ -550,7 +301,7 @@ def _start(
     if choice == postgres.POSTGRESQL and not postgres.exists(root):
         postgres.programs()  # missing programs: said before anything is made
     if creds is None:
-        creds = _new_credentials(port or DEFAULT_PORT)
+        creds = new_credentials(port or DEFAULT_PORT)
     creds = replace(creds, port=port or creds.port, host=address)
     if choice == postgres.POSTGRESQL and not creds.postgres_password:
         creds = replace(creds, postgres_password=secrets.token_urlsafe(24))  # saved before initdb uses it
@@ -563,11 +314,11 @@ def _start(
             f"Choose a free port: `annotate studio start --port {creds.port + 11}`.",
         )
     if production:  # first: a missing gunicorn is said before any database is started
-        command = _production_command(paths["data"], creds.port, address)
+        command = production_command(paths["data"], creds.port, address)
     else:
-        command = _server_command(paths["data"], creds.port, address)
-    _save_credentials(root, creds)
-    _private_dir(paths["data"])
+        command = server_command(paths["data"], creds.port, address)
+    save_credentials(root, creds)
+    private_dir(paths["data"])
     try:
         env = _server_env(creds, _open_database(root, creds, choice, timeout), guard)
         if production:
@@ -589,18 +340,18 @@ def _start(
         stop(root)
         raise
     if creds.database != choice:
-        _save_credentials(root, replace(creds, database=choice))  # from now on, the data is there
+        save_credentials(root, replace(creds, database=choice))  # from now on, the data is there
     return status(root)
 
 
 def _initialize(root: Path, env: dict[str, str], creds: Credentials, deadline: float) -> None:
     """Migrate and make the owner's account before gunicorn starts (`label-studio start` does it itself)."""
-    log_path = _paths(root)["log"]
+    log_path = home_paths(root)["log"]
     with open(log_path, "ab") as log:
         os.chmod(log_path, 0o600)
         try:
             done = subprocess.run(
-                _init_command(_paths(root)["data"]),
+                init_command(home_paths(root)["data"]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -620,14 +371,14 @@ def _initialize(root: Path, env: dict[str, str], creds: Credentials, deadline: f
 def _wait_healthy(
     root: Path, pid: int, creds: Credentials | None, timeout: float, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    paths = _paths(root)
+    paths = home_paths(root)
     url = creds.url if creds else f"http://{HOST}:{DEFAULT_PORT}"
     token = creds.token if creds else ""
     hidden = creds.secret_values() if creds else []
     deadline = time.monotonic() + timeout
     with LabelStudioClient(url, token, retries=0) as client:
         while time.monotonic() < deadline:
-            exited = process.poll() if process is not None else (None if _is_ours(pid, root) else 1)
+            exited = process.poll() if process is not None else (None if is_ours(pid, root) else 1)
             if exited is not None:
                 raise StudioError(
                     f"The embedded Label Studio stopped while starting (exit {exited}). Last lines of {paths['log']}:\n"
@@ -661,11 +412,11 @@ def stop(root: str | Path | None = None, timeout: float = 20.0) -> bool:
 
 
 def _stop_server(root: Path, timeout: float) -> bool:
-    pid_file = _paths(root)["pid"]
-    pid = _read_pid(root)
+    pid_file = home_paths(root)["pid"]
+    pid = read_pid(root)
     if pid is None:
         return False
-    if not _is_ours(pid, root):
+    if not is_ours(pid, root):
         pid_file.unlink(missing_ok=True)
         return False
     try:
@@ -719,8 +470,8 @@ def connect(root: str | Path | None = None) -> LabelStudioClient:
     creds = load_credentials(root)
     if creds is None:
         raise UnreachableError(f"No Label Studio is configured: {root} has no embedded studio yet.", START_HINT)
-    pid = _read_pid(root)
-    if pid is not None and _is_ours(pid, root) and _cluster_stopped(root, creds):
+    pid = read_pid(root)
+    if pid is not None and is_ours(pid, root) and _cluster_stopped(root, creds):
         where = postgres.describe_choice(creds.database, root)
         raise StudioError(
             f"The embedded studio in {root} runs, but its database, {where}, is stopped: Label Studio would"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "annotate"
@@ -83,3 +84,43 @@ def test_no_module_imports_another_that_imports_it_back() -> None:
 def test_the_cycle_finder_finds_one() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+# Read only by Django inside the studio's server process, where Label Studio's folder is on sys.path.
+DJANGO_SETTINGS = {"annotate.labelstudio.guard_settings", "annotate.labelstudio.studio_settings"}
+
+
+def test_every_module_imports_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    modules = sorted(graph())
+    plain = [m for m in modules if m not in DJANGO_SETTINGS]
+    script = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    done = subprocess.run([sys.executable, "-c", script, *plain], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # The settings modules, as the server imports them: Label Studio's package folder on the path.
+    settings = (
+        "import sys, importlib, importlib.util, pathlib\n"
+        "sys.path.insert(0, str(pathlib.Path(importlib.util.find_spec('label_studio').origin).parent))\n"
+        "for name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    )
+    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "annotate.labelstudio.studio_settings"}
+    done = subprocess.run([sys.executable, "-c", settings, *sorted(DJANGO_SETTINGS)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+LONG = 500
+
+
+def test_no_module_is_longer_than_500_lines_without_saying_why() -> None:
+    import ast
+
+    long = {}
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > LONG:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if f"Longer than {LONG} lines on purpose" not in doc:
+                long[_module(path)] = text.count("\n")
+    assert long == {}, f"modules over {LONG} lines without a reason at their top: {long}"

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install install-test browser-deps postgresql clean
+.PHONY: up test check install install-test browser-deps postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ postgresql:
 # and the one in Label Studio's web editor.
 test: install-test browser-deps postgresql
 	$(BIN)/python -m pytest -q
+
+# The offline tests only (no Label Studio, no browser, no PostgreSQL): the quick loop while editing.
+check: install-test
+	$(BIN)/python -m pytest -q -m "not studio and not browser"
 
 clean:
 	-$(BIN)/annotate studio stop

@@ -76,7 +76,7 @@ def read_file(path: Path) -> dict[str, str]:
     except UnicodeDecodeError:
         raise SettingsError(f"{path}: the settings file is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}.", "See README.md, \"Where annotate looks\".") from None
+        raise SettingsError(f"{path}: not valid TOML: {exc}.", "See docs/reference.md, \"Where annotate looks\".") from None
     allowed = ", ".join(KEYS)
     for key, value in data.items():
         if key not in KEYS:

@@ -3,7 +3,7 @@
 Each annotation ends up ``kept`` (valid), ``repaired`` (kept, with every repair
 reported), ``rejected`` (with its reasons), ``cancelled`` (skipped by the
 annotator) or ``misplaced`` (made outside its author's place in a team project). Repairs are made only where the right span is certain; see
-``_locate``. Codes are stable: the README lists them.
+``_locate``. Codes are stable: docs/team-lead.md lists them.
 
 Longer than 500 lines on purpose: this is the one validation pass, and every rule, its code and
 its repair stay side by side here, where they are read against the table of codes in the docs.

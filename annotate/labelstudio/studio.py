@@ -226,7 +226,7 @@ def _database_choice(root: Path, creds: Credentials | None, requested: str | Non
             f"The studio in {root} keeps its data in {postgres.describe_choice(made, root)}; it cannot start on"
             f" {postgres.describe_choice(wanted, root)}.",
             "Start it without --database (it remembers its own), or start a new studio elsewhere (--home)"
-            " and move the projects over (see the README: moving from SQLite to PostgreSQL).",
+            " and move the projects over (see docs/operator.md: moving from SQLite to PostgreSQL).",
         )
     return wanted  # a URL given again may carry a new password
 

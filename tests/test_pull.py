@@ -647,6 +647,11 @@ def test_full_pulls_leave_no_export_files_on_the_studio_annotate_runs(
     client: LabelStudioClient, studio_home: Path, project_title: str, tmp_path: Path
 ) -> None:
     # Label Studio deletes a snapshot's row and keeps its file: 18 full pulls of 5,000 tasks left 147 MB.
+    # A project deleted first, with a snapshot: Label Studio deletes projects with every signal
+    # disconnected, after which no post_delete receiver of exports was ever called again.
+    earlier = client.create_project(f"{project_title}-earlier")
+    client.create_snapshot(earlier.id, "made before")
+    client.delete_project(earlier.id)
     pid = push.push_articles(client, synthetic(5), title=project_title, schema=SCHEMA).project.id
     exports = studio_home / "studio" / "media" / "export" / str(pid)
     for _ in range(3):

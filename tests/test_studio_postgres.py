@@ -196,8 +196,8 @@ def test_stop_ends_both_servers_and_a_new_start_finds_the_data(pg_home: Path) ->
     assert not (pg_home / "postgres" / ".s.PGSQL.5432").exists()
     assert studio.stop(pg_home) is False
 
-    again = studio.start(pg_home, timeout=300)  # no option: the database it was made with, on the development server
-    assert again.running and again.database_pid is not None and again.server == studio.DEVELOPMENT
+    again = studio.start(pg_home, timeout=300)  # no option: the database it was made with, served by gunicorn as always on PostgreSQL
+    assert again.running and again.database_pid is not None and again.server == studio.PRODUCTION
     with studio.connect(pg_home) as client:
         assert client.get_project(project.id).title == "kept"
         assert push.push(client, [SEEDS], title="kept", schema_path=SMALL_SCHEMA).unchanged == 1

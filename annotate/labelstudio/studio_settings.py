@@ -1,7 +1,7 @@
 """Label Studio's settings for the studio annotate runs without the guard (``studio.start(guard=False)``).
 
 Django's way to extend a deployment: import the deployment's settings whole and add to
-them. Nothing of Label Studio is copied or patched; annotate adds one app and one middleware
+them. Nothing of Label Studio is copied or patched; annotate adds one middleware
 (housekeeping: export files go with their exports and projects). ``guard_settings`` adds the guard on top.
 """
 
@@ -9,7 +9,6 @@ them. Nothing of Label Studio is copied or patched; annotate adds one app and on
 # which then sees this module half loaded, as it would see Label Studio's own.
 from label_studio.core.settings.base import *  # noqa: F401,F403
 from label_studio.core.settings.label_studio import *  # noqa: F401,F403
-from label_studio.core.settings.label_studio import INSTALLED_APPS, MIDDLEWARE
+from label_studio.core.settings.label_studio import MIDDLEWARE
 
-INSTALLED_APPS = [*INSTALLED_APPS, "annotate.labelstudio.housekeeping.Housekeeping"]
-MIDDLEWARE = [*MIDDLEWARE, "annotate.labelstudio.housekeeping.ProjectExportFiles"]
+MIDDLEWARE = [*MIDDLEWARE, "annotate.labelstudio.housekeeping.ExportFiles"]

@@ -325,7 +325,7 @@ def test_label_bar_shows_name_code_and_key_apart(
     with editor(credentials, project, task) as page:
         shown_labels = page.evaluate(BAR_LABELS, BAR)
         screenshot(page, "label-bar.png", element=page.locator(BAR))
-    expected = [(x.ar, x.name, schema._key_name(x.hotkey or "")) for x in LABELS.values()]
+    expected = [(x.ar, x.name, labelconfig._key_name(x.hotkey or "")) for x in LABELS.values()]
     assert [(x["name"], x["code"], x["key"]) for x in shown_labels] == expected
     for x in shown_labels:
         # Right to left: the key cap sits left of the code with a clear gap, never "pPER".

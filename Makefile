@@ -34,9 +34,10 @@ postgresql:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
 # Installs what the tests need and runs every test, including those against a real Label Studio
-# and the one in Label Studio's web editor.
+# and the one in Label Studio's web editor. Two workers, each test file on one of them: each worker
+# starts the studios its files need (2 cores: 610 s instead of 930 s one after the other).
 test: install-test browser-deps postgresql
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 # The offline tests only (no Label Studio, no browser, no PostgreSQL): the quick loop while editing.
 check: install-test

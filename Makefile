@@ -41,7 +41,7 @@ test: install-test browser-deps postgresql
 
 # The offline tests only (no Label Studio, no browser, no PostgreSQL): the quick loop while editing.
 check: install-test
-	$(BIN)/python -m pytest -q -m "not studio and not browser"
+	$(BIN)/python -m pytest -q -n 2 -m "not studio and not browser"
 
 clean:
 	-$(BIN)/annotate studio stop

@@ -138,6 +138,11 @@ class StorageError(AnnotateError):
         )
 
 
+def storage_error(exc: OSError, path: Path | str | None = None) -> OSError | StorageError:
+    """A disk's or folder's refusal as a ``StorageError`` naming ``path``; any other OSError as it is."""
+    return StorageError.of(exc, path) if exc.errno in STORAGE_ERRNOS else exc
+
+
 class ExportError(AnnotateError):
     """The export cannot be written as asked (bad options, existing folder, nothing to export)."""
 

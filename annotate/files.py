@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import STORAGE_ERRNOS, StorageError
+from .errors import STORAGE_ERRNOS, storage_error
 
 
 class AtomicFile:
@@ -31,7 +31,7 @@ class AtomicFile:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         except OSError as exc:
-            raise _storage(exc, path) from None
+            raise storage_error(exc, path) from None
         self.tmp = Path(tmp)
         self.file: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
 
@@ -50,12 +50,7 @@ class AtomicFile:
         finally:
             self.tmp.unlink(missing_ok=True)  # nothing left after a commit; the half-written file otherwise
         if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            raise _storage(exc, self.path) from None
-
-
-def _storage(exc: OSError, path: Path) -> OSError | StorageError:
-    """A disk's refusal as a message naming ``path``; any other OSError as it is."""
-    return StorageError.of(exc, path) if exc.errno in STORAGE_ERRNOS else exc
+            raise storage_error(exc, self.path) from None
 
 
 def remove_leftovers(folder: Path, names: Iterable[str], pattern: str = "*") -> int:
@@ -85,7 +80,7 @@ def exclusive(lock: Path, on_wait: Callable[[], None] | None = None) -> Iterator
         lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise _storage(exc, lock.parent) from None
+        raise storage_error(exc, lock.parent) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

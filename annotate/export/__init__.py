@@ -24,7 +24,7 @@ from typing import Any
 from .. import schema as schema_mod
 from ..annotators import Pseudonyms
 from ..agreement import AgreementBuilder
-from ..errors import STORAGE_ERRNOS, ExportError, StorageError
+from ..errors import ExportError, storage_error
 from ..gold import Gold, iter_articles, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
 from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
@@ -156,9 +156,7 @@ def export(
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_folder(out)
     except OSError as exc:
-        if exc.errno not in STORAGE_ERRNOS:
-            raise
-        raise StorageError.of(exc, out) from None
+        raise storage_error(exc, out) from None
     try:
         writer = writer_class(config.format)(tmp, schema, config.unit)
         for task, grouped in iter_articles(
@@ -200,10 +198,8 @@ def export(
         swap_into_place(tmp, out)
     except OSError as exc:
         remove_folder(tmp)
-        if exc.errno not in STORAGE_ERRNOS:
-            raise
         # The writers (datasets' Arrow files among them) seldom name the file: name the export.
-        raise StorageError.of(exc, out) from None
+        raise storage_error(exc, out) from None
     except BaseException:
         remove_folder(tmp)
         raise

@@ -51,6 +51,14 @@ def _ctrl_c() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _said(exc: AnnotateError) -> int:
+    """The error and its hint on stderr, escaped; its exit code."""
+    err.print(f"[bold red]error:[/] {escape(printable(exc.message))}", markup=True, highlight=False, soft_wrap=True)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {escape(printable(exc.hint))}", markup=True, highlight=False, soft_wrap=True)
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become a message on stderr and exit status 1 (2 for usage errors)."""
     def classes(name: str) -> tuple[type[BaseException], ...]:
@@ -75,18 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             # Without standalone mode click returns typer.Exit's code instead of exiting.
             code = command.main(args=argv, prog_name="annotate", standalone_mode=False)
     except AnnotateError as exc:
-        err.print(f"[bold red]error:[/] {escape(printable(exc.message))}", markup=True, highlight=False, soft_wrap=True)
-        if exc.hint:
-            err.print(f"[yellow]hint:[/] {escape(printable(exc.hint))}", markup=True, highlight=False, soft_wrap=True)
-        return exc.exit_code
+        return _said(exc)
     except OSError as exc:
         if exc.errno not in STORAGE_ERRNOS:
             raise
         # A disk or folder refusing outside annotate's own writers (datasets' Arrow files, a folder made).
-        failed = StorageError.of(exc, doing="write or read")
-        err.print(f"[bold red]error:[/] {escape(printable(failed.message))}", markup=True, highlight=False, soft_wrap=True)
-        err.print(f"[yellow]hint:[/] {escape(printable(str(failed.hint)))}", markup=True, highlight=False, soft_wrap=True)
-        return 1
+        return _said(StorageError.of(exc, doing="write or read"))
     except exits as exc:
         return int(getattr(exc, "exit_code", 0))
     except usage_errors as exc:

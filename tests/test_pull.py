@@ -533,6 +533,17 @@ def _states(*folders: Path) -> list[list[dict[str, Any]]]:
     return [sorted((json.loads(line) for line in (f / "state.jsonl").read_text(encoding="utf-8").splitlines()), key=lambda t: t["id"]) for f in folders]
 
 
+def downloading_after(event: threading.Event) -> type[LabelStudioClient]:
+    """A client whose snapshot downloads wait until ``event`` is set: a pull held at that step."""
+
+    class Held(LabelStudioClient):
+        def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
+            assert event.wait(120)
+            return super().download_snapshot(project_id, snapshot_id)
+
+    return Held
+
+
 def test_two_full_pulls_of_one_project_at_once_both_finish(
     client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
 ) -> None:
@@ -543,12 +554,7 @@ def test_two_full_pulls_of_one_project_at_once_both_finish(
     for task in list(client.iter_tasks(pid))[:2]:
         client.create_annotation(task["id"], [answer()])
     b_done = threading.Event()
-
-    class SlowToDownload(LabelStudioClient):
-        def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
-            assert b_done.wait(120)
-            return super().download_snapshot(project_id, snapshot_id)
-
+    SlowToDownload = downloading_after(b_done)
     results: dict[str, Any] = {}
 
     def pull_a() -> None:
@@ -578,12 +584,7 @@ def test_a_second_pull_into_one_folder_waits_for_the_first(
 ) -> None:
     push.push_articles(client, synthetic(5), title=project_title, schema=SCHEMA)
     go = threading.Event()
-
-    class Held(LabelStudioClient):
-        def download_snapshot(self, project_id: int, snapshot_id: int) -> list[dict[str, Any]]:
-            assert go.wait(120)
-            return super().download_snapshot(project_id, snapshot_id)
-
+    Held = downloading_after(go)
     results: dict[str, Any] = {}
     stages: list[str] = []
 

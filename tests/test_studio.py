@@ -8,8 +8,10 @@ import pty
 import select
 import socket
 import stat
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,33 @@ def test_studio_runs_on_loopback_only_with_private_credentials(studio_home: Path
     with studio.connect(studio_home) as client:
         assert client.server_info().version == "1.23.2"
         assert client.whoami()["email"] == credentials.email
+
+
+def _answer_time(port: int, keep_alive: socket.socket | None) -> float:
+    """Seconds from sending GET /health to holding the whole answer, on a kept-alive or a new connection."""
+    conn = keep_alive or socket.create_connection(("127.0.0.1", port))
+    close = b"" if keep_alive else b"Connection: close\r\n"
+    started = time.monotonic()
+    conn.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + close + b"\r\n")
+    got = b""
+    while b'"UP"' not in got:
+        got += conn.recv(65536)
+    took = time.monotonic() - started
+    if keep_alive is None:
+        conn.close()
+    return took
+
+
+def test_answers_on_a_kept_alive_connection_do_not_wait_for_a_delayed_ack(studio_home: Path, credentials) -> None:
+    """Django's development server wrote headers and body apart with Nagle's algorithm on: the body
+    waited for the client's delayed ACK, 40 ms (Linux's least) on every request of a kept-alive
+    connection, as the editor and annotate's client use. Interleaved, so load slows both kinds alike."""
+    kept, fresh = [], []
+    with socket.create_connection(("127.0.0.1", credentials.port)) as conn:
+        for _ in range(15):
+            kept.append(_answer_time(credentials.port, conn))
+            fresh.append(_answer_time(credentials.port, None))
+    assert statistics.median(kept) < statistics.median(fresh) + 0.025, (kept, fresh)
 
 
 def test_busy_port_is_reported_not_silently_moved(tmp_path: Path) -> None:

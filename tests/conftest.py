@@ -3,18 +3,30 @@
 The server is started by the project's own ``studio.start`` (so the embedded
 studio is exercised by every test run) on a free loopback port, with its data
 in a temporary folder.
+
+Label Studio's migrations take 40 s of one core on every first boot, and a run boots
+several studios on each worker. So the run migrates one SQLite database once (every
+worker waits for the first to make it), and the session's SQLite studios start on a
+copy of it: the same `studio.start`, whose migration step then finds nothing to do.
+A first boot that migrates is still tested, by ``test_studio``'s second studio and by
+every PostgreSQL studio.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from annotate.labelstudio import studio
+from annotate.labelstudio import servers, studio
 from annotate.labelstudio.client import LabelStudioClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +60,51 @@ def _no_outside_label_studio(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(studio.ENV_KEY, raising=False)
 
 
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every worker of this run shares (the base temporary folder above each worker's own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """One worker of the run at a time."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("studio-home")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database with every Label Studio migration applied and no user: made once per run."""
+    shared = run_folder(tmp_path_factory)
+    made = shared / "migrated.sqlite3"
+    with run_lock(shared / "migrated.lock"):
+        if not made.exists():
+            data = shared / "migrating"
+            shutil.rmtree(data, ignore_errors=True)
+            env = {k: v for k, v in os.environ.items() if not k.endswith(("USERNAME", "PASSWORD", "USER_TOKEN"))}
+            env.update(studio.QUIET_ENV, DJANGO_SETTINGS_MODULE=studio.PLAIN_SETTINGS)
+            # `label-studio init` without a user name: the migrations `studio.start` runs, and no account.
+            subprocess.run(servers.init_command(data), env=env, check=True, timeout=600, capture_output=True)
+            (data / "label_studio.sqlite3").rename(made)
+    return made
+
+
+def migrated_home(home: Path, database: Path) -> Path:
+    """A studio home whose first start finds its database migrated already."""
+    data = servers.home_paths(home)["data"]
+    data.mkdir(parents=True)
+    shutil.copyfile(database, data / "label_studio.sqlite3")
+    return home
+
+
+@pytest.fixture(scope="session")
+def studio_home(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[Path]:
+    home = migrated_home(tmp_path_factory.mktemp("studio-home"), migrated_database)
     studio.start(home, port=free_port(), timeout=300)
     try:
         yield home
@@ -70,9 +124,9 @@ def team_studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 @pytest.fixture(scope="session")
-def plain_studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def plain_studio_home(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[Path]:
     """A Label Studio without annotate's guard, as on a server annotate does not run: anyone opens everything."""
-    home = tmp_path_factory.mktemp("plain-studio")
+    home = migrated_home(tmp_path_factory.mktemp("plain-studio"), migrated_database)
     studio.start(home, port=free_port(), timeout=300, guard=False)
     try:
         yield home

@@ -17,7 +17,7 @@ import pytest
 
 from annotate.errors import StudioError
 from annotate.labelstudio import servers, studio
-from conftest import free_port
+from conftest import free_port, migrated_home
 from test_cli import run
 from test_studio import listening_addresses
 
@@ -51,8 +51,8 @@ def refused(address: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, studio.StudioStatus]]:
-    home = tmp_path_factory.mktemp("host-studio")
+def exposed(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[tuple[Path, studio.StudioStatus]]:
+    home = migrated_home(tmp_path_factory.mktemp("host-studio"), migrated_database)
     started = studio.start(home, port=free_port(), timeout=300, host=other_address())
     try:
         yield home, started

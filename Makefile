@@ -37,7 +37,7 @@ postgresql:
 # and the one in Label Studio's web editor. Two workers, each test file on one of them: each worker
 # starts the studios its files need (2 cores: 610 s instead of 930 s one after the other).
 test: install-test browser-deps postgresql
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=15
 
 # The offline tests only (no Label Studio, no browser, no PostgreSQL): the quick loop while editing.
 check: install-test

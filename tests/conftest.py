@@ -37,6 +37,33 @@ DEFAULT_SCHEMA = SCHEMAS / "ace2005_conflict.yaml"
 SMALL_SCHEMA = SCHEMAS / "entities_small.yaml"
 
 
+# xdist's loadgroup (`make test`): a module's tests stay on one worker (its module fixtures are made once),
+# and every test of the PostgreSQL studio joins this group, whose worker alone boots that studio.
+POSTGRESQL_GROUP = "postgresql"
+# Rough cost of a test, by what it runs, to hand out the heaviest groups first (xdist, given
+# --no-loadscope-reorder, hands groups out in collection order): then the offline tests fill the end.
+WEIGHT = {"browser": 15.0, "studio": 4.0}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        marked = item.get_closest_marker("xdist_group")
+        if marked is None:
+            group = POSTGRESQL_GROUP if "team_studio_home" in item.fixturenames else item.module.__name__
+            item.add_marker(pytest.mark.xdist_group(group))
+        else:
+            group = marked.args[0]
+        groups.setdefault(group, []).append(item)
+
+    def weight(group: str) -> float:
+        # The PostgreSQL group first: its boot needs no migrated SQLite, which the other worker makes meanwhile.
+        first = 1e6 if group == POSTGRESQL_GROUP else 0.0
+        return first + sum(max([WEIGHT.get(m.name, 0.1) for m in item.iter_markers()], default=0.1) for item in groups[group])
+
+    items[:] = [item for group in sorted(groups, key=weight, reverse=True) for item in groups[group]]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

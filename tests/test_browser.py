@@ -28,7 +28,7 @@ from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from annotate.validate import validate_project
-from conftest import ROOT
+from conftest import POSTGRESQL_GROUP, ROOT
 from test_pull import ent
 from test_validate import answer
 
@@ -462,7 +462,8 @@ def test_label_bar_stays_in_view_on_a_long_article(
 # --- the whole path, through pull, validate and export -------------------------------------------
 
 
-@pytest.fixture(params=["development", "production"])
+# The PostgreSQL studio's tests share one worker, which boots it once (conftest: POSTGRESQL_GROUP).
+@pytest.fixture(params=["development", pytest.param("production", marks=pytest.mark.xdist_group(POSTGRESQL_GROUP))])
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[LabelStudioClient, studio.Credentials]]:
     """The studio as one person runs it (SQLite, Django's server), and as a team does (PostgreSQL, gunicorn)."""
     home = request.getfixturevalue("studio_home" if request.param == "development" else "team_studio_home")

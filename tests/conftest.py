@@ -22,6 +22,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -37,24 +38,39 @@ DEFAULT_SCHEMA = SCHEMAS / "ace2005_conflict.yaml"
 SMALL_SCHEMA = SCHEMAS / "entities_small.yaml"
 
 
-# xdist's loadgroup (`make test`): a module's tests stay on one worker (its module fixtures are made once),
-# and every test of the PostgreSQL studio joins this group, whose worker alone boots that studio.
+# `make test` hands out groups of tests to its two workers: a module's tests stay on one worker (its
+# module fixtures are made once), and every test of the PostgreSQL studio joins one group, whose worker
+# alone boots that studio. (xdist's own loadgroup reads groups from node ids, which pytest 9.2 no
+# longer lets a plugin change: pytest-xdist issue 1386.)
 POSTGRESQL_GROUP = "postgresql"
-# Rough cost of a test, by what it runs, to hand out the heaviest groups first (xdist, given
-# --no-loadscope-reorder, hands groups out in collection order): then the offline tests fill the end.
+POSTGRESQL_TESTS = ("tests/test_studio_postgres.py::", "tests/test_browser.py::")  # the latter: its [production] ones
+# Rough cost of a test, by what it runs, to hand out the heaviest groups first (in collection order,
+# given --no-loadscope-reorder): then the offline tests fill the end.
 WEIGHT = {"browser": 15.0, "studio": 4.0}
+
+
+def group_of(nodeid: str) -> str:
+    if nodeid.startswith(POSTGRESQL_TESTS[0]) or (nodeid.startswith(POSTGRESQL_TESTS[1]) and nodeid.endswith("[production]")):
+        return POSTGRESQL_GROUP
+    return nodeid.split("::")[0]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ByGroup(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
-        marked = item.get_closest_marker("xdist_group")
-        if marked is None:
-            group = POSTGRESQL_GROUP if "team_studio_home" in item.fixturenames else item.module.__name__
-            item.add_marker(pytest.mark.xdist_group(group))
-        else:
-            group = marked.args[0]
-        groups.setdefault(group, []).append(item)
+        groups.setdefault(group_of(item.nodeid), []).append(item)
 
     def weight(group: str) -> float:
         # The PostgreSQL group first: its boot needs no migrated SQLite, which the other worker makes meanwhile.

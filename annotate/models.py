@@ -246,9 +246,9 @@ class Counts:
 
 # --- export ------------------------------------------------------------------
 
-Format = Literal["hf", "conll", "brat", "jsonl"]
+Format = Literal["hf", "conll", "brat", "jsonl", "wojood"]
 Unit = Literal["document", "sentence"]
-FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl")
+FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl", "wojood")
 UNITS: tuple[Unit, ...] = ("document", "sentence")
 SPLITS = ("train", "validation", "test")
 DEFAULT_THRESHOLD = 0.5

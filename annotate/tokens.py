@@ -242,3 +242,32 @@ def bio(n_tokens: int, mentions: Sequence[tuple[str, int, int]]) -> tuple[list[s
         for t in range(first + 1, end):
             tags[t] = f"I-{kind}"
     return tags, sorted(left_out)
+
+
+def nested_bio(n_tokens: int, mentions: Sequence[tuple[str, int, int]]) -> tuple[list[list[str]], list[int]]:
+    """IOB2 columns by nesting level, outermost first, from (type, first token, end token) mentions.
+
+    A mention's level is one more than the deepest mention holding it (the same tokens count as
+    holding: the longer-or-earlier one is outer). A mention that overlaps another without either
+    holding the other fits no level; the indexes of those come back, to be counted and said.
+    At least one column, all ``O`` without mentions.
+    """
+    columns: list[list[str]] = [["O"] * n_tokens]
+    placed: list[tuple[int, int, int]] = []  # first, end, level
+    crossing = []
+    for i in sorted(range(len(mentions)), key=lambda i: (mentions[i][1], -(mentions[i][2] - mentions[i][1]), i)):
+        kind, first, end = mentions[i]
+        # Placed ones start at or before this one (the order): overlapping it, each holds it or crosses it.
+        overlapping = [(f, e, level) for f, e, level in placed if e > first]
+        if any(e < end for _, e, _ in overlapping):
+            crossing.append(i)
+            continue
+        level = 1 + max((level for _, _, level in overlapping), default=-1)
+        if level == len(columns):
+            columns.append(["O"] * n_tokens)
+        column = columns[level]
+        column[first] = f"B-{kind}"
+        for t in range(first + 1, end):
+            column[t] = f"I-{kind}"
+        placed.append((first, end, level))
+    return columns, sorted(crossing)

@@ -11,6 +11,7 @@ import re
 import stat
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from annotate.cli import main
 from annotate.files import write_json, write_jsonl
 from annotate.models import FORMATS, SPLITS, ExportConfig
 from annotate.store import project_folder
-from annotate.tokens import bio, normalize, tokenize, token_span
+from annotate.tokens import bio, nested_bio, normalize, tokenize, token_span
 from conftest import DEFAULT_SCHEMA, ROOT, SMALL_SCHEMA
 from test_validate import answer, rel, region, span, task
 
@@ -222,6 +223,23 @@ def test_bio_decodes_back_to_the_non_nested_mentions_and_mentions_cover_whole_to
     decoded = sorted(get_entities(tags))
     kept = sorted({(k, f, e - 1) for i, (k, f, e) in enumerate(spans) if i not in left_out})
     assert decoded == kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_and_mentions())
+def test_nested_columns_decode_back_to_every_mention_but_those_crossing_another(case: tuple[str, list[tuple[str, int, int]]]) -> None:
+    text, mentions = case
+    tokens, _ = tokenize(text, [m[1] for m in mentions] + [m[2] for m in mentions])
+    spans = [(kind, *token_span(tokens, a, b)) for kind, a, b in mentions]
+    columns, crossing = nested_bio(len(tokens), spans)
+    decoded = Counter(e for column in columns for e in get_entities(column))
+    assert decoded == Counter((k, f, e - 1) for i, (k, f, e) in enumerate(spans) if i not in crossing)
+    for i in crossing:  # each one overlaps a mention in a column, neither holding the other
+        _, f, e = spans[i]
+        assert any(f2 < e and f < e2 and not (f2 <= f and e <= e2) and not (f <= f2 and e2 <= e)
+                   for j, (_, f2, e2) in enumerate(spans) if j not in crossing)
+    for outer, inner in zip(columns, columns[1:]):  # a level's mentions sit inside the level above
+        assert all(outer[t] != "O" for t, tag in enumerate(inner) if tag != "O")
 
 
 # --- splits ---------------------------------------------------------------------------------
@@ -837,3 +855,50 @@ def test_a_split_of_nan_or_infinity_is_refused(pulled: Path, tmp_path: Path, cap
     with pytest.raises(ExportError, match="add up to 1"):
         export.export(TITLE, tmp_path / "x", ExportConfig(split=(float("nan"), 0.5, 0.5)), schema=SCHEMA, root=pulled)
     assert not (tmp_path / "x").exists()
+
+
+# --- wojood: nested IOB2 --------------------------------------------------------------------
+
+
+NESTED = [json.loads(line) for line in (ROOT / "tests" / "data" / "nested.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_wojood_columns_decode_with_seqeval_to_the_mentions_of_each_nesting_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (case,) = NESTED
+    articles = {case["id"]: case["text"], "a3": ARTICLES["a3"]}
+    regions = [ent(f"e{i}", e["type"], case["text"], e["text"], e.get("nth", 0)) for i, e in enumerate(case["entities"])]
+    anns = {
+        case["id"]: [{"id": 1, "completed_by": 1, "result": [*regions, answer()]}],
+        "a3": [{"id": 2, "completed_by": 1, "result": [ent("g", "GPE", ARTICLES["a3"], "منبج"), answer()]}],
+    }
+    pulled = tmp_path / "pulled"
+    write_pulled(pulled, articles, anns)
+    everything = ExportConfig(format="wojood", split=(1.0, 0.0, 0.0))
+    report = export.export(TITLE, tmp_path / "wojood", everything, schema=SCHEMA, root=pulled)
+    export.export(TITLE, tmp_path / "rows", dataclasses.replace(everything, format="jsonl"), schema=SCHEMA, root=pulled)
+
+    rows = [json.loads(line) for line in lines(tmp_path / "rows" / "jsonl" / "train.jsonl")]
+    token_lines = [line.split("\t") for line in lines(tmp_path / "wojood" / "wojood" / "train.txt") if line]
+    assert {len(line) for line in token_lines} == {1 + 3}  # the deepest nesting is three levels, in every line
+    for row in rows:  # the articles in the order every format writes them
+        mine, token_lines = token_lines[: len(row["tokens"])], token_lines[len(row["tokens"]) :]
+        assert [line[0] for line in mine] == row["tokens"]
+        expected = case["entities"] if row["article_id"] == case["id"] else [{"type": "GPE", "text": "منبج", "level": 0}]
+        by_start = {(e["start"], e["end"]): e for e in row["entities"]}
+        for level in range(3):
+            tags = [line[1 + level] for line in mine]
+            want = []
+            for e in expected:
+                if e["level"] == level:
+                    start = span(row["text"], e["text"], e.get("nth", 0))[0]
+                    found = by_start[(start, start + len(e["text"]))]
+                    want.append((e["type"], found["token_start"], found["token_end"] - 1))
+            assert sorted(get_entities(tags)) == sorted(want), (row["article_id"], level)
+    assert token_lines == []
+    # The one mention that crosses another is in no column, and is counted and said.
+    assert report.stats.entities_crossing == 1
+    assert "holds every entity except those that\noverlap another without either holding the other: **1 entities**" in (
+        tmp_path / "wojood" / "README.md"
+    ).read_text(encoding="utf-8")
+    assert main(["export", "--project", TITLE, "--pulled", str(pulled), "--out", str(tmp_path / "cli"), "--format", "wojood"]) == 0
+    assert "crossing another without nesting: 1 entities" in capsys.readouterr().out

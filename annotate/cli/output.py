@@ -41,7 +41,8 @@ def _echo_export(report: ExportReport, config: ExportConfig, rejected_at: Path |
     stats = report.stats
     echo(
         f"Boundary splits: {stats.boundary_splits}; mentions outside BIO: {stats.entities_not_in_bio} entities,"
-        f" {stats.triggers_not_in_bio} triggers; articles without gold: {stats.articles_without_gold}"
+        f" {stats.triggers_not_in_bio} triggers; crossing another without nesting: {stats.entities_crossing} entities;"
+        f" articles without gold: {stats.articles_without_gold}"
     )
     echo(
         f"Annotations: {stats.annotations_pulled} pulled, {stats.annotations_kept} kept, {stats.annotations_rejected}"

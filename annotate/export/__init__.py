@@ -1,4 +1,4 @@
-"""Export: the gold dataset as a Hugging Face DatasetDict (parquet + card), CoNLL, brat or JSON Lines.
+"""Export: the gold dataset as a Hugging Face DatasetDict (parquet + card), CoNLL, brat, JSON Lines or Wojood's nested IOB2.
 
 Gold per article is chosen as ``annotate.gold.select_gold`` chooses it: a kept
 annotation marked ground truth wins (the newest, if several); else an article
@@ -29,7 +29,7 @@ from ..gold import Gold, iter_articles, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
 from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
 from .card import card as render_card
-from .documents import Doc, label_counts, make_doc, split_of
+from .documents import Doc, label_counts, make_doc, nested_columns, split_of
 from .folders import EXPORT_RECORD, check_out, clean_leftovers, make_folder, remove_folder, swap_into_place
 from .writers import writer_class
 from .writers.brat import brat_type
@@ -44,6 +44,7 @@ class ExportStats:
     boundary_splits: int = 0  # words split where a mention starts or ends inside them
     entities_not_in_bio: int = 0  # nested or overlapping: in `entities` only
     triggers_not_in_bio: int = 0
+    entities_crossing: int = 0  # overlapping another without either holding the other: in no nested column
     gold_sources: Counter[str] = field(default_factory=Counter)  # "ground_truth", "single", "majority" -> articles
     articles_in_dispute: int = 0  # merged with something not unanimous
     items_held_back: int = 0  # mentions, events, arguments, answers without a majority: not in the gold
@@ -64,6 +65,7 @@ class ExportStats:
         self.boundary_splits += doc.boundary_splits
         self.entities_not_in_bio += len(doc.entity_left_out)
         self.triggers_not_in_bio += len(doc.trigger_left_out)
+        self.entities_crossing += len(nested_columns(doc)[1])
         self.gold_sources[chosen.source] += 1
         self.articles_in_dispute += bool(chosen.disputes)
         self.items_held_back += chosen.held_back

@@ -186,6 +186,7 @@ def card(
         normalization_rows="\n".join(normalization_rows()),
         entities_not_in_bio=stats.entities_not_in_bio,
         triggers_not_in_bio=stats.triggers_not_in_bio,
+        entities_crossing=stats.entities_crossing,
         threshold_share=_share(config.threshold),
         gold_sources=_gold_sources(stats),
         single_note=_single_note(stats),

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..gold import Gold
 from ..models import SPLITS, Annotation, EntityMention, EventMention, Schema, Unit
-from ..tokens import Tokens, bio, normalize, sentences, split_key_text, token_span, tokenize
+from ..tokens import Tokens, bio, nested_bio, normalize, sentences, split_key_text, token_span, tokenize
 
 
 @dataclass
@@ -85,6 +85,11 @@ def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation],
         trigger_left_out=trg_out,
         sentences=sentences(text, tokens, together),
     )
+
+
+def nested_columns(doc: Doc) -> tuple[list[list[str]], list[int]]:
+    """The article's IOB2 columns by nesting level (wojood), and the indexes of its entities that fit none."""
+    return nested_bio(len(doc.tokens), [(e.type, *t) for e, t in zip(doc.gold.entities, doc.entity_tokens)])
 
 
 def label_counts(doc: Doc) -> Counter[str]:

@@ -61,6 +61,7 @@ WRITERS: dict[Format, tuple[str, str]] = {
     "conll": ("conll", "ConllWriter"),
     "brat": ("brat", "BratWriter"),
     "jsonl": ("jsonl", "JsonlWriter"),
+    "wojood": ("wojood", "WojoodWriter"),
 }
 
 

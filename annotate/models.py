@@ -246,9 +246,9 @@ class Counts:
 
 # --- export ------------------------------------------------------------------
 
-Format = Literal["hf", "conll", "brat", "jsonl", "wojood"]
+Format = Literal["hf", "conll", "brat", "jsonl", "wojood", "textee"]
 Unit = Literal["document", "sentence"]
-FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl", "wojood")
+FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl", "wojood", "textee")
 UNITS: tuple[Unit, ...] = ("document", "sentence")
 SPLITS = ("train", "validation", "test")
 DEFAULT_THRESHOLD = 0.5

@@ -902,3 +902,35 @@ def test_wojood_columns_decode_with_seqeval_to_the_mentions_of_each_nesting_leve
     ).read_text(encoding="utf-8")
     assert main(["export", "--project", TITLE, "--pulled", str(pulled), "--out", str(tmp_path / "cli"), "--format", "wojood"]) == 0
     assert "crossing another without nesting: 1 entities" in capsys.readouterr().out
+
+
+# --- textee: event extraction ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["document", "sentence"])
+def test_textee_offsets_give_back_each_mention_and_arguments_point_at_entities_of_their_window(
+    pulled: Path, tmp_path: Path, unit: str
+) -> None:
+    config = ExportConfig(format="textee", unit=unit, split=(1.0, 0.0, 0.0))
+    export.export(TITLE, tmp_path / "textee", config, schema=SCHEMA, root=pulled)
+    export.export(TITLE, tmp_path / "rows", dataclasses.replace(config, format="jsonl"), schema=SCHEMA, root=pulled)
+    windows = [json.loads(line) for line in lines(tmp_path / "textee" / "textee" / "train.jsonl")]
+    rows = [json.loads(line) for line in lines(tmp_path / "rows" / "jsonl" / "train.jsonl")]
+    assert len(windows) == len(rows) and len({w["wnd_id"] for w in windows}) == len(windows)
+    assert sum(len(w["event_mentions"]) for w in windows) == sum(len(r["events"]) for r in rows) > 0
+    for w, row in zip(windows, rows):
+        assert (w["doc_id"], w["text"], w["lang"], w["tokens"]) == (row["article_id"], row["text"], "ar", row["tokens"])
+
+        def text_of(start: int, end: int) -> str:  # TextEE's token offsets, end exclusive, back to the text
+            return row["text"][row["token_starts"][start] : row["token_ends"][end - 1]]
+
+        entities = {e["id"]: e for e in w["entity_mentions"]}
+        assert len(entities) == len(row["entities"])
+        for e in entities.values():
+            assert text_of(e["start"], e["end"]) == e["text"]
+        for ev in w["event_mentions"]:
+            assert text_of(ev["trigger"]["start"], ev["trigger"]["end"]) == ev["trigger"]["text"]
+            for arg in ev["arguments"]:
+                entity = entities[arg["entity_id"]]  # an entity of this very window
+                assert (arg["text"], arg["start"], arg["end"]) == (entity["text"], entity["start"], entity["end"])
+    assert any(ev["arguments"] for w in windows for ev in w["event_mentions"])

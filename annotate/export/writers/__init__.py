@@ -62,6 +62,7 @@ WRITERS: dict[Format, tuple[str, str]] = {
     "brat": ("brat", "BratWriter"),
     "jsonl": ("jsonl", "JsonlWriter"),
     "wojood": ("wojood", "WojoodWriter"),
+    "textee": ("textee", "TexteeWriter"),
 }
 
 

@@ -25,6 +25,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from annotate import export, schema as schema_mod
 from annotate.errors import ExportError, StorageError
 from annotate.export import folders
+from annotate.export.diff import diff as diff_exports
 from annotate.export.documents import split_of
 from annotate.export.features import ner_names
 from annotate.export.writers import brat
@@ -934,3 +935,52 @@ def test_textee_offsets_give_back_each_mention_and_arguments_point_at_entities_o
                 entity = entities[arg["entity_id"]]  # an entity of this very window
                 assert (arg["text"], arg["start"], arg["end"]) == (entity["text"], entity["start"], entity["end"])
     assert any(ev["arguments"] for w in windows for ev in w["event_mentions"])
+
+
+# --- diff: what changed between two exports -------------------------------------------------
+
+
+def test_diff_of_an_export_with_itself_is_empty_and_names_each_change_after_an_edit(
+    pulled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = ExportConfig(format="conll")
+    old = export.export(TITLE, tmp_path / "old", config, schema=SCHEMA, root=pulled).out
+    again = export.export(TITLE, tmp_path / "again", dataclasses.replace(config, format="textee"), schema=SCHEMA, root=pulled).out
+    same = diff_exports(old, again)
+    assert same.unchanged and same.entity_f1 == 1.0
+    assert all(n == 0 for kind in ("entities", "events", "arguments") for n in same.as_dict()[kind].values())
+
+    # A reviewer's changes to a2's ground truth, and one article more.
+    a2, edited = ARTICLES["a2"], annotations()
+    edited["a2"][0]["result"] = [
+        ent("t", "Conflict:Attack", a2, "قصفت", control="trigger"),
+        ent("v", "WEA", a2, "طائرات"),  # VEH -> WEA: relabelled
+        ent("c", "ORG", a2, "التحالف"),
+        ent("g", "GPE", a2, "في الرقة"),  # الرقة -> في الرقة: boundary, and so is its Place argument
+        ent("k", "Conflict:Attack", a2, "قُتل", control="trigger"),  # Life:Die -> Conflict:Attack: an event relabelled
+        # the NUM 3 is removed
+        rel("t", "c", "Attacker"), rel("t", "v", "Instrument"), rel("t", "g", "Place"),
+        answer(),
+    ]
+    more = {**ARTICLES, "a5": "وصلت تعزيزات إلى حلب صباح اليوم."}
+    edited["a5"] = [{"id": 501, "completed_by": 1, "result": [ent("h", "GPE", more["a5"], "حلب"), answer()]}]
+    changed = tmp_path / "changed"
+    write_pulled(changed, more, edited)
+    new = export.export(TITLE, tmp_path / "new", ExportConfig(format="jsonl"), schema=SCHEMA, root=changed, previous=old)
+
+    d = new.changes
+    assert d is not None and d.as_dict()["articles"] == {"added": ["a5"], "removed": [], "changed": ["a2"]}
+    got = d.as_dict()
+    assert got["entities"] == {"added": 1, "removed": 1, "relabelled": 1, "boundary": 1}
+    assert got["events"] == {"added": 0, "removed": 0, "relabelled": 1, "boundary": 0}
+    assert got["arguments"] == {"added": 0, "removed": 0, "relabelled": 0, "boundary": 1}
+    assert got["per_label"]["entities"]["WEA"]["relabelled"] == 1 and got["per_label"]["entities"]["NUM"]["removed"] == 1
+    old_entities = sum(len(json.loads(line)["entities"]) for line in lines(old / "gold.jsonl"))
+    assert d.entity_f1 == pytest.approx(2 * (old_entities - 3) / (2 * old_entities))
+    card = (new.out / "README.md").read_text(encoding="utf-8")
+    assert "## Changes since `old`" in card and "Entities: 1 added, 1 removed, 1 relabelled, 1 boundary" in card
+
+    assert main(["diff", str(old), str(new.out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == got
+    assert main(["diff", str(old), str(tmp_path)]) == 1
+    assert "has no gold.jsonl" in capsys.readouterr().err

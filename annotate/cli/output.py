@@ -1,4 +1,4 @@
-"""What comes out: `annotate export` and `status`."""
+"""What comes out: `annotate export`, `diff` and `status`."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def _echo_export(report: ExportReport, config: ExportConfig, rejected_at: Path |
     if stats.annotations_rejected:
         where = f"listed with their reasons in {rejected_at}" if rejected_at else f"run `{_command()} validate` to see them"
         echo(f"Rejected annotations are left out of the export: {where}")
+    if report.changes is not None:
+        from ..export.diff import summary
+
+        echo("Changes since the previous export (also in the card):")
+        for line in summary(report.changes):
+            echo(f"  {line}")
 
 
 
@@ -73,6 +79,9 @@ def export(
     threshold: ThresholdOpt = DEFAULTS.threshold,
     no_repair: NoRepairOpt = not DEFAULTS.repair,
     pulled: PulledOpt = None,
+    previous: Annotated[
+        Path | None, typer.Option("--previous", help="An earlier export: the card says what changed since.")
+    ] = None,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
     from .. import export as export_mod
@@ -84,8 +93,27 @@ def export(
         format=cast(Format, fmt.value), unit=cast(Unit, unit.value), split=export_mod.parse_split(split), seed=seed,
         threshold=threshold, repair=not no_repair, overwrite=overwrite,
     )
-    report = export_mod.export(title, out, config, schema=loaded, root=root)
+    report = export_mod.export(title, out, config, schema=loaded, root=root, previous=previous)
     _echo_export(report, config, rejected_listing(title, root, report.stats.annotations_rejected))
+
+
+@app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="The earlier export folder.")],
+    new: Annotated[Path, typer.Argument(help="The later export folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+) -> None:
+    """What changed in the gold between two exports: articles, mentions, events and arguments."""
+    from ..export.diff import diff as diff_exports, summary
+
+    changes = diff_exports(old, new)
+    if as_json:
+        echo(json.dumps(changes.as_dict(), ensure_ascii=False, indent=2))
+        return
+    for line in summary(changes):
+        echo(line)
+    for aid, kinds in sorted(changes.per_article.items()):
+        echo(f"  {aid}: " + "; ".join(f"{kind} " + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) for kind, counts in kinds.items()))
 
 
 # --- status -------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from ..gold import Gold, iter_articles, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
 from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
 from .card import card as render_card
+from . import diff as diff_mod
+from .diff import GOLD, gold_line
 from .documents import Doc, label_counts, make_doc, nested_columns, split_of
 from .folders import EXPORT_RECORD, check_out, clean_leftovers, make_folder, remove_folder, swap_into_place
 from .writers import writer_class
@@ -96,6 +98,7 @@ class ExportReport:
     rows: dict[str, int]  # per split, every split named
     articles: dict[str, int]  # per split, only splits with articles
     stats: ExportStats = field(default_factory=ExportStats)
+    changes: diff_mod.Diff | None = None  # since ``previous``, when given
 
 
 def parse_split(value: str) -> tuple[float, float, float]:
@@ -126,8 +129,11 @@ def export(
     *,
     schema: Schema | None = None,
     root: Path = EXPORTS,
+    previous: Path | None = None,
 ) -> ExportReport:
     """Build the gold set from the latest pull and write it to ``out`` atomically.
+
+    ``previous``: an earlier export folder; the card says what changed since (``diff``).
 
     Streams: the pulled state is read twice (article versions, then the tasks),
     and each article is validated (with validate's repairs unless ``config.repair``
@@ -143,6 +149,8 @@ def export(
         raise ExportError(refused)
     if out.exists() and not config.overwrite:
         raise ExportError(f"{out} exists already; choose another --out or add --overwrite to replace it.")
+    if previous is not None:
+        diff_mod.read_gold(previous)  # refused now, before any work, if it is no export
     schema = schema or schema_mod.load()
     if len({brat_type(e.name) for e in schema.events}) != len(schema.events):
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
@@ -161,17 +169,19 @@ def export(
         raise storage_error(exc, out) from None
     try:
         writer = writer_class(config.format)(tmp, schema, config.unit)
-        for task, grouped in iter_articles(
-            iter_state(folder, title), schema, latest, totals, repair=config.repair, places=places
-        ):
-            builder.add(grouped)
-            chosen = select_gold(grouped, schema, config.threshold)
-            article = dict(task["data"])
-            article.setdefault("article_id", grouped.article_id)
-            doc = make_doc(article, chosen, grouped.annotations, pseudonyms)
-            doc.split = split_of(article["text"], config.seed, config.split)
-            writer.write(doc)
-            stats.add(doc, chosen)
+        with open(tmp / GOLD, "w", encoding="utf-8") as gold_file:  # what `annotate diff` reads, in every format
+            for task, grouped in iter_articles(
+                iter_state(folder, title), schema, latest, totals, repair=config.repair, places=places
+            ):
+                builder.add(grouped)
+                chosen = select_gold(grouped, schema, config.threshold)
+                article = dict(task["data"])
+                article.setdefault("article_id", grouped.article_id)
+                doc = make_doc(article, chosen, grouped.annotations, pseudonyms)
+                doc.split = split_of(article["text"], config.seed, config.split)
+                writer.write(doc)
+                gold_file.write(json.dumps(gold_line(article, chosen.annotation), ensure_ascii=False) + "\n")
+                stats.add(doc, chosen)
         rows_per_split = writer.close()
         if not stats.exported:
             raise ExportError(
@@ -187,9 +197,10 @@ def export(
         stats.annotations_misplaced = totals.misplaced
         stats.overlap = max((len(set(info.projects) & places.queue_projects) for info in latest.values()), default=0)
         stats.agreement = builder.report(pseudonyms).as_dict()
+        changes = diff_mod.diff(previous, tmp) if previous is not None else None
         (tmp / "README.md").write_text(
             render_card(schema, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,
-                        writer.file_bytes),
+                        writer.file_bytes, changes=changes, previous=previous),
             encoding="utf-8",
         )
         record = {"format": config.format, "unit": config.unit, "seed": config.seed, "split": list(config.split),
@@ -205,4 +216,4 @@ def export(
     except BaseException:
         remove_folder(tmp)
         raise
-    return ExportReport(out, config.format, rows_per_split, dict(stats.articles_per_split), stats)
+    return ExportReport(out, config.format, rows_per_split, dict(stats.articles_per_split), stats, changes)

@@ -21,6 +21,7 @@ from ..agreement import figure, headline
 from ..errors import printable
 from ..models import SPLITS, ExportConfig, Schema
 from ..tokens import normalization_rows
+from .diff import Diff, summary
 
 if TYPE_CHECKING:  # the package imports this module: at run time the name is not needed
     from . import ExportStats
@@ -157,12 +158,21 @@ def _single_note(stats: ExportStats) -> str:
     )
 
 
+def changes_text(changes: Diff | None, previous: Path | None) -> str:
+    """The card's "Changes since" section: what ``annotate diff`` says of the previous export and this one."""
+    if changes is None or previous is None:
+        return ""
+    lines = "\n".join(f"- {_text(line)}" for line in summary(changes))
+    return f"\n## Changes since {_code(previous.name)}\n\n{lines}\n"
+
+
 def card(
     schema: Schema, config: ExportConfig, counts: Mapping[str, int], stats: ExportStats, manifest: Mapping[str, Any],
     data_files: Mapping[str, str] | None = None, num_bytes: Mapping[str, int] | None = None,
-    file_bytes: Mapping[str, int] | None = None,
+    file_bytes: Mapping[str, int] | None = None, changes: Diff | None = None, previous: Path | None = None,
 ) -> str:
-    """The dataset card; ``data_files``, ``num_bytes`` and ``file_bytes`` (hf) as ``HFWriter``'s, per split."""
+    """The dataset card; ``data_files``, ``num_bytes`` and ``file_bytes`` (hf) as ``HFWriter``'s, per split;
+    ``changes`` since the ``previous`` export, when given."""
     header = _header(schema, config, counts, stats, data_files or {}, num_bytes or {}, file_bytes or {})
     ratios: Sequence[float] = config.split
     articles = stats.articles_per_split
@@ -199,6 +209,7 @@ def card(
         annotations_cancelled=stats.annotations_cancelled,
         articles_without_gold=stats.articles_without_gold,
         agreement=agreement_text(stats.agreement),
+        changes=changes_text(changes, previous),
         label_studio=_text(manifest.get("label_studio_version")),
         project=_text(manifest.get("project_title")),
         project_id=_text(manifest.get("project_id")),

@@ -984,3 +984,59 @@ def test_diff_of_an_export_with_itself_is_empty_and_names_each_change_after_an_e
     assert json.loads(capsys.readouterr().out) == got
     assert main(["diff", str(old), str(tmp_path)]) == 1
     assert "has no gold.jsonl" in capsys.readouterr().err
+
+
+# --- label maps ----------------------------------------------------------------------------
+
+ANERCORP = {"PER": "PERS", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC", "VEH": "MISC", "WEA": "MISC", "TIME": "O", "NUM": "O"}
+
+
+def test_a_label_map_renames_types_in_every_format_leaves_o_out_and_is_recorded(pulled: Path, tmp_path: Path) -> None:
+    mapping = tmp_path / "anercorp.yaml"
+    mapping.write_text(yaml.safe_dump(ANERCORP), encoding="utf-8")
+    report = export.export(TITLE, tmp_path / "hf", ExportConfig(), schema=SCHEMA, root=pulled, label_map=mapping)
+    ds = datasets.load_dataset(str(report.out))
+    features = ds["train"].features
+    assert features["entities"].feature["type"].names == ["PERS", "ORG", "LOC", "MISC"]
+    assert ner_names(schema_mod.load(DEFAULT_SCHEMA))[:3] == ["O", "B-PER", "I-PER"]  # the schema itself is unchanged
+    rows = {r["article_id"]: r for split in ds.values() for r in split}
+    type_name = features["entities"].feature["type"].int2str
+    a1 = {e["text"]: type_name(e["type"]) for e in rows["a1"]["entities"]}
+    assert a1["سوريا"] == "LOC" and a1["شون روبرتسون"] == "PERS" and a1["التحالف الدولي"] == "ORG"
+    a3 = rows["a3"]
+    assert {e["text"] for e in a3["entities"]} == {"الشرطة", "منبج"}  # ٣ (NUM) and يوم ٢٣ آذار (TIME) mapped to O
+    (arrest,) = a3["events"]
+    role_name = features["events"].feature["arguments"].feature["role"].int2str
+    assert {role_name(a["role"]) for a in arrest["arguments"]} == {"Agent", "Place"}  # Time went with its entity
+    assert report.stats.entities_mapped_out == 3  # ٣, يوم ٢٣ آذار and a2's 3
+    card = (report.out / "README.md").read_text(encoding="utf-8")
+    assert "GPE → LOC" in card and "TIME → O" in card and "mentions mapped to O were left out: 3" in card
+    record = json.loads((report.out / "export.json").read_text(encoding="utf-8"))
+    assert record["label_map"]["mapping"] == ANERCORP
+    # The text formats speak of the same labels.
+    conll = export.export(TITLE, tmp_path / "conll", ExportConfig(format="conll"), schema=SCHEMA, root=pulled, label_map=mapping).out
+    tags = {line.split("\t")[1] for split in SPLITS for line in lines(conll / "conll" / f"{split}.conll") if "\t" in line}
+    assert {"B-LOC", "B-PERS", "B-ORG"} <= tags and not {t for t in tags if t.endswith(("-GPE", "-TIME", "-NUM", "-PER"))}
+    brat_conf = export.export(TITLE, tmp_path / "brat", ExportConfig(format="brat"), schema=SCHEMA, root=pulled,
+                              label_map=mapping).out / "brat" / "annotation.conf"
+    assert "GPE" not in brat_conf.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ({k: v for k, v in ANERCORP.items() if k not in ("TIME", "NUM")}, "no label for TIME, NUM"),
+        ({**ANERCORP, "PERSON": "PERS"}, "PERSON is not an entity type"),
+        ({**ANERCORP, "GPE": "LOC X"}, "cannot be a label"),
+        (["GPE", "LOC"], "give a mapping of entity types to labels"),
+    ],
+)
+def test_a_label_map_that_leaves_a_type_unmapped_or_names_an_unknown_one_is_refused(
+    pulled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: Any, says: str
+) -> None:
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(yaml.safe_dump(content), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["export", "--project", TITLE, "--pulled", str(pulled), "--out", str(out), "--label-map", str(mapping)]) == 1
+    err = capsys.readouterr().err
+    assert says in err and str(mapping) in err and not out.exists()

@@ -82,6 +82,9 @@ def export(
     previous: Annotated[
         Path | None, typer.Option("--previous", help="An earlier export: the card says what changed since.")
     ] = None,
+    label_map: Annotated[
+        Path | None, typer.Option("--label-map", help="YAML mapping each entity type to another label set's (O: left out).")
+    ] = None,
 ) -> None:
     """Build the gold dataset from the latest pull (kept annotations only) and write it atomically."""
     from .. import export as export_mod
@@ -93,7 +96,7 @@ def export(
         format=cast(Format, fmt.value), unit=cast(Unit, unit.value), split=export_mod.parse_split(split), seed=seed,
         threshold=threshold, repair=not no_repair, overwrite=overwrite,
     )
-    report = export_mod.export(title, out, config, schema=loaded, root=root, previous=previous)
+    report = export_mod.export(title, out, config, schema=loaded, root=root, previous=previous, label_map=label_map)
     _echo_export(report, config, rejected_listing(title, root, report.stats.annotations_rejected))
 
 

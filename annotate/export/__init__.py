@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_m
 from .card import card as render_card
 from . import diff as diff_mod
 from .diff import GOLD, gold_line
+from .labelmap import map_annotation, map_schema, read_label_map
 from .documents import Doc, label_counts, make_doc, nested_columns, split_of
 from .folders import EXPORT_RECORD, check_out, clean_leftovers, make_folder, remove_folder, swap_into_place
 from .writers import writer_class
@@ -47,6 +48,7 @@ class ExportStats:
     entities_not_in_bio: int = 0  # nested or overlapping: in `entities` only
     triggers_not_in_bio: int = 0
     entities_crossing: int = 0  # overlapping another without either holding the other: in no nested column
+    entities_mapped_out: int = 0  # --label-map: mentions of a type mapped to O, left out
     gold_sources: Counter[str] = field(default_factory=Counter)  # "ground_truth", "single", "majority" -> articles
     articles_in_dispute: int = 0  # merged with something not unanimous
     items_held_back: int = 0  # mentions, events, arguments, answers without a majority: not in the gold
@@ -130,10 +132,12 @@ def export(
     schema: Schema | None = None,
     root: Path = EXPORTS,
     previous: Path | None = None,
+    label_map: Path | None = None,
 ) -> ExportReport:
     """Build the gold set from the latest pull and write it to ``out`` atomically.
 
     ``previous``: an earlier export folder; the card says what changed since (``diff``).
+    ``label_map``: a file mapping the schema's entity types to other labels (``labelmap``).
 
     Streams: the pulled state is read twice (article versions, then the tasks),
     and each article is validated (with validate's repairs unless ``config.repair``
@@ -152,6 +156,8 @@ def export(
     if previous is not None:
         diff_mod.read_gold(previous)  # refused now, before any work, if it is no export
     schema = schema or schema_mod.load()
+    labels = read_label_map(label_map, schema) if label_map is not None else None
+    written = map_schema(schema, labels) if labels else schema  # the labels the files speak of
     if len({brat_type(e.name) for e in schema.events}) != len(schema.events):
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
     folder = project_folder(title, root)
@@ -168,13 +174,17 @@ def export(
     except OSError as exc:
         raise storage_error(exc, out) from None
     try:
-        writer = writer_class(config.format)(tmp, schema, config.unit)
+        writer = writer_class(config.format)(tmp, written, config.unit)
         with open(tmp / GOLD, "w", encoding="utf-8") as gold_file:  # what `annotate diff` reads, in every format
             for task, grouped in iter_articles(
                 iter_state(folder, title), schema, latest, totals, repair=config.repair, places=places
             ):
                 builder.add(grouped)
                 chosen = select_gold(grouped, schema, config.threshold)
+                if labels:
+                    mapped, left_out = map_annotation(chosen.annotation, labels)
+                    chosen = replace(chosen, annotation=mapped)
+                    stats.entities_mapped_out += left_out
                 article = dict(task["data"])
                 article.setdefault("article_id", grouped.article_id)
                 doc = make_doc(article, chosen, grouped.annotations, pseudonyms)
@@ -199,13 +209,14 @@ def export(
         stats.agreement = builder.report(pseudonyms).as_dict()
         changes = diff_mod.diff(previous, tmp) if previous is not None else None
         (tmp / "README.md").write_text(
-            render_card(schema, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,
-                        writer.file_bytes, changes=changes, previous=previous),
+            render_card(written, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,
+                        writer.file_bytes, changes=changes, previous=previous, labels=labels),
             encoding="utf-8",
         )
         record = {"format": config.format, "unit": config.unit, "seed": config.seed, "split": list(config.split),
                   "threshold": config.threshold, "repair": config.repair, "rows": rows_per_split,
-                  "stats": stats.as_dict(), "manifest": manifest}
+                  "stats": stats.as_dict(), "manifest": manifest,
+                  "label_map": {"path": labels.path, "sha256": labels.sha256, "mapping": labels.mapping} if labels else None}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
         pseudonyms.save()  # before publishing: the owner keeps the key to every pseudonym the export shows
         swap_into_place(tmp, out)

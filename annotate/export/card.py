@@ -22,6 +22,7 @@ from ..errors import printable
 from ..models import SPLITS, ExportConfig, Schema
 from ..tokens import normalization_rows
 from .diff import Diff, summary
+from .labelmap import LabelMap
 
 if TYPE_CHECKING:  # the package imports this module: at run time the name is not needed
     from . import ExportStats
@@ -158,6 +159,17 @@ def _single_note(stats: ExportStats) -> str:
     )
 
 
+def label_map_text(labels: LabelMap | None, left_out: int) -> str:
+    """The card's line on ``--label-map``: the types above are the mapped labels; from which of ours."""
+    if labels is None:
+        return ""
+    return (
+        f"- Label map ({_code(Path(labels.path).name)}, sha256 {_code(labels.sha256)}): the schema's entity types"
+        f" became the types above as {_text(labels.describe())}; mentions mapped to O were left out: {left_out}"
+        " (agreement figures stay in the schema's own types)\n"
+    )
+
+
 def changes_text(changes: Diff | None, previous: Path | None) -> str:
     """The card's "Changes since" section: what ``annotate diff`` says of the previous export and this one."""
     if changes is None or previous is None:
@@ -170,6 +182,7 @@ def card(
     schema: Schema, config: ExportConfig, counts: Mapping[str, int], stats: ExportStats, manifest: Mapping[str, Any],
     data_files: Mapping[str, str] | None = None, num_bytes: Mapping[str, int] | None = None,
     file_bytes: Mapping[str, int] | None = None, changes: Diff | None = None, previous: Path | None = None,
+    labels: LabelMap | None = None,
 ) -> str:
     """The dataset card; ``data_files``, ``num_bytes`` and ``file_bytes`` (hf) as ``HFWriter``'s, per split;
     ``changes`` since the ``previous`` export, when given."""
@@ -210,6 +223,7 @@ def card(
         articles_without_gold=stats.articles_without_gold,
         agreement=agreement_text(stats.agreement),
         changes=changes_text(changes, previous),
+        label_map=label_map_text(labels, stats.entities_mapped_out),
         label_studio=_text(manifest.get("label_studio_version")),
         project=_text(manifest.get("project_title")),
         project_id=_text(manifest.get("project_id")),

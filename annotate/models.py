@@ -246,9 +246,9 @@ class Counts:
 
 # --- export ------------------------------------------------------------------
 
-Format = Literal["hf", "conll", "brat", "jsonl", "wojood", "textee"]
+Format = Literal["hf", "conll", "brat", "jsonl", "wojood", "textee", "spacy"]
 Unit = Literal["document", "sentence"]
-FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl", "wojood", "textee")
+FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl", "wojood", "textee", "spacy")
 UNITS: tuple[Unit, ...] = ("document", "sentence")
 SPLITS = ("train", "validation", "test")
 DEFAULT_THRESHOLD = 0.5

@@ -1040,3 +1040,46 @@ def test_a_label_map_that_leaves_a_type_unmapped_or_names_an_unknown_one_is_refu
     assert main(["export", "--project", TITLE, "--pulled", str(pulled), "--out", str(out), "--label-map", str(mapping)]) == 1
     err = capsys.readouterr().err
     assert says in err and str(mapping) in err and not out.exists()
+
+
+# --- spaCy ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["document", "sentence"])
+def test_spacy_docbins_load_with_spacy_and_give_back_every_entity_span(pulled: Path, tmp_path: Path, unit: str) -> None:
+    import spacy
+    from spacy.tokens import DocBin
+
+    config = ExportConfig(format="spacy", unit=unit)
+    report = export.export(TITLE, tmp_path / "spacy", config, schema=SCHEMA, root=pulled)
+    export.export(TITLE, tmp_path / "rows", dataclasses.replace(config, format="jsonl"), schema=SCHEMA, root=pulled)
+    vocab = spacy.blank("ar").vocab
+    nested = 0
+    for split in SPLITS:
+        path = tmp_path / "spacy" / "spacy" / f"{split}.spacy"
+        assert path.exists() == bool(report.rows[split])
+        if not path.exists():
+            continue
+        docs = list(DocBin().from_disk(path).get_docs(vocab))
+        rows = [json.loads(line) for line in lines(tmp_path / "rows" / "jsonl" / f"{split}.jsonl")]
+        assert [d.user_data["id"] for d in docs] == [r["id"] for r in rows]
+        for d, row in zip(docs, rows):
+            assert [t.text for t in d] == row["tokens"]
+            spans = sorted((s.label_, s.start, s.end, s.text.replace(" ", "")) for s in d.spans["entities"])
+            gold = sorted((e["type"], e["token_start"], e["token_end"], e["text"].replace(" ", "").replace("\n", "")) for e in row["entities"])
+            assert spans == gold
+            assert sorted((s.label_, s.start, s.end) for s in d.ents) == sorted(
+                (e["type"], e["token_start"], e["token_end"]) for e in row["entities"] if e["in_bio"]
+            )
+            assert sorted((s.label_, s.start) for s in d.spans["triggers"]) == sorted(
+                (ev["type"], ev["trigger"]["token_start"]) for ev in row["events"]
+            )
+            nested += sum(not e["in_bio"] for e in row["entities"])
+    assert nested  # the nested mention (الأمريكية in وزارة الدفاع الأمريكية) came back too
+
+
+def test_spacy_missing_is_said_with_how_to_install_it(pulled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "spacy", None)  # as if it were not installed: importing it raises ImportError
+    with pytest.raises(ExportError, match=r"needs spaCy, which is not installed") as refused:
+        export.export(TITLE, tmp_path / "out", ExportConfig(format="spacy"), schema=SCHEMA, root=pulled)
+    assert "annotate[spacy]" in (refused.value.hint or "") and not (tmp_path / "out").exists()

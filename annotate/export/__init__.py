@@ -1,4 +1,4 @@
-"""Export: the gold dataset as a Hugging Face DatasetDict (parquet + card), CoNLL, brat, JSON Lines, Wojood's nested IOB2 or TextEE.
+"""Export: the gold dataset in each format (a Hugging Face DatasetDict, CoNLL, brat, JSON Lines, wojood, textee, spacy).
 
 Gold per article is chosen as ``annotate.gold.select_gold`` chooses it: a kept
 annotation marked ground truth wins (the newest, if several); else an article

@@ -63,6 +63,7 @@ WRITERS: dict[Format, tuple[str, str]] = {
     "jsonl": ("jsonl", "JsonlWriter"),
     "wojood": ("wojood", "WojoodWriter"),
     "textee": ("textee", "TexteeWriter"),
+    "spacy": ("spacy", "SpacyWriter"),
 }
 
 

@@ -409,6 +409,49 @@ def test_pull_of_an_unknown_project_says_so(studio_home: Path, tmp_path: Path, c
     assert "Run `annotate pull` first" in capsys.readouterr().err
 
 
+def test_diff_names_exactly_what_changed_in_the_studio_between_two_exports(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from annotate import export
+
+    def mention(rid: str, label: str, text: str, piece: str) -> dict[str, Any]:  # Label Studio counts UTF-16 units (🔥)
+        return region(rid, label, *utf16(text, *span(text, piece)), piece)
+
+    def labelled(text: str, place: str = "الرقة", coalition: str = "ORG") -> list[dict[str, Any]]:
+        return [mention("g", "GPE", text, place), mention("c", coalition, text, "التحالف الدولي"), mention("w", "VEH", text, "الطائرات"), answer()]
+
+    report = push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
+    made = {}
+    for ref in client.task_refs(report.project.id):
+        task = client.get_task(ref.id)
+        made[task["data"]["article_id"]] = (task, client.create_annotation(ref.id, labelled(task["data"]["text"])))
+    pulled, config = tmp_path / "pulled", ExportConfig(format="jsonl", split=(1.0, 0.0, 0.0))
+    pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    old = export.export(project_title, tmp_path / "old", config, schema=SCHEMA, root=pulled).out
+    again = export.export(project_title, tmp_path / "again", config, schema=SCHEMA, root=pulled).out
+    assert main(["diff", str(old), str(again), "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["articles"] == {"added": [], "removed": [], "changed": []} and same["entity_f1"] == 1.0
+    assert all(n == 0 for kind in ("entities", "events", "arguments") for n in same[kind].values())
+
+    # In the studio, as a reviewer would: two mentions of one article changed (a type, a boundary); one article added.
+    task, annotation = made["art-0001"]
+    client.update_annotation(annotation["id"], result=labelled(task["data"]["text"], place="في الرقة", coalition="GPE"))
+    late = push.push_articles(client, synthetic(1, prefix="late"), title=project_title, schema=SCHEMA)
+    (late_ref,) = [r for r in client.task_refs(late.project.id) if client.get_task(r.id)["data"]["article_id"] == "late-0000"]
+    client.create_annotation(late_ref.id, [mention("g", "GPE", client.get_task(late_ref.id)["data"]["text"], "الرقة"), answer()])
+    pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    assert main(["export", "--project", project_title, "--pulled", str(pulled), "--out", str(tmp_path / "new"),
+                 "--format", "jsonl", "--previous", str(old), "--schema", str(DEFAULT_SCHEMA)]) == 0
+    assert "Entities: 1 added, 0 removed, 1 relabelled, 1 boundary" in capsys.readouterr().out
+    assert main(["diff", str(old), str(tmp_path / "new"), "--json"]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert changed["articles"] == {"added": ["late-0000"], "removed": [], "changed": ["art-0001"]}
+    assert changed["entities"] == {"added": 1, "removed": 0, "relabelled": 1, "boundary": 1}
+    assert changed["per_article"] == {"art-0001": {"entities": {"relabelled": 1, "boundary": 1}}, "late-0000": {"entities": {"added": 1}}}
+    assert "## Changes since `old`" in (tmp_path / "new" / "README.md").read_text(encoding="utf-8")
+
+
 def test_real_path_push_annotate_pull_export_loads_every_kept_mention(
     client: LabelStudioClient, project_title: str, tmp_path: Path
 ) -> None:

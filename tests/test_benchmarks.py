@@ -63,3 +63,12 @@ def test_the_load_benchmark_names_each_kind_of_failure() -> None:
     assert load._why(ServerError("failed (HTTP 500: locked)", status=500)) == "server-500"
     assert load._why(ServerError("Label Studio at u did not answer POST /api within 20 s")) == "time-out"
     assert load._why(ServerError("The connection to Label Studio at u failed during POST /api")) == "dropped"
+
+
+def test_the_formats_benchmark_exports_each_format_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    import formats
+
+    rows = formats.main(["--n", "12", "--formats", "conll,wojood"])  # each export is checked to write all 12 articles
+    assert [r["format"] for r in rows] == ["conll", "wojood"] and all(r["seconds"] > 0 and r["peak_mib"] > 0 for r in rows)
+    table = capsys.readouterr().out
+    assert "| conll |" in table and "| wojood |" in table and "| hf |" not in table

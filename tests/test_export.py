@@ -984,6 +984,9 @@ def test_diff_of_an_export_with_itself_is_empty_and_names_each_change_after_an_e
     assert json.loads(capsys.readouterr().out) == got
     assert main(["diff", str(old), str(tmp_path)]) == 1
     assert "has no gold.jsonl" in capsys.readouterr().err
+    (again / "gold.jsonl").write_text('{"article_id": "a1", "entities": [{"start": 0}], "events": []}\n', encoding="utf-8")
+    assert main(["diff", str(old), str(again)]) == 1
+    assert f"{again / 'gold.jsonl'}:1: not a line annotate writes" in capsys.readouterr().err
 
 
 # --- label maps ----------------------------------------------------------------------------

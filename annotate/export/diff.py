@@ -58,8 +58,10 @@ def read_gold(folder: Path) -> dict[str, dict[str, Any]]:
         for n, line in enumerate(f, start=1):
             try:
                 row = json.loads(line)
+                for kind in KINDS:
+                    _items(row, kind)  # every field diff reads is there, of its type
                 gold[str(row["article_id"])] = row
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise ExportError(f"{path}:{n}: not a line annotate writes; export again.") from None
     return gold
 

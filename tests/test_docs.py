@@ -61,3 +61,18 @@ def test_every_command_is_in_the_reference_once() -> None:
 
 def test_the_readme_is_short() -> None:
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) < 150
+
+
+def test_the_readmes_module_map_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("The package, in pipeline order") :]
+    table = table[: table.index("\n\n", table.index("| module | what |"))]
+    named = set(re.findall(r"`([^`]+)`", table))
+    missing = []
+    for path in sorted((ROOT / "annotate").rglob("*.py")):
+        module = path.relative_to(ROOT / "annotate").as_posix()
+        if path.name == "__init__.py":
+            continue
+        if not ({module, path.name, path.stem} & named):
+            missing.append(module)
+    assert missing == []

@@ -22,8 +22,8 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 

@@ -32,7 +32,7 @@ from .card import card as render_card
 from . import diff as diff_mod
 from .diff import GOLD, gold_line
 from .labelmap import map_annotation, map_schema, read_label_map
-from .documents import Doc, label_counts, make_doc, nested_columns, split_of
+from .documents import Doc, label_counts, make_doc, split_of
 from .folders import EXPORT_RECORD, check_out, clean_leftovers, make_folder, remove_folder, swap_into_place
 from .writers import writer_class
 from .writers.brat import brat_type
@@ -69,7 +69,7 @@ class ExportStats:
         self.boundary_splits += doc.boundary_splits
         self.entities_not_in_bio += len(doc.entity_left_out)
         self.triggers_not_in_bio += len(doc.trigger_left_out)
-        self.entities_crossing += len(nested_columns(doc)[1])
+        self.entities_crossing += len(doc.entity_crossing)
         self.gold_sources[chosen.source] += 1
         self.articles_in_dispute += bool(chosen.disputes)
         self.items_held_back += chosen.held_back

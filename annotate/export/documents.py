@@ -29,6 +29,8 @@ class Doc:
     ner_tags: list[str]
     event_tags: list[str]
     entity_left_out: list[int]
+    nested_tags: list[list[str]]  # IOB2 columns by nesting level, outermost first (wojood)
+    entity_crossing: list[int]  # entities that overlap another without either holding the other: in no column
     trigger_left_out: list[int]
     sentences: list[tuple[int, int]]
     split: str = ""
@@ -60,7 +62,9 @@ def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation],
     tokens, splits = tokenize(text, boundaries)
     entity_tokens = [token_span(tokens, e.start, e.end) for e in gold.entities]
     trigger_tokens = [token_span(tokens, e.start, e.end) for e in gold.events]
-    ner, ent_out = bio(len(tokens), [(e.type, *t) for e, t in zip(gold.entities, entity_tokens)])
+    entity_spans = [(e.type, *t) for e, t in zip(gold.entities, entity_tokens)]
+    ner, ent_out = bio(len(tokens), entity_spans)
+    nested, crossing = nested_bio(len(tokens), entity_spans)
     evt, trg_out = bio(len(tokens), [(e.type, *t) for e, t in zip(gold.events, trigger_tokens)])
     by_id = {e.id: e for e in gold.entities}
     # A sentence may not cut a mention, nor an event from its arguments: each is kept whole.
@@ -82,14 +86,11 @@ def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation],
         ner_tags=ner,
         event_tags=evt,
         entity_left_out=ent_out,
+        nested_tags=nested,
+        entity_crossing=crossing,
         trigger_left_out=trg_out,
         sentences=sentences(text, tokens, together),
     )
-
-
-def nested_columns(doc: Doc) -> tuple[list[list[str]], list[int]]:
-    """The article's IOB2 columns by nesting level (wojood), and the indexes of its entities that fit none."""
-    return nested_bio(len(doc.tokens), [(e.type, *t) for e, t in zip(doc.gold.entities, doc.entity_tokens)])
 
 
 def label_counts(doc: Doc) -> Counter[str]:

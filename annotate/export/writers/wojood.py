@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ...models import Schema, Unit
-from ..documents import Doc, nested_columns
+from ..documents import Doc
 from . import _TextFiles
 
 
@@ -25,7 +25,7 @@ class WojoodWriter(_TextFiles):
 
     def write(self, doc: Doc) -> None:
         # Written as deep as this article; padded to the deepest when every article is in (close).
-        columns, _ = nested_columns(doc)
+        columns = doc.nested_tags
         self.depth = max(self.depth, len(columns))
         lines = []
         for t0, t1 in doc.sentences:

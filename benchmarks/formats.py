@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/formats.py --n 10000
 
 No server: the pulled state is written as `annotate pull` writes it (benchmarks/corpus.py). Each
-format is exported in a fresh process, which reports its time from before its imports (so pyarrow
-and spaCy count where a format loads them) and its peak resident memory (VmHWM). Not part of the
-timed tests.
+format is exported by `annotate export` (the CLI's own entry) in a fresh process, which reports its
+time from before its imports (so pyarrow and spaCy count where a format loads them) and its peak
+resident memory (VmHWM). Not part of the timed tests.
 """
 
 from __future__ import annotations
@@ -29,21 +29,23 @@ CODE = """
 import re, sys, time
 from pathlib import Path
 started = time.perf_counter()
-from annotate import export
-from annotate.models import ExportConfig
-report = export.export({title!r}, Path({out!r}), ExportConfig(format={fmt!r}), root=Path({root!r}))
+from annotate.cli import main
+code = main(["export", "--project", {title!r}, "--pulled", {root!r}, "--out", {out!r}, "--format", {fmt!r}])
 took = time.perf_counter() - started
 peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
-print(took, peak, sum(report.rows.values()))
+print(took, peak, code, file=sys.stderr)
 """
 
 
 def measure(fmt: str, root: Path, out: Path) -> tuple[float, float, int]:
-    """Seconds and peak MiB of one export in a fresh process, and the rows it wrote."""
+    """Seconds and peak MiB of `annotate export` in a fresh process, and the rows it wrote (from export.json)."""
     code = CODE.format(title=TITLE, out=str(out), fmt=fmt, root=str(root))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    took, peak, rows = done.stdout.split()
-    return float(took), float(peak), int(rows)
+    # Run from the pulled data's folder: a project's annotate.toml where this is started must not apply.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    took, peak, exit_code = done.stderr.split()[-3:]
+    assert exit_code == "0", done.stderr
+    rows = json.loads((out / "export.json").read_text(encoding="utf-8"))["rows"]
+    return float(took), float(peak), sum(rows.values())
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, float | str]]:

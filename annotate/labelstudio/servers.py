@@ -21,15 +21,6 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 
 
-def homehome_paths(root: Path) -> dict[str, Path]:
-    return {
-        "credentials": root / "credentials.json",
-        "data": root / "studio",
-        "log": root / "studio.log",
-        "pid": root / "studio.pid",
-    }
-
-
 def home_paths(root: Path) -> dict[str, Path]:
     """Where a studio home keeps its credentials, Label Studio's data, its log and the server's pid."""
     return {

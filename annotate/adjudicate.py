@@ -9,7 +9,6 @@ marks the result ground truth; the next pull and export take that annotation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,14 @@ from typing import Any
 from . import schema as schema_mod
 from .annotators import Pseudonyms
 from .agreement import AgreementReport, agreement
-from .gold import ArticleAnnotations, Gold, iter_articles, select_gold
+from .gold import Gold, pulled_articles, select_gold
 from .models import DEFAULT_THRESHOLD
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .models import Annotation, Article, Schema
 from .push import push_articles
 from .queues import parts, review_title
-from .store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
+from .store import EXPORTS, project_folder
 
 # What the reviewer sees in Label Studio's list of predictions.
 MODEL_VERSION = "annotate: majority merge — review the differences"
@@ -42,18 +41,11 @@ class Dispute:
     votes: list[Annotation] = field(default_factory=list)  # each annotator's version
 
 
-def _pulled_articles(title: str, schema: Schema, root: Path, repair: bool) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
-    """The latest pull's articles with their votes, streamed (versions first, then tasks)."""
-    folder = project_folder(title, root)
-    places = places_of(read_manifest(folder, title))
-    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)), repair=repair, places=places)
-
-
 def project_agreement(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, repair: bool = True) -> AgreementReport:
     """Agreement figures of the latest pull of a project, over the annotations validate keeps with the same ``repair``."""
     schema = schema or schema_mod.load()
     pseudonyms = Pseudonyms(project_folder(title, root))
-    report = agreement((grouped for _, grouped in _pulled_articles(title, schema, root, repair)), name=pseudonyms)
+    report = agreement((grouped for _, grouped in pulled_articles(title, schema, root, repair)), name=pseudonyms)
     pseudonyms.save()
     return report
 
@@ -64,7 +56,7 @@ def disputes(
     """Articles whose gold is a majority merge with something the annotators did not all agree on."""
     schema = schema or schema_mod.load()
     out = []
-    for task, grouped in _pulled_articles(title, schema, root, repair):
+    for task, grouped in pulled_articles(title, schema, root, repair):
         gold = select_gold(grouped, schema, threshold)
         if gold.source == "majority" and gold.disputes:
             out.append(Dispute(int(task["id"]), grouped.article_id, gold, codec.article_of(task), grouped.annotations))

@@ -13,12 +13,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .errors import ConflictingCopiesError
 from .models import DEFAULT_THRESHOLD, Annotation, Counts, Argument, EntityMention, EventMention, Schema
 from .labelstudio import codec
-from .store import Latest, Places
+from .store import Latest, Mention, Places, iter_state, latest_versions, places_of, project_folder, read_manifest
 from .validate import check_tasks, copy_problems
 
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
@@ -108,6 +109,36 @@ def iter_articles(
             pending[aid] = (first, together, read + 1)
         elif together:
             yield first, by_annotator(aid, codec.text_of(checked.task), together)
+
+
+def mention_origins(suggested: Iterable[Mention], submitted: Iterable[Mention]) -> dict[Mention, str]:
+    """How each submitted mention came: ``suggested`` (as a model suggested it), ``suggested-edited``
+    (a suggestion relabelled, or moved on the same label), else ``manual``; each suggestion used once."""
+    left = list(suggested)
+    out: dict[Mention, str] = {}
+    rest = []
+    for m in submitted:
+        if m in left:
+            left.remove(m)
+            out[m] = "suggested"
+        else:
+            rest.append(m)
+    for m in rest:
+        label, a, b = m
+        twin = next((s for s in left if (s[1], s[2]) == (a, b)), None) or next(
+            (s for s in left if s[0] == label and s[1] < b and a < s[2]), None
+        )
+        if twin is not None:
+            left.remove(twin)
+        out[m] = "suggested-edited" if twin is not None else "manual"
+    return out
+
+
+def pulled_articles(title: str, schema: Schema, root: Path, repair: bool = True) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
+    """The latest pull's articles of a project with their votes, streamed (versions first, then tasks)."""
+    folder = project_folder(title, root)
+    places = places_of(read_manifest(folder, title))
+    return iter_articles(iter_state(folder, title), schema, latest_versions(iter_state(folder, title)), repair=repair, places=places)
 
 
 # --- gold ---------------------------------------------------------------------------------------

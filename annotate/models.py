@@ -217,6 +217,7 @@ class Annotation:
     entities: tuple[EntityMention, ...] = ()
     events: tuple[EventMention, ...] = ()
     document: dict[str, Any] = field(default_factory=dict)  # field name -> choice name(s) or text
+    parent_prediction: int | None = None  # the prediction (pre-annotation) the editor started it from, if any
 
 
 # --- validation ---------------------------------------------------------------
@@ -251,6 +252,8 @@ Unit = Literal["document", "sentence"]
 FORMATS: tuple[Format, ...] = ("hf", "conll", "brat", "jsonl", "wojood", "textee", "spacy")
 UNITS: tuple[Unit, ...] = ("document", "sentence")
 SPLITS = ("train", "validation", "test")
+# How a gold mention or trigger came (``model suggest``): by hand, as a model suggested it, or a suggestion changed.
+ORIGINS = ("manual", "suggested", "suggested-edited")
 DEFAULT_THRESHOLD = 0.5
 
 

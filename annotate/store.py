@@ -4,7 +4,9 @@
 * ``index.json``: per task, what Label Studio listed of it when it was fetched
   (``updated_at`` and annotation counts), so the next pull can tell what changed;
 * ``manifest.json``: the manifest of the latest pull, with the SHA-256 of the state;
-* ``pulls/<time>/tasks.jsonl`` + ``manifest.json``: the raw snapshot of each pull.
+* ``pulls/<time>/tasks.jsonl`` + ``manifest.json``: the raw snapshot of each pull;
+* ``models/crf-<n>/``: the models ``annotate model train`` saved (``model.json`` and the taggers);
+* ``suggestions/<time>.jsonl``: what each ``annotate model suggest`` sent, task by task.
 
 Every reader checks that the folder holds the project it was asked for (two
 titles can share a folder name only through a hash collision, and a folder can
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,9 @@ STATE = "state.jsonl"
 MANIFEST = "manifest.json"
 INDEX = "index.json"
 SNAPSHOTS = "pulls"
+MODELS = "models"
+MODEL_INFO = "model.json"
+SUGGESTIONS = "suggestions"
 
 # What Label Studio lists of a task without its text: enough to know it changed.
 Listed = tuple[str | None, int, int]  # updated_at, total annotations, cancelled annotations
@@ -124,6 +130,68 @@ def read_index(folder: Path) -> tuple[str | None, dict[int, Listed]]:
         return str(data["state_sha256"]), tasks
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None, {}
+
+
+# --- models and suggestions ------------------------------------------------------------
+
+_MODEL_FOLDER = re.compile(r"crf-(\d+)")
+
+
+def model_numbers(folder: Path) -> list[int]:
+    """The numbers of the models saved in a project folder, ascending."""
+    models = folder / MODELS
+    if not models.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in models.iterdir() if (m := _MODEL_FOLDER.fullmatch(p.name)) and (p / MODEL_INFO).is_file())
+
+
+def newest_model(folder: Path) -> Path | None:
+    """The folder of a project's newest model, None if it has none."""
+    found = model_numbers(folder)
+    return folder / MODELS / f"crf-{found[-1]}" if found else None
+
+
+Mention = tuple[str, int, int]  # label, start, end: a mention or a trigger, as suggestions are compared
+
+
+@dataclass
+class Suggestions:
+    """What ``model suggest`` recorded for a project, over all its runs."""
+
+    made: dict[int, list[Mention]] = field(default_factory=dict)  # prediction id -> its mentions and triggers
+    control: set[str] = field(default_factory=set)  # articles withheld as the control slice
+    first: str | None = None  # when the first run was (ISO time)
+
+
+def iter_suggestions(folder: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every line of every suggest run of a project, oldest run first, with its run's header."""
+    runs = folder / SUGGESTIONS
+    for path in sorted(runs.glob("*.jsonl")) if runs.is_dir() else []:
+        with open(path, encoding="utf-8") as f:
+            header: dict[str, Any] | None = None
+            for n, line in enumerate(f, start=1):
+                try:
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise ValueError
+                except ValueError:
+                    raise PulledDataError(f"{path}:{n}: not a line annotate writes.", "Move the file away and run `annotate model suggest` again.") from None
+                if header is None:
+                    header = row
+                else:
+                    yield header, row
+
+
+def read_suggestions(folder: Path) -> Suggestions:
+    found = Suggestions()
+    for header, line in iter_suggestions(folder):
+        at = str(header.get("at") or "")
+        found.first = min(found.first or at, at)
+        if line.get("withheld") == "control":
+            found.control.add(str(line.get("article_id")))
+        elif isinstance(line.get("prediction"), int):
+            found.made[line["prediction"]] = codec.mention_keys(line.get("result"))
+    return found
 
 
 # --- article versions -------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typer  # noqa: F401  (tests reach typer's command builder through here)
 
-from . import schema, studio, data, quality, output, team  # noqa: F401  (registers the commands, in --help's order)
+from . import schema, studio, data, quality, output, team, model  # noqa: F401  (registers the commands, in --help's order)
 from .common import app
 from .exits import main, run
 

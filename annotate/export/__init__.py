@@ -25,9 +25,12 @@ from .. import schema as schema_mod
 from ..annotators import Pseudonyms
 from ..agreement import AgreementBuilder
 from ..errors import ExportError, storage_error
-from ..gold import Gold, iter_articles, select_gold
+from ..gold import ArticleAnnotations, Gold, iter_articles, mention_origins, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
-from ..store import EXPORTS, iter_state, latest_versions, project_folder, read_manifest, places_of
+from ..store import (
+    EXPORTS, MODEL_INFO, Suggestions, iter_state, latest_versions, newest_model, places_of, project_folder, read_manifest,
+    read_suggestions,
+)
 from .card import card as render_card
 from . import diff as diff_mod
 from .diff import GOLD, gold_line
@@ -63,6 +66,8 @@ class ExportStats:
     annotations_misplaced: int = 0  # made outside their author's place in a team project: never votes nor gold
     overlap: int = 0  # a team project: the most annotators' queues an article was given to (0: no queues)
     agreement: dict[str, Any] = field(default_factory=dict)  # AgreementReport.as_dict()
+    origins: Counter[str] = field(default_factory=Counter)  # gold mentions and triggers by how they came (models.ORIGINS)
+    model: dict[str, Any] | None = None  # the newest suggestion model's model.json (figures, version), if one was trained
 
     def add(self, doc: Doc, chosen: Gold) -> None:
         """Count one exported article (its split already assigned)."""
@@ -75,6 +80,8 @@ class ExportStats:
         self.items_held_back += chosen.held_back
         self.articles_per_split[doc.split] += 1
         self.label_counts[doc.split].update(label_counts(doc))
+        self.origins.update(doc.entity_origins)
+        self.origins.update(doc.trigger_origins)
 
     @property
     def exported(self) -> int:
@@ -113,6 +120,33 @@ def parse_split(value: str) -> tuple[float, float, float]:
     if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
         raise ExportError(f"--split {value!r}: give three ratios for train, validation and test that add up to 1, like 0.8,0.1,0.1")
     return parts  # type: ignore[return-value]
+
+
+def _origins(grouped: ArticleAnnotations, chosen: Gold, suggestions: Suggestions) -> dict[tuple[str, str], str]:
+    """How each gold mention and trigger came: against what the model suggested to the annotations of this article."""
+    suggested = sorted({
+        m for a in (*grouped.annotations, *grouped.ground_truth) if a.parent_prediction in suggestions.made
+        for m in suggestions.made[a.parent_prediction or 0]
+    })
+    if not suggested:
+        return {}
+    gold = chosen.annotation
+    kinds = [("entity", e.id, (e.type, e.start, e.end)) for e in gold.entities] + [
+        ("trigger", e.id, (e.type, e.start, e.end)) for e in gold.events
+    ]
+    came = mention_origins(suggested, [key for _, _, key in kinds])
+    return {(kind, mention_id): came[key] for kind, mention_id, key in kinds}
+
+
+def newest_model_info(folder: Path) -> dict[str, Any] | None:
+    """The newest suggestion model's record (version, figures, split), for the card; None without one."""
+    found = newest_model(folder)
+    if found is None:
+        return None
+    try:
+        return json.loads((found / MODEL_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _check(config: ExportConfig) -> None:
@@ -165,6 +199,7 @@ def export(
     places = places_of(manifest)
     pseudonyms = Pseudonyms(folder)
     latest = latest_versions(iter_state(folder, title))
+    suggestions = read_suggestions(folder)
     totals = Counts()
     builder = AgreementBuilder()
     stats = ExportStats()
@@ -181,13 +216,14 @@ def export(
             ):
                 builder.add(grouped)
                 chosen = select_gold(grouped, schema, config.threshold)
+                origins = _origins(grouped, chosen, suggestions)
                 if labels:
                     mapped, left_out = map_annotation(chosen.annotation, labels)
                     chosen = replace(chosen, annotation=mapped)
                     stats.entities_mapped_out += left_out
                 article = dict(task["data"])
                 article.setdefault("article_id", grouped.article_id)
-                doc = make_doc(article, chosen, grouped.annotations, pseudonyms)
+                doc = make_doc(article, chosen, grouped.annotations, pseudonyms, origins)
                 doc.split = split_of(article["text"], config.seed, config.split)
                 writer.write(doc)
                 gold_file.write(json.dumps(gold_line(article, chosen.annotation), ensure_ascii=False) + "\n")
@@ -207,6 +243,7 @@ def export(
         stats.annotations_misplaced = totals.misplaced
         stats.overlap = max((len(set(info.projects) & places.queue_projects) for info in latest.values()), default=0)
         stats.agreement = builder.report(pseudonyms).as_dict()
+        stats.model = newest_model_info(folder)
         changes = diff_mod.diff(previous, tmp) if previous is not None else None
         (tmp / "README.md").write_text(
             render_card(written, config, rows_per_split, stats, manifest, writer.data_files, writer.num_bytes,

@@ -178,6 +178,47 @@ def changes_text(changes: Diff | None, previous: Path | None) -> str:
     return f"\n## Changes since {_code(previous.name)}\n\n{lines}\n"
 
 
+def suggestions_text(stats: ExportStats, config: ExportConfig) -> str:
+    """The card's "Suggestions and a baseline": how the gold came, and the suggestion model's test-split figures."""
+    total = sum(stats.origins.values())
+    kept, edited = stats.origins["suggested"], stats.origins["suggested-edited"]
+    model = stats.model
+    if not (kept or edited or model):
+        return "\n## Suggestions and a baseline\n\nNo model suggestions were used: annotators labelled every mention by hand.\n"
+
+    def share(n: int) -> str:
+        return f"{n} ({n / total:.1%})" if total else "0"
+
+    lines = [
+        "", "## Suggestions and a baseline", "",
+        f"Of the {total} gold mentions and triggers, {share(kept)} were kept as a model suggested them (`origin:"
+        f" suggested`), {share(edited)} were suggestions an annotator relabelled or moved (`suggested-edited`), and"
+        f" {share(stats.origins['manual'])} were labelled by hand (`manual`). Suggestions were never shown on articles of"
+        " the test split nor on the control slice.",
+    ]
+    if model:
+        split = model.get("split") or {}
+        ratios = ", ".join(f"{s} {r:g}" for s, r in zip(SPLITS, split.get("ratios") or ()))
+        same = split.get("seed") == config.seed and list(split.get("ratios") or ()) == list(config.split)
+        articles = model.get("articles") or {}
+        lines += [
+            "",
+            f"Baseline: {_code(model.get('version'))}, two linear-chain CRFs (python-crfsuite) annotate trained on"
+            f" {articles.get('train', 0)} articles of the train and validation splits, scored on the"
+            f" {articles.get('test', 0)} articles of the test split (seed {split.get('seed')}, {ratios}"
+            + ("; the same split as this export" if same else "; **not this export's split**: its test articles differ")
+            + "), exact span and label. A model to beat:",
+            "", "| tagger | label | precision | recall | F1 | in the gold |", "|---|---|---|---|---|---|",
+        ]
+        for name, figures in (model.get("figures") or {}).items():
+            rows = [("all", figures["all"]), *figures.get("per_label", {}).items()]
+            for label, f in rows:
+                lines.append(
+                    f"| {name} | {_text(label)} | {figure(f['precision'])} | {figure(f['recall'])} | {figure(f['f1'])} | {f['gold']} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
 def card(
     schema: Schema, config: ExportConfig, counts: Mapping[str, int], stats: ExportStats, manifest: Mapping[str, Any],
     data_files: Mapping[str, str] | None = None, num_bytes: Mapping[str, int] | None = None,
@@ -223,6 +264,7 @@ def card(
         articles_without_gold=stats.articles_without_gold,
         agreement=agreement_text(stats.agreement),
         changes=changes_text(changes, previous),
+        suggestions=suggestions_text(stats, config),
         label_map=label_map_text(labels, stats.entities_mapped_out),
         label_studio=_text(manifest.get("label_studio_version")),
         project=_text(manifest.get("project_title")),

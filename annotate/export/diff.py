@@ -30,6 +30,11 @@ Span = tuple[Any, ...]  # what must be equal for two items to be "the same place
 Item = tuple[Span, str, tuple[int, int]]  # place, label, character span (for overlaps)
 
 
+def item(label: str, start: int, end: int) -> Item:
+    """A mention or trigger as ``match`` compares it."""
+    return ((start, end), label, (start, end))
+
+
 def gold_line(article: dict[str, Any], gold: Annotation) -> dict[str, Any]:
     """One article's line of ``gold.jsonl``."""
     return {
@@ -82,13 +87,17 @@ def _event_of(place: Span) -> Span:
     return place[:3]  # an argument's event: its trigger span and type
 
 
-def _match(old: list[Item], new: list[Item], kind: str) -> Iterator[tuple[str, str]]:
-    """(change, label) for each item that is not the same in both; the label is NEW's where there is one."""
+def match(old: list[Item], new: list[Item], kind: str = "entities") -> Iterator[tuple[str, str]]:
+    """(change, label) for each item: ``same``, or how it changed; the label is NEW's where there is one.
+
+    ``model report`` matches suggested (OLD) and submitted (NEW) mentions with it too.
+    """
     old_left, new_left = list(old), list(new)
     for item in list(new_left):  # the same
         if item in old_left:
             old_left.remove(item)
             new_left.remove(item)
+            yield "same", item[1]
     for item in list(new_left):  # same place, another label
         twin = next((o for o in old_left if o[0] == item[0]), None)
         if twin is not None:
@@ -163,7 +172,9 @@ def diff(old_folder: Path, new_folder: Path) -> Diff:
         result.entity_tp += len(old_entities & new_entities)
         counts: dict[str, dict[str, int]] = {}
         for kind in KINDS:
-            for change, label in _match(_items(before, kind), _items(after, kind), kind):
+            for change, label in match(_items(before, kind), _items(after, kind), kind):
+                if change == "same":
+                    continue
                 result.totals[kind][change] += 1
                 result.per_label[kind].setdefault(label, Counter())[change] += 1
                 counts.setdefault(kind, {}).setdefault(change, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ class Doc:
     entity_crossing: list[int]  # entities that overlap another without either holding the other: in no column
     trigger_left_out: list[int]
     sentences: list[tuple[int, int]]
+    entity_origins: list[str]  # of each gold entity: one of models.ORIGINS
+    trigger_origins: list[str]
     split: str = ""
 
 
@@ -53,8 +55,15 @@ def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     return SPLITS[-1]
 
 
-def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation], name: Callable[[int | None], str]) -> Doc:
-    """``votes``: the annotators' kept annotations, ground truth aside (a decision, named by ``gold``); ``name`` gives pseudonyms."""
+def make_doc(
+    article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation], name: Callable[[int | None], str],
+    origins: Mapping[tuple[str, str], str] | None = None,
+) -> Doc:
+    """``votes``: the annotators' kept annotations, ground truth aside (a decision, named by ``gold``); ``name`` gives pseudonyms.
+
+    ``origins``: ("entity" or "trigger", mention id) -> how it came (``models.ORIGINS``); ``manual`` where not given.
+    """
+    origins = origins or {}
     gold, source = chosen.annotation, chosen.source
     text = article["text"]
     mentions = list(gold.entities) + list(gold.events)
@@ -90,6 +99,8 @@ def make_doc(article: dict[str, Any], chosen: Gold, votes: Sequence[Annotation],
         entity_crossing=crossing,
         trigger_left_out=trg_out,
         sentences=sentences(text, tokens, together),
+        entity_origins=[origins.get(("entity", e.id), "manual") for e in gold.entities],
+        trigger_origins=[origins.get(("trigger", e.id), "manual") for e in gold.events],
     )
 
 
@@ -123,7 +134,8 @@ def rows(doc: Doc, schema: Schema, unit: Unit | str) -> Iterator[dict[str, Any]]
             c0, c1 = doc.tokens.starts[t0], doc.tokens.ends[t1 - 1]
         texts = doc.tokens.texts(t0, t1)
         entities = [
-            {"id": e.id, "type": e.type, **_span(e, tok, c0, t0), "in_bio": i not in doc.entity_left_out}
+            {"id": e.id, "type": e.type, **_span(e, tok, c0, t0), "in_bio": i not in doc.entity_left_out,
+             "origin": doc.entity_origins[i]}
             for i, (e, tok) in enumerate(zip(doc.gold.entities, doc.entity_tokens))
             if t0 <= tok[0] and tok[1] <= t1
         ]
@@ -152,6 +164,7 @@ def rows(doc: Doc, schema: Schema, unit: Unit | str) -> Iterator[dict[str, Any]]
                     "type": e.type,
                     "trigger": _span(e, tok, c0, t0),
                     "in_bio": i not in doc.trigger_left_out,
+                    "origin": doc.trigger_origins[i],
                     "arguments": [{"role": arg.role, "entity_id": arg.entity_id} for arg in e.arguments],
                 }
                 for i, (e, tok) in enumerate(zip(doc.gold.events, doc.trigger_tokens))

@@ -6,7 +6,7 @@ from typing import Any
 
 from datasets import ClassLabel, Features, List, Value
 
-from ..models import Schema
+from ..models import ORIGINS, Schema
 
 
 def ner_names(schema: Schema) -> list[str]:
@@ -37,7 +37,8 @@ def features(schema: Schema) -> Features:
         "token_ends": List(Value("int32")),
         "normalized_tokens": List(Value("string")),
         "ner_tags": List(ClassLabel(names=ner_names(schema))),
-        "entities": List({"id": Value("string"), "type": ClassLabel(names=[e.name for e in schema.entities]), **span, "in_bio": Value("bool")}),
+        "entities": List({"id": Value("string"), "type": ClassLabel(names=[e.name for e in schema.entities]), **span, "in_bio": Value("bool"),
+                          "origin": ClassLabel(names=list(ORIGINS))}),
     }
     if schema.events:
         cols["event_tags"] = List(ClassLabel(names=event_names(schema)))
@@ -47,6 +48,7 @@ def features(schema: Schema) -> Features:
                 "type": ClassLabel(names=[e.name for e in schema.events]),
                 "trigger": span,
                 "in_bio": Value("bool"),
+                "origin": ClassLabel(names=list(ORIGINS)),
                 "arguments": List({"role": ClassLabel(names=list(schema.role_names)), "entity_id": Value("string")}),
             }
         )

@@ -125,10 +125,7 @@ def version_of(raw: dict[str, Any]) -> int:
 
 def author_of(raw: dict[str, Any]) -> int | None:
     """The user id of an annotation's author (Label Studio sends an id, or a user object), None if it names none."""
-    completed_by = raw.get("completed_by")
-    if isinstance(completed_by, dict):
-        completed_by = completed_by.get("id")
-    return completed_by if isinstance(completed_by, int) and not isinstance(completed_by, bool) else None
+    return _id_or_none(raw.get("completed_by"))
 
 
 def annotation_fields(raw_task: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +141,15 @@ def annotation_fields(raw_task: dict[str, Any], raw: dict[str, Any]) -> dict[str
         lead_time=raw.get("lead_time"),
         ground_truth=bool(raw.get("ground_truth")),
         cancelled=bool(raw.get("was_cancelled")),
+        parent_prediction=_id_or_none(raw.get("parent_prediction")),
     )
+
+
+def _id_or_none(value: Any) -> int | None:
+    """A Label Studio id as sent (an int, or an object holding one); None for anything else."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # --- results ---------------------------------------------------------------------------
@@ -224,6 +229,15 @@ def read_results(results: Any) -> list[Result]:
             values = tuple(str(x) for x in value.get(key) or [])
             out.append(AnswerResult(str(r.get("id") or control), control, str(kind), values))
     return out
+
+
+def mention_keys(result: Any) -> list[tuple[str, int, int]]:
+    """(label, start, end) of each labelled span of a result list (a prediction's, as sent), in order."""
+    return [
+        (r.labels[0].name, r.start, r.end)
+        for r in read_results(result)
+        if isinstance(r, RegionResult) and r.labels and isinstance(r.start, int) and isinstance(r.end, int)
+    ]
 
 
 def results(annotation: Annotation, schema: Schema) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...models import Schema, Unit
+from ...models import ORIGINS, Schema, Unit
 from ..documents import Doc, rows
 from ..features import event_names, features, ner_names
 from . import Writer
@@ -36,6 +36,7 @@ class HFWriter(Writer):
             "entity": {e.name: i for i, e in enumerate(schema.entities)},
             "event": {e.name: i for i, e in enumerate(schema.events)},
             "role": {r: i for i, r in enumerate(schema.role_names)},
+            "origin": {o: i for i, o in enumerate(ORIGINS)},
         }
         self.choices = {d.name: {c.name: i for i, c in enumerate(d.choices)} for d in schema.document}
         (out / "data").mkdir(parents=True)
@@ -45,10 +46,12 @@ class HFWriter(Writer):
         row["ner_tags"] = [ids["ner"][t] for t in row["ner_tags"]]
         for e in row["entities"]:
             e["type"] = ids["entity"][e["type"]]
+            e["origin"] = ids["origin"][e["origin"]]
         if "events" in row:
             row["event_tags"] = [ids["event_tags"][t] for t in row["event_tags"]]
             for ev in row["events"]:
                 ev["type"] = ids["event"][ev["type"]]
+                ev["origin"] = ids["origin"][ev["origin"]]
                 for arg in ev["arguments"]:
                     arg["role"] = ids["role"][arg["role"]]
         for spec in self.schema.document:

@@ -1,0 +1,190 @@
+"""``annotate model suggest``: the newest model's mentions, as pre-annotations on the tasks nobody has started.
+
+Where: the project itself when one person labels it, each annotator's queue for a team (the
+pool and the review project get none). Which tasks: those with no annotation, no skip and no
+draft, as Label Studio reports them when suggest runs. Withheld, and recorded as such:
+
+* the articles of the test split (the split ``export`` makes, with the model's seed and
+  ratios): the taggers' figures and the researchers' test set stay free of them;
+* a control slice, ``share`` of the articles (10% by default), chosen by a hash of the article
+  id alone: the same articles in every queue and every run, so that ``model report`` can
+  compare time and agreement with and without suggestions.
+
+A task already holding this model's prediction keeps it; an older model's prediction
+(a version named ``annotate-crf-…``) on an unstarted task is replaced; any other prediction
+(an adjudication merge, another tool's) is left alone. Each project is then set to show this
+model's predictions to whoever opens a task.
+
+Every run writes ``exports/<project>/suggestions/<time>.jsonl``: a first line saying which
+model, when and with which share, then one line per task: its project, task and article, the
+prediction made (its id and result) or why none was (``withheld``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import schema as schema_mod
+from ..errors import storage_error
+from ..export.documents import split_of
+from ..files import write_jsonl
+from ..labelstudio.client import LabelStudioClient
+from ..queues import parts
+from ..store import EXPORTS, SUGGESTIONS, project_folder
+from .tagger import VERSION_PREFIX, Found, Tagger, newest
+
+CONTROL_SHARE = 0.1
+BATCH = 1000  # predictions per bulk request
+
+Progress = Callable[[int, int], None]
+
+
+def in_control(article_id: str, share: float) -> bool:
+    """Whether an article is in the control slice: a hash of its id alone, so every queue and run agrees."""
+    digest = hashlib.sha256(f"annotate-control\0{article_id}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def results(found: list[Found]) -> list[dict[str, Any]]:
+    """Mentions as Label Studio's result list, each region with its score (the editor shows it)."""
+    return [
+        {
+            "id": f"s{n}",
+            "from_name": schema_mod.ENTITY_TAG if f.kind == "entity" else schema_mod.TRIGGER_TAG,
+            "to_name": schema_mod.TEXT_TAG,
+            "type": "labels",
+            "value": {"start": f.start, "end": f.end, "text": f.text, "labels": [f.label]},
+            "score": f.score,
+        }
+        for n, f in enumerate(found)
+    ]
+
+
+def score(found: list[Found]) -> float:
+    """A prediction's score: its least sure mention (1.0 for none found), so sorting by it shows the doubtful first."""
+    return min((f.score for f in found), default=1.0)
+
+
+@dataclass
+class SuggestReport:
+    version: str
+    projects: int = 0
+    suggested: int = 0  # tasks given a prediction by this run
+    replaced: int = 0  # older models' predictions removed first
+    withheld: dict[str, int] = field(default_factory=dict)  # why tasks got none: test, control, started, current
+    record: Path | None = None
+
+
+def suggest(
+    client: LabelStudioClient,
+    title: str,
+    *,
+    root: Path = EXPORTS,
+    share: float = CONTROL_SHARE,
+    tagger: Tagger | None = None,
+    on_progress: Progress = lambda done, total: None,
+) -> SuggestReport:
+    """Send the newest model's mentions (or ``tagger``'s) to every task nobody has started (see the module's docstring)."""
+    tagger = tagger or Tagger(newest(title, root))
+    version = tagger.version
+    split = tagger.info["split"]
+    project = client.project_titled(title)
+    queues, _ = parts(title, [p.title for p in client.list_projects(title=title)])
+    targets = [client.project_titled(t) for t in sorted(queues.values())] if queues else [project]
+    report = SuggestReport(version, projects=len(targets))
+    lines: list[dict[str, Any]] = []
+    withheld: dict[str, int] = {}
+    cache: dict[str, list[Found]] = {}  # an article's mentions, found once for all queues
+    plans: list[tuple[int, list[dict[str, Any]]]] = []
+    total = 0
+    for target in targets:
+        tasks = list(client.iter_tasks(target.id, include="id,data"))
+        work = client.task_work(target.id, [int(t["id"]) for t in tasks])
+        ours = _predictions_by_task(client, target.id)
+        todo = []
+        for task in tasks:
+            task_id = int(task["id"])
+            data = task.get("data") or {}
+            article_id = str(data.get("article_id") or f"task-{task_id}")
+            line = {"project": target.id, "task": task_id, "article_id": article_id}
+            annotations, skipped, draft = work.get(task_id, (1, 0, True))  # gone since listed: leave it
+            reason = (
+                "started" if annotations or skipped or draft
+                else "test" if split_of(str(data.get("text") or ""), split["seed"], split["ratios"]) == "test"
+                else "control" if in_control(article_id, share)
+                else "current" if version in ours.get(task_id, {})
+                else None
+            )
+            if reason:
+                withheld[reason] = withheld.get(reason, 0) + 1
+                lines.append({**line, "withheld": reason})
+                continue
+            todo.append((task, line))
+        total += len(todo)
+        plans.append((target.id, [t for t in _found(todo, tagger, cache, ours)]))
+    done = 0
+    on_progress(0, total)
+    for project_id, planned in plans:
+        stale = [pid for line in planned for pid in line.pop("stale")]
+        for prediction_id in stale:
+            client.delete_prediction(prediction_id)
+        report.replaced += len(stale)
+        for start in range(0, len(planned), BATCH):
+            batch = planned[start : start + BATCH]
+            client.import_predictions(project_id, [
+                {"task": line["task"], "model_version": version, "score": line["score"], "result": line["result"]}
+                for line in batch
+            ])
+            done += len(batch)
+            on_progress(done, total)
+        if planned:
+            made = _predictions_by_task(client, project_id)
+            for line in planned:
+                line["prediction"] = made.get(line["task"], {}).get(version)
+            client.update_project(project_id, model_version=version, show_collab_predictions=True)
+        report.suggested += len(planned)
+        lines.extend(planned)
+    report.withheld = withheld
+    report.record = _record(title, root, version, share, tagger, lines)
+    return report
+
+
+def _found(
+    todo: list[tuple[dict[str, Any], dict[str, Any]]], tagger: Tagger, cache: dict[str, list[Found]],
+    ours: dict[int, dict[str, int]],
+) -> Iterator[dict[str, Any]]:
+    for task, line in todo:
+        text = str((task.get("data") or {}).get("text") or "")
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        if key not in cache:
+            cache[key] = tagger.find(text)
+        found = cache[key]
+        stale = [pid for v, pid in ours.get(int(task["id"]), {}).items() if v != tagger.version]
+        yield {**line, "withheld": None, "score": score(found), "result": results(found), "stale": stale}
+
+
+def _predictions_by_task(client: LabelStudioClient, project_id: int) -> dict[int, dict[str, int]]:
+    """Our models' predictions in a project: task -> version -> prediction id."""
+    out: dict[int, dict[str, int]] = {}
+    for p in client.project_predictions(project_id):
+        version = str(p.get("model_version") or "")
+        if version.startswith(VERSION_PREFIX) and isinstance(p.get("task"), int):
+            out.setdefault(int(p["task"]), {})[version] = int(p["id"])
+    return out
+
+
+def _record(title: str, root: Path, version: str, share: float, tagger: Tagger, lines: list[dict[str, Any]]) -> Path:
+    now = datetime.now(timezone.utc)
+    folder = project_folder(title, root) / SUGGESTIONS
+    path = folder / (now.strftime("%Y%m%dT%H%M%S%fZ") + ".jsonl")
+    header = {"version": version, "at": now.isoformat(timespec="seconds"), "control_share": share, "split": tagger.info["split"]}
+    try:
+        write_jsonl(path, [header, *lines])
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    return path

@@ -24,8 +24,13 @@ import datasets
 import pytest
 
 from annotate import adjudicate, distribute, export, ingest, labelconfig, pull, push, schema, team
+from annotate.export.documents import split_of
 from annotate.labelstudio import studio
 from annotate.labelstudio.client import LabelStudioClient
+from annotate.model import suggest as suggest_mod
+from annotate.model import train as train_mod
+from annotate.model.report import report as model_report
+from annotate.model.tagger import Tagger
 from annotate.models import ExportConfig
 from annotate.validate import validate_project
 from conftest import POSTGRESQL_GROUP, ROOT
@@ -594,3 +599,72 @@ def test_a_reviewer_decides_a_dispute_in_the_real_editor(
     (row,) = datasets.load_dataset(str(out))["train"]
     types = datasets.load_dataset(str(out))["train"].features["entities"].feature["type"].names
     assert [(types[e["type"]], e["text"]) for e in row["entities"]] == [("GPE", "الرقة")]
+
+
+# --- suggestions: the annotator starts from the model's pre-annotation -----------------------------
+
+
+def test_an_annotator_edits_suggestions_in_the_real_editor_and_the_report_counts_it(
+    client: LabelStudioClient, credentials: studio.Credentials, tmp_path: Path
+) -> None:
+    """The suggested mentions are in the editor when the annotator opens the task; they keep, relabel, delete, add."""
+    from test_suggest import articles
+
+    title = f"suggest-{uuid.uuid4().hex[:10]}"
+    [new] = team.add_members(client, [f"sg-{uuid.uuid4().hex[:6]}@example.org"], project=title)
+    session = team.login(client.url, new.member.email, new.password or "")
+    gold, results = articles(11, 40)
+    distribute.push_queues(client, gold, title=title, schema=SCHEMA, overlap=1)
+    queue = team.queue_projects(client, title)[new.member.user_id]
+    for task in session.iter_tasks(queue.id):
+        session.create_annotation(int(task["id"]), results[task["data"]["article_id"]])
+    pulled = tmp_path / "pulled"
+    pull.pull(client, title=title, root=pulled)
+    tagger = Tagger(train_mod.train(title, root=pulled).folder)
+    # An article that gets suggestions (not test, not control) with at least two entities and a trigger.
+    fresh = next(
+        a for a in articles(12, 40)[0]
+        if split_of(a.text, 13, (0.8, 0.1, 0.1)) != "test" and not suggest_mod.in_control(a.id, suggest_mod.CONTROL_SHARE)
+        and sum(f.kind == "entity" for f in tagger.find(a.text)) >= 2 and any(f.kind == "trigger" for f in tagger.find(a.text))
+    )
+    distribute.push_queues(client, [*gold, fresh], title=title, schema=SCHEMA, overlap=1)
+    assert suggest_mod.suggest(client, title, root=pulled).suggested == 1
+    (task_id,) = [int(t["id"]) for t in client.iter_tasks(queue.id) if t["data"]["article_id"] == fresh.id]
+    found = tagger.find(fresh.text)
+    entities = [f for f in found if f.kind == "entity"]
+    relabelled, deleted = entities[0], next(f for f in found if f.kind == "trigger")
+    new_label = "LOC" if relabelled.label != "LOC" else "GPE"
+
+    with editor(credentials, queue.id, task_id, login=(new.member.email, new.password or "")) as page:
+        # The suggestions are the annotation the editor starts from.
+        page.wait_for_function(f"() => document.querySelectorAll('.lsf-outliner-item').length === {len(found)}")
+        screenshot(page, "suggested-article.png", full_page=True)
+        for f in found:
+            page.locator(".lsf-outliner-item", has_text=f.text).filter(has_text=LABELS[f.label].ar).first.wait_for()
+        # Fix one: select it, choose the right label.
+        page.locator(".lsf-outliner-item", has_text=relabelled.text).first.click()
+        page.locator(f"{BAR} .lsf-label", has_text=new_label).first.click()
+        page.locator(".lsf-outliner-item", has_text=relabelled.text).filter(has_text=LABELS[new_label].ar).first.wait_for()
+        page.keyboard.press("Escape")
+        # Delete one: select it, press Backspace (the editor's key for it).
+        page.locator(".lsf-outliner-item", has_text=deleted.text).filter(has_text=LABELS[deleted.label].ar).first.click()
+        page.keyboard.press("Backspace")
+        page.wait_for_function(f"() => document.querySelectorAll('.lsf-outliner-item').length === {len(found) - 1}")
+        page.keyboard.press("Escape")
+        # Add one the model missed.
+        label(page, fresh.text, "النهاية", "TIME", last=True)
+        page.keyboard.press(labelconfig._choice_hotkeys(SCHEMA)[("on_topic", "conflict")])  # the question the project asks
+        screenshot(page, "suggested-article-edited.png", full_page=True)
+        page.locator("[data-testid='bottombar-submit-button']").click()
+        deadline = time.monotonic() + 30
+        while not client.get_task(task_id).get("annotations") and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+
+    (submitted,) = client.get_task(task_id)["annotations"]
+    assert submitted.get("parent_prediction") is not None  # the editor recorded where the work started
+    pull.pull(client, title=title, root=pulled)
+    report = model_report(title, root=pulled)
+    assert (report.annotations, dict(report.totals)) == (
+        1, {"accepted": len(found) - 2, "relabelled": 1, "deleted": 1, "added": 1}
+    )
+    assert report.per_label[new_label]["relabelled"] == 1 and report.per_label["TIME"]["added"] == 1

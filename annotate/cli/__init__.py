@@ -2,7 +2,7 @@
 
 One module per group of commands, in the order ``--help`` lists them: ``schema``, ``studio``,
 ``data`` (ingest, push, up, pull), ``quality`` (validate, agreement, adjudicate), ``output``
-(export, diff, status) and ``team``; ``common`` holds the options and printing they share, and
+(export, diff, status), ``team`` and ``model`` (train, suggest, report); ``common`` holds the options and printing they share, and
 ``exits.main`` is the only place that turns an ``AnnotateError`` into a message and an exit code.
 
 Stage modules are imported inside the commands, not here: ``export`` alone pulls in

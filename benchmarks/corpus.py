@@ -129,18 +129,30 @@ def article(i: int, seed: int = 0) -> SyntheticArticle:
 # --- a corpus for the suggestion model: names made up, some never seen in training -----------
 
 LETTERS = "بتثجحخدذرزسشصضطظعغفقكلمنهي"
-# The context a name comes in (the cue is outside the mention) and the mention's own words around the name.
+# The contexts a name comes in: (before, the name's shape, after); ``{}`` is the made-up name, the
+# words around it in the shape are part of the mention. Some cues are strong (مدينة, حركة), some
+# are shared by kinds (أعلن/أعلنت, في) or missing, and the same cues also come before plain words.
 NAME_CONTEXTS = {
-    "PER": [("قال ", "{} إن الوضع خطير"), ("أعلن المتحدث ", "{} أمس"), ("التقى الوزير ", "{} في العاصمة")],
-    "GPE": [("في مدينة ", "{} شمال البلاد"), ("وصل الوفد إلى ", "{} صباحا"), ("قرب بلدة ", "{} الحدودية")],
-    "ORG": [("أعلنت ", "حركة {} مسؤوليتها"), ("قال بيان ", "جبهة {} إن"), ("هاجم مقاتلو ", "جماعة {} موقعا")],
+    "PER": [("قال ", "{}", " إن الوضع خطير"), ("أعلن المتحدث ", "{}", " أمس"), ("التقى الوزير ", "{}", " في العاصمة"),
+            ("صرح ", "{}", " للصحفيين"), ("", "{}", " قال إن القصف مستمر"), ("ونقل عن ", "{}", " أن")],
+    "GPE": [("في مدينة ", "{}", " شمال البلاد"), ("وصل الوفد إلى ", "{}", " صباحا"), ("قرب بلدة ", "{}", " الحدودية"),
+            ("في ", "{}", " أمس"), ("من ", "{}", " إلى الحدود"), ("سكان ", "{}", " نزحوا")],
+    "ORG": [("أعلنت ", "حركة {}", " مسؤوليتها"), ("قال بيان ", "جبهة {}", " إن"), ("هاجم مقاتلو ", "جماعة {}", " موقعا"),
+            ("أعلنت ", "{}", " أن"), ("ذكرت ", "وكالة {}", " للأنباء"), ("", "منظمة {}", " دعت إلى التهدئة")],
 }
+# Names with no cue at all, mid-sentence: found only if seen in training (or by their shape).
+BARE = 0.15
+# The same cues before words that name nothing.
+DISTRACTORS = ["قال مسؤول إن", "في المنطقة أمس", "أعلنت الحكومة أن", "من الحدود إلى", "صرح مصدر للصحفيين", "سكان القرية نزحوا"]
+
+
+_PIECES = sorted({w[k : k + 2] for w in WORDS for k in range(0, len(w) - 1) if "ال" not in w[k : k + 2]})
 
 
 def made_up_name(rng: random.Random, held_out: bool) -> str:
-    """A word of two to three made-up syllables; a stable quarter of all such words is held out of training."""
+    """A made-up word of pieces of real words (so its letters look like any word's); a stable quarter is held out."""
     while True:
-        word = "".join(rng.choice(LETTERS) + rng.choice("اوي") for _ in range(rng.randint(2, 3))) + rng.choice(LETTERS)
+        word = "".join(rng.choice(_PIECES) for _ in range(rng.randint(2, 3)))
         if (hashlib.sha256(word.encode("utf-8")).digest()[0] % 4 == 0) == held_out:
             return word
 
@@ -148,28 +160,34 @@ def made_up_name(rng: random.Random, held_out: bool) -> str:
 def news_article(i: int, seed: int = 0, held_out: bool = False) -> SyntheticArticle:
     """An article whose names are made up: never one a training article has when ``held_out``.
 
-    Each name comes with a context (a cue word before it, its kind of organization around it),
-    so a tagger can find names it never saw only by that context and their shape.
+    Names come in contexts of varying help (a strong cue, a cue other kinds share, none), with a
+    proclitic now and then (وب, ل) or the article ال, among sentences where the same cues come
+    before plain words. A tagger finds a name it never saw only by that context and its shape.
     """
     rng = random.Random(f"news:{seed}:{i}:{held_out}")
     b = _Builder()
     for n in range(rng.randint(3, 7)):
         _sentence(rng, b, rng.randint(4, 10))
+        for _ in range(rng.randint(0, 3)):  # words a tagger has not seen that name nothing: not every new word is a name
+            b.add(rng.choice(WORDS) + " " + made_up_name(rng, held_out) + " ")
+        if rng.random() < 0.5:
+            b.add(rng.choice(DISTRACTORS) + " ")
         kind = rng.choice(list(NAME_CONTEXTS))
-        cue, shape = rng.choice(NAME_CONTEXTS[kind])
+        before, shape, after = rng.choice(NAME_CONTEXTS[kind])
+        if rng.random() < BARE:
+            before, after = rng.choice(WORDS) + " ", " " + rng.choice(WORDS)
         name = made_up_name(rng, held_out)
         if kind == "PER":
             name += " " + made_up_name(rng, held_out)
-        b.add(cue)
-        head, _, tail = shape.partition("{}")
-        if kind == "ORG":  # the kind of organization is part of its name
-            words, rest = head + name, tail
-        else:
-            b.add(head)
-            words, rest = name, tail
+        elif kind == "GPE" and rng.random() < 0.3:
+            name = "ال" + name
+        b.add(before)
+        if not before and rng.random() < 0.3:
+            b.add(rng.choice(["و", "ول", "وب"]))  # a proclitic on the mention's first word
+        words = shape.format(name)
         span = b.add(words)
         b.region(f"e{n}", "entity", kind, span, words)
-        b.add(rest + " ")
+        b.add(after + " ")
         if rng.random() < 0.5:
             event_type, triggers, _ = rng.choice(EVENTS)
             trigger = rng.choice(triggers)

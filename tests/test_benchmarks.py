@@ -72,3 +72,17 @@ def test_the_formats_benchmark_exports_each_format_asked_for(capsys: pytest.Capt
     assert [r["format"] for r in rows] == ["conll", "wojood"] and all(r["seconds"] > 0 and r["peak_mib"] > 0 for r in rows)
     table = capsys.readouterr().out
     assert "| conll |" in table and "| wojood |" in table and "| hf |" not in table
+
+
+def test_the_model_benchmark_trains_through_the_cli_and_scores_on_names_never_seen(capsys: pytest.CaptureFixture[str]) -> None:
+    import model as model_bench
+
+    train_names = {r["value"]["text"] for i in range(200) for r in corpus.news_article(i, 21).result if r.get("from_name") == "entity"}
+    test_names = {r["value"]["text"] for i in range(200) for r in corpus.news_article(i, 99, held_out=True).result
+                  if r.get("from_name") == "entity"}
+    assert train_names and test_names and not train_names & test_names
+    result = model_bench.main(["--sizes", "40", "--suggest", "0"])
+    (row,) = result["curve"]
+    assert row["gold"] == 40 and 0 < row["trained_on"] <= 40 and row["seconds"] > 0 and row["peak_mib"] > 0
+    assert 0 < row["entity_f1"] <= 1 and set(row["per_label"]) == {"PER", "GPE", "ORG"}
+    assert "| 40 |" in capsys.readouterr().out

@@ -206,3 +206,54 @@ def region(rid: str, label: str, text: str, piece: str, control: str = "entity")
     start = text.index(piece)
     return {"id": rid, "from_name": control, "to_name": "text", "type": "labels",
             "value": {"start": start, "end": start + len(piece), "text": piece, "labels": [label]}}
+
+
+def test_the_report_compares_time_and_agreement_with_the_control_slice_and_names_who_accepts_everything(tmp_path: Path) -> None:
+    """Two annotators on every article: one keeps every (wrong) suggestion, the other labels what is there."""
+    from annotate.annotators import Pseudonyms
+    from annotate.model.report import report
+    from annotate.model.suggest import in_control
+
+    texts = {f"c{i}": f"قال أحمد سالم إن القوات قصفت مدينة الرقة رقم {i}." for i in range(40)}
+    control = sorted(a for a in texts if in_control(a, 0.25))
+    assert control and len(control) < len(texts)
+    anns: dict[str, list[dict[str, Any]]] = {}
+    lines = []
+    for n, (aid, text) in enumerate(sorted(texts.items())):
+        right = [region("p", "PER", text, "أحمد سالم"), region("g", "GPE", text, "الرقة"), answer()]
+        wrong = [region("p", "ORG", text, "أحمد سالم"), region("g", "GPE", text, "الرقة")]  # what the model suggests
+        if aid in control:
+            lines.append({"project": 5, "task": n + 1, "article_id": aid, "withheld": "control"})
+            anns[aid] = [
+                {"id": 10 * n + 1, "completed_by": 1, "result": right, "lead_time": 100.0, "created_at": "2026-12-02T00:00:00Z"},
+                {"id": 10 * n + 2, "completed_by": 2, "result": right, "lead_time": 120.0, "created_at": "2026-12-02T00:00:00Z"},
+            ]
+            continue
+        lines.append({"project": 5, "task": n + 1, "article_id": aid, "withheld": None, "prediction": 500 + n, "result": wrong})
+        anns[aid] = [
+            {"id": 10 * n + 1, "completed_by": 1, "result": [*wrong, answer()], "lead_time": 30.0, "parent_prediction": 500 + n,
+             "created_at": "2026-12-02T00:00:00Z"},
+            {"id": 10 * n + 2, "completed_by": 2, "result": right, "lead_time": 60.0, "parent_prediction": 500 + n,
+             "created_at": "2026-12-02T00:00:00Z"},
+        ]
+    folder = write_pulled(tmp_path, texts, anns, title=TITLE)
+    (folder / SUGGESTIONS).mkdir()
+    (folder / SUGGESTIONS / "20261201T000000Z.jsonl").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in [
+            {"version": "annotate-crf-1", "at": "2026-12-01T00:00:00+00:00", "control_share": 0.25}, *lines
+        ]) + "\n", encoding="utf-8",
+    )
+    found = report(TITLE, root=tmp_path)
+    suggested = len(texts) - len(control)
+    assert found.annotations == 2 * suggested
+    name = Pseudonyms(folder)
+    assert found.per_annotator[name(1)] == {"accepted": 2 * suggested}
+    assert found.per_annotator[name(2)] == {"accepted": suggested, "relabelled": suggested}
+    assert found.lead_time == {
+        "suggested": {"annotations": 2 * suggested, "median_seconds": 45.0},
+        "control": {"annotations": 2 * len(control), "median_seconds": 110.0},
+    }
+    assert found.agreement["control"]["entity_f1_exact"] == 1.0 and found.agreement["control"]["articles_compared"] == len(control)
+    assert found.agreement["suggested"]["entity_f1_exact"] == 0.5
+    (anchored,) = found.anchored
+    assert anchored["annotator"] == name(1) and anchored["accepted_share"] == 1.0

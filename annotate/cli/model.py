@@ -121,7 +121,8 @@ def _echo_report(report: SuggestionReport) -> None:
     for who in report.anchored:
         echo(
             f"{who['annotator']} accepts {who['accepted_share']:.0%} of suggestions unchanged and agrees less with the others"
-            f" (entity F1 {_f(who['entity_f1_with_others'])} against the team's {_f(who['team_entity_f1'])}): check their work."
+            f" (entity F1 {_f(who['entity_f1_with_others'])} against {_f(who['reference_entity_f1'])} for {who['reference']}):"
+            " check their work."
         )
 
 

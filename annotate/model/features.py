@@ -15,6 +15,7 @@ and gazetteer hits: whether the token is in a run of tokens the gold labelled, a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from ..tokens import Tokens, normalize, tokenize
 
@@ -93,6 +94,19 @@ def gazetteer_hits(stems: Sequence[str], gazetteer: Gazetteer, longest: int) -> 
     return hits
 
 
+@lru_cache(maxsize=1 << 16)  # news repeats its words: most tokens were seen before
+def _own(form: str) -> tuple[str, ...]:
+    """The features of a token that depend on it alone."""
+    s = stem(form)
+    f = ["bias", f"w={form}", f"st={s}", f"p2={s[:2]}", f"p3={s[:3]}", f"s2={s[-2:]}", f"s3={s[-3:]}",
+         f"shape={_shape(form)}", f"len={min(len(s), 8)}"]
+    if form != s:
+        f.append("al")
+    if len(form) == 1 and form in CONJUNCTIONS + PREPOSITIONS:
+        f.append("clitic")
+    return tuple(f)
+
+
 def sentence_features(forms: Sequence[str], gazetteers: Sequence[tuple[str, Gazetteer, int]] = ()) -> list[list[str]]:
     """The features of each token of one sentence, from its normalized forms.
 
@@ -101,16 +115,9 @@ def sentence_features(forms: Sequence[str], gazetteers: Sequence[tuple[str, Gaze
     stems = [stem(f) for f in forms]
     n = len(forms)
     out: list[list[str]] = []
-    hits = [(name, gazetteer_hits(stems, g, longest)) for name, g, longest in gazetteers]
-    for i, (form, s) in enumerate(zip(forms, stems)):
-        f = [
-            "bias", f"w={form}", f"st={s}", f"p2={s[:2]}", f"p3={s[:3]}", f"s2={s[-2:]}", f"s3={s[-3:]}",
-            f"shape={_shape(form)}", f"len={min(len(s), 8)}",
-        ]
-        if form != s:
-            f.append("al")
-        if len(form) == 1 and form in CONJUNCTIONS + PREPOSITIONS:
-            f.append("clitic")
+    hits = [(name, gazetteer_hits(stems, g, longest)) for name, g, longest in gazetteers if longest]
+    for i, form in enumerate(forms):
+        f = list(_own(form))
         for o in (-2, -1, 1, 2):
             k = i + o
             if 0 <= k < n:

@@ -17,8 +17,8 @@ submitted ones (accepted + relabelled + boundary + added).
 Beside them: the median time per article (``lead_time``) with suggestions and in the control
 slice (articles withheld from suggestion, annotated after the first suggest run); agreement on
 articles with and without suggestions; and annotators who accept nearly everything
-(``ACCEPTS_NEARLY_ALL``) while agreeing less with the others than the team does
-(``AGREES_LESS`` below the team's entity F1).
+(``ACCEPTS_NEARLY_ALL``) while agreeing with the others ``AGREES_LESS`` entity F1 below what the
+others agree among themselves (or, with only two annotators, below the control slice's agreement).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from ..store import EXPORTS, Mention, project_folder, read_suggestions
 OUTCOMES = ("accepted", "relabelled", "boundary", "deleted", "added")
 _NAMES = {"same": "accepted", "relabelled": "relabelled", "boundary": "boundary", "removed": "deleted", "added": "added"}
 ACCEPTS_NEARLY_ALL = 0.95  # share of suggested mentions accepted unchanged
-AGREES_LESS = 0.05  # entity F1 with the others this far below the team's
+AGREES_LESS = 0.05  # entity F1 with the others this far below the reference
 
 
 
@@ -131,20 +131,25 @@ def report(title: str, *, schema: Schema | None = None, root: Path = EXPORTS, re
 
 
 def _anchored(out: SuggestionReport, everyone: AgreementBuilder, name: Pseudonyms) -> list[dict[str, Any]]:
-    """Annotators who accept nearly every suggestion while agreeing with the others less than the team does."""
-    team = Score()
-    theirs: dict[str, Score] = defaultdict(Score)
-    for (a, b), scores in everyone.pair_scores.items():
-        pair = scores["entities_exact"]
-        team.add(pair)
-        theirs[str(name(a))].add(pair)
-        theirs[str(name(b))].add(pair)
-    team_f1 = _f1(team)
+    """Annotators who accept nearly every suggestion while agreeing with the others less than the others agree.
+
+    Their entity F1 with everyone else (all articles) is held against the others' F1 with each
+    other; with no other pair (two annotators), against the agreement on the control slice, where
+    nobody saw a suggestion.
+    """
+    pairs = {(str(name(a)), str(name(b))): scores["entities_exact"] for (a, b), scores in everyone.pair_scores.items()}
+    control = out.agreement.get("control", {}).get("entity_f1_exact")
     flagged = []
     for who, counts in sorted(out.per_annotator.items()):
         suggested = sum(counts[k] for k in ("accepted", "relabelled", "boundary", "deleted"))
-        accepted = counts["accepted"] / suggested if suggested else None
-        f1 = _f1(theirs[who]) if who in theirs else None
-        if accepted is not None and accepted >= ACCEPTS_NEARLY_ALL and f1 is not None and team_f1 is not None and f1 < team_f1 - AGREES_LESS:
-            flagged.append({"annotator": who, "accepted_share": round(accepted, 4), "entity_f1_with_others": f1, "team_entity_f1": team_f1})
+        if not suggested or counts["accepted"] / suggested < ACCEPTS_NEARLY_ALL:
+            continue
+        theirs, others = Score(), Score()
+        for pair, score in pairs.items():
+            (theirs if who in pair else others).add(score)
+        mine = _f1(theirs)
+        reference, against = (_f1(others), "the others among themselves") if others.reference + others.other else (control, "everyone on the control slice")
+        if mine is not None and reference is not None and mine < reference - AGREES_LESS:
+            flagged.append({"annotator": who, "accepted_share": round(counts["accepted"] / suggested, 4),
+                            "entity_f1_with_others": mine, "reference_entity_f1": reference, "reference": against})
     return flagged

@@ -23,7 +23,7 @@ prediction made (its id and result) or why none was (``withheld``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +36,7 @@ from ..files import write_jsonl
 from ..labelstudio.client import LabelStudioClient
 from ..queues import parts
 from ..store import EXPORTS, SUGGESTIONS, project_folder
-from .tagger import VERSION_PREFIX, Found, Tagger, newest
+from .tagger import VERSION_PREFIX, Found, Tagger, find_all, newest
 
 CONTROL_SHARE = 0.1
 BATCH = 1000  # predictions per bulk request
@@ -99,7 +99,6 @@ def suggest(
     report = SuggestReport(version, projects=len(targets))
     lines: list[dict[str, Any]] = []
     withheld: dict[str, int] = {}
-    cache: dict[str, list[Found]] = {}  # an article's mentions, found once for all queues
     plans: list[tuple[int, list[dict[str, Any]]]] = []
     total = 0
     for target in targets:
@@ -126,10 +125,20 @@ def suggest(
                 continue
             todo.append((task, line))
         total += len(todo)
-        plans.append((target.id, [t for t in _found(todo, tagger, cache, ours)]))
-    done = 0
-    on_progress(0, total)
+        plans.append((target.id, [
+            {**line, "withheld": None, "text": str((task.get("data") or {}).get("text") or ""),
+             "stale": [pid for v, pid in ours.get(int(task["id"]), {}).items() if v != version]}
+            for task, line in todo
+        ]))
+    # Each text is tagged once (a team's queues hold the same articles), on every core.
+    texts = list({line["text"]: None for _, planned in plans for line in planned})
+    sent = 0
+    on_progress(0, len(texts) + total)
+    found = dict(zip(texts, find_all(tagger, texts, lambda done: on_progress(done, len(texts) + total))))
     for project_id, planned in plans:
+        for line in planned:
+            mentions = found[line.pop("text")]
+            line.update({"score": score(mentions), "result": results(mentions)})
         stale = [pid for line in planned for pid in line.pop("stale")]
         for prediction_id in stale:
             client.delete_prediction(prediction_id)
@@ -140,8 +149,8 @@ def suggest(
                 {"task": line["task"], "model_version": version, "score": line["score"], "result": line["result"]}
                 for line in batch
             ])
-            done += len(batch)
-            on_progress(done, total)
+            sent += len(batch)
+            on_progress(len(texts) + sent, len(texts) + total)
         if planned:
             made = _predictions_by_task(client, project_id)
             for line in planned:
@@ -152,20 +161,6 @@ def suggest(
     report.withheld = withheld
     report.record = _record(title, root, version, share, tagger, lines)
     return report
-
-
-def _found(
-    todo: list[tuple[dict[str, Any], dict[str, Any]]], tagger: Tagger, cache: dict[str, list[Found]],
-    ours: dict[int, dict[str, int]],
-) -> Iterator[dict[str, Any]]:
-    for task, line in todo:
-        text = str((task.get("data") or {}).get("text") or "")
-        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        if key not in cache:
-            cache[key] = tagger.find(text)
-        found = cache[key]
-        stale = [pid for v, pid in ours.get(int(task["id"]), {}).items() if v != tagger.version]
-        yield {**line, "withheld": None, "score": score(found), "result": results(found), "stale": stale}
 
 
 def _predictions_by_task(client: LabelStudioClient, project_id: int) -> dict[int, dict[str, int]]:

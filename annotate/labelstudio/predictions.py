@@ -22,6 +22,9 @@ class Predictions(Http):
             payload["score"] = score
         return self._call("POST", "/api/predictions/", f"save a pre-annotation on task {task_id}", json=payload)
 
+    def update_prediction(self, prediction_id: int, **fields: Any) -> dict[str, Any]:
+        return self._call("PATCH", f"/api/predictions/{prediction_id}/", f"update prediction {prediction_id}", json=fields)
+
     def delete_prediction(self, prediction_id: int) -> None:
         self._call("DELETE", f"/api/predictions/{prediction_id}/", f"delete prediction {prediction_id}")
 

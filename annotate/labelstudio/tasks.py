@@ -13,6 +13,14 @@ from . import codec
 from .http import BULK_TIMEOUT, id_chunks, Http
 
 
+# A task nobody has started: no annotation, no skip, no draft (anyone's: ``draft_exists``).
+NOTHING_DONE = [
+    {"filter": "filter:tasks:total_annotations", "operator": "equal", "type": "Number", "value": 0},
+    {"filter": "filter:tasks:cancelled_annotations", "operator": "equal", "type": "Number", "value": 0},
+    {"filter": "filter:tasks:draft_exists", "operator": "equal", "type": "Boolean", "value": False},
+]
+
+
 class Tasks(Http):
     """Tasks and their annotations: listed by id pages of the data manager, imported, edited, deleted."""
 
@@ -26,10 +34,12 @@ class Tasks(Http):
         after_id: int | None = None,
         ids: Sequence[int] | None = None,
         skip: Sequence[int] = (),
+        where: Sequence[dict[str, Any]] = (),
         on_page: Callable[[int, int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every task of a project (or only those with the given ``ids``, or but those in ``skip``), in id order.
 
+        ``where``: data manager filters every task listed must pass, checked by Label Studio (e.g. ``NOTHING_DONE``).
         ``annotations`` includes each task's annotations; ``include`` names the only
         task fields to send; ``on_page`` is told how many tasks came so far, of how many.
         ``skip`` travels as ranges of consecutive ids (about one per import batch); if
@@ -38,7 +48,7 @@ class Tasks(Http):
         if ids is not None:
             for chunk in id_chunks(ids):
                 selected = {"selectedItems": {"all": False, "included": chunk}}
-                yield from self._task_pages(project_id, selected, [], after_id, page_size, annotations, include, None)
+                yield from self._task_pages(project_id, selected, list(where), after_id, page_size, annotations, include, None)
             return
         runs: list[tuple[int, int]] = []
         for task_id in sorted(set(skip)):
@@ -51,7 +61,7 @@ class Tasks(Http):
             {"filter": "filter:tasks:id", "operator": "not_in", "type": "Number", "value": {"min": a, "max": b}}
             for a, b in (runs if len(runs) <= 25 else [])
         ]
-        yield from self._task_pages(project_id, {}, skipped, after_id, page_size, annotations, include, on_page)
+        yield from self._task_pages(project_id, {}, [*skipped, *where], after_id, page_size, annotations, include, on_page)
 
     def _task_pages(
         self,
@@ -242,14 +252,7 @@ class Tasks(Http):
         looked. Tasks already deleted are not found, which is no error.
         """
         deleted = 0
-        nothing_done = {
-            "conjunction": "and",
-            "items": [
-                {"filter": "filter:tasks:total_annotations", "operator": "equal", "type": "Number", "value": 0},
-                {"filter": "filter:tasks:cancelled_annotations", "operator": "equal", "type": "Number", "value": 0},
-                {"filter": "filter:tasks:draft_exists", "operator": "equal", "type": "Boolean", "value": False},
-            ],
-        }
+        nothing_done = {"conjunction": "and", "items": NOTHING_DONE}
         # Never an empty selection: to Label Studio that means every task of the project.
         for start in range(0, len(ids), 1000):
             chunk = [int(i) for i in ids[start : start + 1000]]

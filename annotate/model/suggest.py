@@ -11,13 +11,14 @@ draft, as Label Studio reports them when suggest runs. Withheld, and recorded as
   compare time and agreement with and without suggestions.
 
 A task already holding this model's prediction keeps it; an older model's prediction
-(a version named ``annotate-crf-…``) on an unstarted task is replaced; any other prediction
+(a version named ``annotate-crf-…``) on an unstarted task is rewritten in place with the new
+model's mentions, keeping its id (an editor opened on it still submits); any other prediction
 (an adjudication merge, another tool's) is left alone. Each project is then set to show this
 model's predictions to whoever opens a task.
 
 Every run writes ``exports/<project>/suggestions/<time>.jsonl``: a first line saying which
-model, when and with which share, then one line per task: its project, task and article, the
-prediction made (its id and result) or why none was (``withheld``).
+model, when and with which share, then one line per unstarted task: its project, task and article,
+the prediction made (its id and result) or why none was (``withheld``: test, control, current).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ from ..errors import storage_error
 from ..export.documents import split_of
 from ..files import write_jsonl
 from ..labelstudio.client import LabelStudioClient
+from ..labelstudio.tasks import NOTHING_DONE
 from ..queues import parts
 from ..store import EXPORTS, SUGGESTIONS, project_folder
 from .tagger import VERSION_PREFIX, Found, Tagger, find_all, newest
 
 CONTROL_SHARE = 0.1
-BATCH = 1000  # predictions per bulk request
+BATCH = 5000  # predictions per bulk request: each costs Label Studio about as much as the whole project, so few and large
 
 Progress = Callable[[int, int], None]
 
@@ -75,8 +77,8 @@ class SuggestReport:
     version: str
     projects: int = 0
     suggested: int = 0  # tasks given a prediction by this run
-    replaced: int = 0  # older models' predictions removed first
-    withheld: dict[str, int] = field(default_factory=dict)  # why tasks got none: test, control, started, current
+    replaced: int = 0  # older models' predictions rewritten with this model's mentions
+    withheld: dict[str, int] = field(default_factory=dict)  # why tasks got none: started, test, control, current
     record: Path | None = None
 
 
@@ -102,8 +104,11 @@ def suggest(
     plans: list[tuple[int, list[dict[str, Any]]]] = []
     total = 0
     for target in targets:
-        tasks = list(client.iter_tasks(target.id, include="id,data"))
-        work = client.task_work(target.id, [int(t["id"]) for t in tasks])
+        # Only the tasks nobody has started, as Label Studio judges them when it lists them.
+        tasks = list(client.iter_tasks(target.id, include="id,data", where=NOTHING_DONE))
+        started = client.get_project(target.id).task_number - len(tasks)
+        if started > 0:
+            withheld["started"] = withheld.get("started", 0) + started
         ours = _predictions_by_task(client, target.id)
         todo = []
         for task in tasks:
@@ -111,10 +116,8 @@ def suggest(
             data = task.get("data") or {}
             article_id = str(data.get("article_id") or f"task-{task_id}")
             line = {"project": target.id, "task": task_id, "article_id": article_id}
-            annotations, skipped, draft = work.get(task_id, (1, 0, True))  # gone since listed: leave it
             reason = (
-                "started" if annotations or skipped or draft
-                else "test" if split_of(str(data.get("text") or ""), split["seed"], split["ratios"]) == "test"
+                "test" if split_of(str(data.get("text") or ""), split["seed"], split["ratios"]) == "test"
                 else "control" if in_control(article_id, share)
                 else "current" if version in ours.get(task_id, {})
                 else None
@@ -139,12 +142,19 @@ def suggest(
         for line in planned:
             mentions = found[line.pop("text")]
             line.update({"score": score(mentions), "result": results(mentions)})
-        stale = [pid for line in planned for pid in line.pop("stale")]
-        for prediction_id in stale:
-            client.delete_prediction(prediction_id)
-        report.replaced += len(stale)
-        for start in range(0, len(planned), BATCH):
-            batch = planned[start : start + BATCH]
+        # An older model's prediction is rewritten in place, never deleted: an editor opened on it
+        # before this run holds its id, and Label Studio refuses a submission naming a deleted one.
+        fresh = []
+        for line in planned:
+            stale = line.pop("stale")
+            if stale:
+                client.update_prediction(max(stale), model_version=version, score=line["score"], result=line["result"])
+                report.replaced += 1
+                sent += 1
+            else:
+                fresh.append(line)
+        for start in range(0, len(fresh), BATCH):
+            batch = fresh[start : start + BATCH]
             client.import_predictions(project_id, [
                 {"task": line["task"], "model_version": version, "score": line["score"], "result": line["result"]}
                 for line in batch

@@ -24,7 +24,7 @@ the prediction made (its id and result) or why none was (``withheld``: test, con
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,34 +133,62 @@ def suggest(
              "stale": [pid for v, pid in ours.get(int(task["id"]), {}).items() if v != version]}
             for task, line in todo
         ]))
-    # Each text is tagged once (a team's queues hold the same articles), on every core.
+    # Each text is tagged once (a team's queues hold the same articles), on every core, while what
+    # is tagged already goes to Label Studio.
     texts = list({line["text"]: None for _, planned in plans for line in planned})
+    workers = find_all(tagger, texts)
+    tagged = zip(texts, workers)
+    on_progress(0, total)
+    try:
+        _send_all(client, plans, version, tagged, report, lines, on_progress, total)
+    finally:
+        workers.close()  # stops the workers if sending failed
+    report.withheld = withheld
+    report.record = _record(title, root, version, share, tagger, lines)
+    return report
+
+
+def _send_all(
+    client: LabelStudioClient, plans: list[tuple[int, list[dict[str, Any]]]], version: str,
+    tagged: Iterator[tuple[str, list[Found]]], report: SuggestReport,
+    lines: list[dict[str, Any]], on_progress: Progress, total: int,
+) -> None:
+    """Each project's predictions: older ones rewritten, new ones in bulk batches as their texts are tagged."""
+    found: dict[str, list[Found]] = {}
     sent = 0
-    on_progress(0, len(texts) + total)
-    found = dict(zip(texts, find_all(tagger, texts, lambda done: on_progress(done, len(texts) + total))))
     for project_id, planned in plans:
-        for line in planned:
-            mentions = found[line.pop("text")]
-            line.update({"score": score(mentions), "result": results(mentions)})
-        # An older model's prediction is rewritten in place, never deleted: an editor opened on it
-        # before this run holds its id, and Label Studio refuses a submission naming a deleted one.
-        fresh = []
-        for line in planned:
-            stale = line.pop("stale")
-            if stale:
-                client.update_prediction(max(stale), model_version=version, score=line["score"], result=line["result"])
-                report.replaced += 1
-                sent += 1
-            else:
-                fresh.append(line)
-        for start in range(0, len(fresh), BATCH):
-            batch = fresh[start : start + BATCH]
+        fresh: list[dict[str, Any]] = []
+
+        def send(batch: list[dict[str, Any]]) -> None:
+            nonlocal sent
             client.import_predictions(project_id, [
                 {"task": line["task"], "model_version": version, "score": line["score"], "result": line["result"]}
                 for line in batch
             ])
             sent += len(batch)
-            on_progress(len(texts) + sent, len(texts) + total)
+            on_progress(sent, total)
+
+        for line in planned:
+            text = line.pop("text")
+            while text not in found:
+                done, mentions = next(tagged)
+                found[done] = mentions
+            line.update({"score": score(found[text]), "result": results(found[text])})
+            stale = line.pop("stale")
+            if stale:
+                # An older model's prediction is rewritten in place, never deleted: an editor opened on it
+                # before this run holds its id, and Label Studio refuses a submission naming a deleted one.
+                client.update_prediction(max(stale), model_version=version, score=line["score"], result=line["result"])
+                report.replaced += 1
+                sent += 1
+                on_progress(sent, total)
+            else:
+                fresh.append(line)
+                if len(fresh) == BATCH:
+                    send(fresh)
+                    fresh = []
+        if fresh:
+            send(fresh)
         if planned:
             made = _predictions_by_task(client, project_id)
             for line in planned:
@@ -168,9 +196,6 @@ def suggest(
             client.update_project(project_id, model_version=version, show_collab_predictions=True)
         report.suggested += len(planned)
         lines.extend(planned)
-    report.withheld = withheld
-    report.record = _record(title, root, version, share, tagger, lines)
-    return report
 
 
 def _predictions_by_task(client: LabelStudioClient, project_id: int) -> dict[int, dict[str, int]]:

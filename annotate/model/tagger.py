@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,24 +125,22 @@ def _find_in_worker(text: str) -> list[Found]:
     return _WORKER.find(text)
 
 
-def find_all(tagger: Tagger, texts: Sequence[str], on_done: Callable[[int], None] = lambda done: None) -> list[list[Found]]:
-    """``tagger.find`` of every text, in order, on every core (forked workers share the opened model)."""
+def find_all(tagger: Tagger, texts: Sequence[str]) -> Iterator[list[Found]]:
+    """``tagger.find`` of every text, in order, as they come, on every core (forked workers share the opened model).
+
+    A generator: the workers run ahead while the caller uses what came (suggest sends it to Label
+    Studio meanwhile).
+    """
     global _WORKER
     cores = os.cpu_count() or 1
     if len(texts) < 100 or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        out = []
         for text in texts:
-            out.append(tagger.find(text))
-            on_done(len(out))
-        return out
+            yield tagger.find(text)
+        return
     _WORKER = tagger
     try:
         with multiprocessing.get_context("fork").Pool(cores) as pool:
-            out = []
-            for found in pool.imap(_find_in_worker, texts, chunksize=32):
-                out.append(found)
-                on_done(len(out))
-            return out
+            yield from pool.imap(_find_in_worker, texts, chunksize=32)
     finally:
         _WORKER = None
 

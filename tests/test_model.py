@@ -257,3 +257,25 @@ def test_the_report_compares_time_and_agreement_with_the_control_slice_and_names
     assert found.agreement["suggested"]["entity_f1_exact"] == 0.5
     (anchored,) = found.anchored
     assert anchored["annotator"] == name(1) and anchored["accepted_share"] == 1.0
+
+
+def test_a_damaged_model_or_suggestion_record_is_named_with_what_to_do(
+    trained: tuple[Path, train_mod.TrainReport, dict[str, list[str]]], tmp_path: Path
+) -> None:
+    folder = write_pulled(tmp_path, {"a": "نص."}, {"a": [{"id": 1, "completed_by": 1, "result": [answer()]}]}, title=TITLE)
+    model = folder / "models" / "crf-1"
+    model.mkdir(parents=True)
+    (model / "model.json").write_text("{not json", encoding="utf-8")
+    done = run("model", "suggest", "--project", TITLE, "--pulled", str(tmp_path))
+    assert done.returncode == 1 and f"{model / 'model.json'} cannot be read as a model" in done.stderr, done.stderr
+    assert "annotate model train" in done.stderr and "Traceback" not in done.stderr
+    (model / "model.json").write_text((trained[1].folder / "model.json").read_text(encoding="utf-8"), encoding="utf-8")
+    done = run("model", "suggest", "--project", TITLE, "--pulled", str(tmp_path))  # the model files themselves are missing
+    assert done.returncode == 1 and "entities.crfsuite cannot be opened" in done.stderr, done.stderr
+    (folder / SUGGESTIONS).mkdir()
+    record = folder / SUGGESTIONS / "20261201T000000Z.jsonl"
+    record.write_text('{"version": "annotate-crf-1", "at": "2026-12-01T00:00:00+00:00"}\n{"task": 1, "pred\n', encoding="utf-8")
+    done = run("model", "report", "--project", TITLE, "--pulled", str(tmp_path))
+    assert done.returncode == 1 and f"{record}:2: not a line annotate writes" in done.stderr, done.stderr
+    done = run("export", "--project", TITLE, "--pulled", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and f"{record}:2" in done.stderr and not (tmp_path / "out").exists(), done.stderr

@@ -26,7 +26,7 @@ from . import schema as schema_mod
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
-from .files import write_json
+from .files import write_atomic
 from .ingest import IngestRules, read_articles
 from .models import Article, Project, Schema, TaskRef
 
@@ -162,11 +162,16 @@ class TaskIndex:
     (someone else may have imported some); if the count then differs from the
     project's task count, tasks were deleted and everything is listed afresh.
     Task ids only grow, so this check is exact.
+
+    One JSON line per task. Each imported batch is appended (rewriting the whole file after every
+    batch made a push quadratic in the project's size); the file is rewritten only after a full
+    listing or when tasks are forgotten. A line cut by a crash makes the cache unreadable, which
+    only costs the next push a full listing.
     """
 
     def __init__(self, folder: Path | None, url: str, project_id: int) -> None:
         key = hashlib.sha256(f"{url}|{project_id}".encode()).hexdigest()[:16]
-        self.path = folder / f"{key}.json" if folder else None
+        self.path = folder / f"{key}.jsonl" if folder else None
         self.refs: dict[int, TaskRef] = {}
 
     def load(self, client: LabelStudioClient, project: Project) -> list[TaskRef]:
@@ -174,30 +179,41 @@ class TaskIndex:
         if cached:
             newer = client.task_refs(project.id, after_id=max(cached))
             if len(cached) + len(newer) == project.task_number:
-                self.refs = {**cached, **{r.id: r for r in newer}}
+                self.refs = cached
+                self.add(newer)
                 return list(self.refs.values())
         self.refs = {r.id: r for r in client.task_refs(project.id)}
+        self._write()
         return list(self.refs.values())
 
     def add(self, refs: Iterable[TaskRef]) -> None:
-        self.refs.update((r.id, r) for r in refs)
-        self._write()
+        new = [r for r in refs if self.refs.get(r.id) != r]
+        self.refs.update((r.id, r) for r in new)
+        if self.path is not None and new:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.writelines(self._line(r) for r in new)
 
     def discard(self, ids: Iterable[int]) -> None:
         """Forget deleted tasks: a cache that lists them would let push skip their articles."""
-        for task_id in ids:
-            self.refs.pop(task_id, None)
-        self._write()
+        gone = [task_id for task_id in ids if self.refs.pop(task_id, None) is not None]
+        if gone:
+            self._write()
+
+    @staticmethod
+    def _line(r: TaskRef) -> str:
+        return json.dumps([r.id, r.article_id, r.version, r.content_hash], ensure_ascii=False) + "\n"
 
     def _write(self) -> None:
         if self.path is not None:
-            write_json(self.path, [[r.id, r.article_id, r.version, r.content_hash] for r in self.refs.values()])
+            write_atomic(self.path, lambda f: f.writelines(self._line(r) for r in self.refs.values()))
 
     def _read(self) -> dict[int, TaskRef]:
         if self.path is None or not self.path.exists():
             return {}
         try:
-            rows = json.loads(self.path.read_text(encoding="utf-8"))
+            with open(self.path, encoding="utf-8") as f:
+                rows = [json.loads(line) for line in f]
             return {int(r[0]): TaskRef(int(r[0]), r[1], int(r[2]), r[3]) for r in rows}
         except (OSError, ValueError, TypeError, IndexError):
             return {}  # a damaged cache is only a slower push

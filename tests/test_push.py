@@ -19,7 +19,7 @@ from annotate.labelstudio import studio
 from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import ArticleChangedError, ConfigRejected, ProjectError
-from annotate.models import Article, Project
+from annotate.models import Article, Project, TaskRef
 from conftest import DATA, DEFAULT_SCHEMA, ROOT, SEEDS, SMALL_SCHEMA
 from proxy import BreakingProxy
 
@@ -364,7 +364,7 @@ def test_push_removes_what_a_concurrent_push_imported_twice_but_keeps_worked_dup
     # The cached index holds exactly what the project holds.
     (index,) = cache.iterdir()
     all_ids = sorted(t["id"] for ts in tasks.values() for t in ts)
-    assert sorted(row[0] for row in json.loads(index.read_text(encoding="utf-8"))) == all_ids
+    assert sorted(json.loads(line)[0] for line in index.read_text(encoding="utf-8").splitlines()) == all_ids
     # Label Studio applies the condition itself when it deletes (and an empty selection deletes nothing).
     worked = [mine["art-0005"], mine["art-0006"], mine["art-0007"]]
     assert client.delete_unworked_tasks(pid, worked) == 0 and client.delete_unworked_tasks(pid, []) == 0
@@ -543,3 +543,22 @@ def test_a_title_with_spaces_around_it_is_one_project_push_after_push(
     assert "1 already there" in capsys.readouterr().out
     assert main(["push", str(SEEDS), "--project", "   ", "--home", str(studio_home)]) == 1
     assert "is empty" in capsys.readouterr().err
+
+
+def test_the_task_index_appends_each_batch_instead_of_rewriting_itself(tmp_path: Path) -> None:
+    """Rewriting the whole index after every batch made a push quadratic in the project's size."""
+    index = push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)
+    refs = [TaskRef(i, f"art-{i}", 1, f"h{i}") for i in range(1, 7)]
+    index.add(refs[:3])
+    assert index.path is not None
+    first = index.path.stat().st_ino
+    index.add(refs[3:])
+    index.add(refs[3:5])  # already there: nothing written
+    assert index.path.stat().st_ino == first  # appended to, not replaced
+    assert index.path.read_text(encoding="utf-8").count("\n") == 6
+    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)._read() == {r.id: r for r in refs}
+    index.discard([2, 99])
+    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)._read() == {r.id: r for r in refs if r.id != 2}
+    with open(index.path, "a", encoding="utf-8") as f:
+        f.write('[8, "art-8", 1')  # a line cut by a crash: the cache is not trusted, only slower
+    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)._read() == {}

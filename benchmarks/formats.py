@@ -14,38 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import machine, synthetic_state  # noqa: E402
+from run import cli_process, machine, synthetic_state  # noqa: E402
 
 from annotate.models import FORMATS  # noqa: E402
 
 TITLE = "formats"
-CODE = """
-import re, sys, time
-from pathlib import Path
-started = time.perf_counter()
-from annotate.cli import main
-code = main(["export", "--project", {title!r}, "--pulled", {root!r}, "--out", {out!r}, "--format", {fmt!r}])
-took = time.perf_counter() - started
-peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
-print(took, peak, code, file=sys.stderr)
-"""
-
-
 def measure(fmt: str, root: Path, out: Path) -> tuple[float, float, int]:
     """Seconds and peak MiB of `annotate export` in a fresh process, and the rows it wrote (from export.json)."""
-    code = CODE.format(title=TITLE, out=str(out), fmt=fmt, root=str(root))
     # Run from the pulled data's folder: a project's annotate.toml where this is started must not apply.
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
-    took, peak, exit_code = done.stderr.split()[-3:]
-    assert exit_code == "0", done.stderr
+    took, peak = cli_process(["export", "--project", TITLE, "--pulled", root, "--out", out, "--format", fmt], cwd=root)
     rows = json.loads((out / "export.json").read_text(encoding="utf-8"))["rows"]
-    return float(took), float(peak), sum(rows.values())
+    return took, peak, sum(rows.values())
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, float | str]]:

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import news_article  # noqa: E402
-from run import _free_port, machine  # noqa: E402
+from run import _free_port, cli_process as cli, machine  # noqa: E402
 
 from annotate import push, store  # noqa: E402
 from annotate.export.documents import split_of  # noqa: E402
@@ -43,27 +42,6 @@ from annotate.model.train import GoldArticle, evaluate  # noqa: E402
 from annotate.models import content_hash  # noqa: E402
 
 TITLE = "model-bench"
-CODE = """
-import re, resource, sys, time
-from pathlib import Path
-started = time.perf_counter()
-from annotate.cli import main
-code = main({args!r})
-took = time.perf_counter() - started
-own = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
-peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-print(took, peak, code, file=sys.stderr)
-"""
-
-
-def cli(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Seconds and peak MiB of one `annotate` command in a fresh process (run from ``cwd``, no annotate.toml applies)."""
-    done = subprocess.run([sys.executable, "-c", CODE.format(args=args)], capture_output=True, text=True, cwd=cwd)
-    took, peak, code = done.stderr.split()[-3:]
-    assert code == "0", done.stderr
-    return float(took), float(peak)
-
-
 def gold_state(root: Path, n: int, seed: int) -> None:
     """A pulled state of ``n`` annotated made-up articles, as `annotate pull` writes it."""
     folder = store.project_folder(TITLE, root)

@@ -1,5 +1,8 @@
 """Benchmarks of push, pull and export against a real Label Studio, each beside its floor.
 
+Each step is the `annotate` command a user runs, in a fresh process (start-up and imports
+included); the floors are single raw requests (and the SDK's converter) measured in this process.
+
     .venv/bin/python benchmarks/run.py                      # small: N=300, memory 300 vs 3,000
     .venv/bin/python benchmarks/run.py --n 10000 --memory 5000,50000
 
@@ -28,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import article  # noqa: E402
 
-from annotate import export, pull, push, schema as schema_mod, store  # noqa: E402
+from annotate import push, schema as schema_mod, store  # noqa: E402
 from annotate.labelstudio import studio  # noqa: E402
 from annotate.labelstudio import codec  # noqa: E402
 from annotate.labelstudio.client import LabelStudioClient  # noqa: E402
@@ -52,6 +55,30 @@ class Row:
     @property
     def ok(self) -> bool:
         return self.ratio <= self.target
+
+
+CLI_CODE = """
+import re, resource, sys, time
+from pathlib import Path
+started = time.perf_counter()
+from annotate.cli import main
+code = main({args!r})
+took = time.perf_counter() - started
+own = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+print(took, max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, code, file=sys.stderr)
+"""
+
+
+def cli_process(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Seconds and peak MiB of one `annotate` command as a user runs it: a fresh process, timed from before its imports.
+
+    Peak memory is the process's own VmHWM, or a child's it waited for (a forked trainer), whichever
+    is higher. Run from ``cwd``, so that no annotate.toml of the checkout applies.
+    """
+    done = subprocess.run([sys.executable, "-c", CLI_CODE.format(args=[str(a) for a in args])], capture_output=True, text=True, cwd=cwd)
+    took, peak, code = done.stderr.split()[-3:]
+    assert code == "0", done.stderr[-2000:]
+    return float(took), float(peak)
 
 
 def timed(fn: Any) -> tuple[float, Any]:
@@ -152,19 +179,18 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         write_jsonl(corpus, (article(i, seed).record() for i in range(n)))
         run_id = os.urandom(3).hex()
 
-        # push N new articles vs one raw bulk POST of the same tasks
+        # push N new articles vs one raw bulk POST of the same tasks; `annotate push` as a user runs it
         from annotate.ingest import read_articles
 
         tasks = [codec.task(a) for a in read_articles([corpus])]
         floor_project = client.create_project(f"bench-floor-{run_id}", **push.project_settings(s))
         floor = raw_post_import(client, floor_project.id, tasks)
-        # As `annotate push` does: with the verified task index beside the studio.
-        index = work / "push-index"
-        ours, report = timed(lambda: push.push(client, [corpus], title=f"bench-push-{run_id}", cache=index))
-        assert len(report.imported) == n, report
+        title = f"bench-push-{run_id}"
+        ours, _ = cli_process(["push", corpus, "--project", title, "--home", home], cwd=work)
+        assert client.project_titled(title).task_number == n
         rows.append(Row(f"push {n:,} new articles", ours, floor, "one raw bulk POST", 1.25))
-        again, report2 = timed(lambda: push.push(client, [corpus], title=f"bench-push-{run_id}", cache=index))
-        assert report2.imported == [] and report2.unchanged == n
+        again, _ = cli_process(["push", corpus, "--project", title, "--home", home], cwd=work)
+        assert client.project_titled(title).task_number == n
         rows.append(Row(f"push the same {n:,} again", again, ours, "the first push", 0.25))
 
         # pull N annotated articles vs one raw export call
@@ -176,11 +202,13 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         raw_path = work / "raw-export.json"
         floor = raw_export(client, annotated.id, raw_path)
         pulled = work / "pulled"
-        full, pulled_report = timed(lambda: pull.pull(client, title=annotated.title, schema=s, root=pulled, full=True))
-        assert pulled_report.annotations == n
+        pull_args = ["pull", "--project", annotated.title, "--pulled", pulled, "--home", home]
+        full, _ = cli_process([*pull_args, "--full"], cwd=work)
+        folder = store.project_folder(annotated.title, pulled)
+        assert store.read_manifest(folder)["counts"]["annotations"] == n
         # The pull goes through an export snapshot: it must hold what one direct export holds.
         direct = sorted((codec.canonical(t) for t in json.loads(raw_path.read_text(encoding="utf-8"))), key=lambda t: int(t["id"]))
-        with (pulled_report.folder / store.STATE).open(encoding="utf-8") as f:
+        with (folder / store.STATE).open(encoding="utf-8") as f:
             assert [json.loads(line) for line in f] == direct, "the pull through a snapshot differs from a direct export"
         rows.append(Row(f"pull {n:,} annotated articles", full, floor, "one raw export call", 1.2))
 
@@ -190,14 +218,15 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
             task = client.get_task(ref.id)
             annotation = task["annotations"][0]
             client.update_annotation(annotation["id"], result=annotation["result"], lead_time=1.0)
-        inc, inc_report = timed(lambda: pull.pull(client, title=annotated.title, schema=s, root=pulled))
-        assert inc_report.mode == "incremental" and inc_report.fetched >= len(refs)
+        inc, _ = cli_process(pull_args, cwd=work)
+        manifest = store.read_manifest(folder)
+        assert manifest["mode"] == "incremental" and manifest["counts"]["tasks_fetched"] >= len(refs)
         rows.append(Row(f"incremental pull, {len(refs)} changed", inc, full, "the full pull", 0.1))
 
         # validate + export to a DatasetDict vs the SDK converter's CONLL2003 on the same export
         floor = converter_floor(client.get_project(annotated.id).label_config, raw_path, work / "converter")
-        ours, exported = timed(lambda: export.export(annotated.title, work / "dataset", schema=s, root=pulled))
-        assert sum(exported.rows.values()) == n
+        ours, _ = cli_process(["export", "--project", annotated.title, "--pulled", pulled, "--out", work / "dataset"], cwd=work)
+        assert sum(json.loads((work / "dataset" / "export.json").read_text(encoding="utf-8"))["rows"].values()) == n
         rows.append(Row(f"validate + export {n:,} to a DatasetDict", ours, floor, "SDK converter CONLL2003", 1.0))
     finally:
         if started_here:

@@ -1,12 +1,20 @@
 """Pull: fetch every task with its annotations from Label Studio into ``exports/<project>/`` (see ``store``).
 
-Every pull first lists each task's ``updated_at`` and annotation counts (no
-texts: cheap) and compares that with what the last pull saw of it. The first
-pull, or one asked for with ``--full``, or one whose previous state is damaged,
-is one bulk export; any other pull fetches just the tasks whose listing
-changed, drops the deleted ones and copies the rest. No watermark is trusted:
-Label Studio stamps a task's time before the change is visible to others, so
-a change can show up later with an older time; comparing every task catches it.
+Every pull first lists tasks' ``updated_at`` and annotation counts (no texts:
+cheap) and compares that with what the last pull saw of them. The first pull, or
+one asked for with ``--full``, or one whose previous state is damaged, lists
+every task and is one bulk export; any other pull fetches just the tasks whose
+listing changed, drops the deleted ones and copies the rest.
+
+An incremental pull lists only the tasks changed since ``WINDOW`` before the
+newest time the last listing saw, and checks the whole (the last listing with
+those changes) against the project's live counts of tasks, annotations and
+skips; a project that does not add up is listed whole. Label Studio stamps a
+save before it commits it, so a save can become visible with an older time: one
+committed within ``WINDOW`` of its stamp is always seen; one committed later is
+seen at once if it added or removed a task or an annotation (the counts), and
+otherwise at the next listing of every task, which a pull makes once the last
+one is ``RECONCILE_AFTER`` old (and ``--full`` always).
 The state is written in one canonical form, so an incremental pull gives the
 same bytes as a full one. Nothing is written until everything is fetched, and
 the state is replaced atomically: a failed pull leaves the previous one intact.
@@ -21,7 +29,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,8 +50,9 @@ from .store import (
     SNAPSHOTS,
     STATE,
     Listed,
+    Listing,
     project_folder,
-    read_index,
+    read_listing,
     read_manifest,
     state_sha256,
 )
@@ -57,6 +66,12 @@ SNAPSHOT_TITLE = "annotate pull"  # names the export snapshots pull makes (and t
 SNAPSHOT_POLL = 1.0  # seconds between looks at a snapshot Label Studio is writing
 SNAPSHOT_WAIT = 3 * 3600  # Label Studio's own limit for a background export job
 SNAPSHOT_ATTEMPTS = 3  # snapshots deleted under a pull by other pulls before it gives up
+# An incremental pull lists only the tasks whose time is at most WINDOW before the newest time the last
+# listing saw, and checks the result against the project's live counts. Label Studio stamps a save before
+# it commits: a save committed more than WINDOW after its stamp, on a task with no other change, is missed
+# until the next listing of every task, which a pull makes when the last one is RECONCILE_AFTER old.
+WINDOW = timedelta(seconds=120)
+RECONCILE_AFTER = timedelta(hours=1)
 
 @dataclass
 class PullReport:
@@ -127,18 +142,18 @@ def _merge_into(
     return replaced
 
 
-def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: int, full: bool) -> tuple[dict[str, Any], dict[int, Listed], str | None]:
+def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: int, full: bool) -> tuple[dict[str, Any], Listing, str | None]:
     """The last pull's manifest and index if an incremental pull can build on them, else why not.
 
     Pulled data of another project (or of this title on another server) is never
     merged into, nor silently replaced: that needs ``--full``.
     """
     if not (folder / MANIFEST).exists() and not (folder / STATE).exists():
-        return {}, {}, None
+        return {}, Listing(), None
     try:
         last = read_manifest(folder)
     except DamagedStateError as exc:
-        return {}, {}, exc.message
+        return {}, Listing(), exc.message
     same = (last.get("project_title"), last.get("label_studio_url"), last.get("project_id")) == (title, client.url, project_id)
     if not same and not full:
         raise ProjectError(
@@ -148,14 +163,43 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
             "Pull into another folder with --pulled, or replace it with `annotate pull --full`.",
         )
     if full:
-        return last, {}, None
-    index_sha, index = read_index(folder)
-    if not index or "counts" not in last:
-        return last, {}, f"{folder / INDEX} is missing or unreadable"
+        return last, Listing(), None
+    listing = read_listing(folder)
+    if not listing.tasks or "counts" not in last:
+        return last, Listing(), f"{folder / INDEX} is missing or unreadable"
     actual = state_sha256(folder)
-    if actual != last.get("state_sha256") or actual != index_sha:
-        return last, {}, f"{folder / STATE} is not the state the last pull wrote (cut off or edited)"
-    return last, index, None
+    if actual != last.get("state_sha256") or actual != listing.state_sha256:
+        return last, Listing(), f"{folder / STATE} is not the state the last pull wrote (cut off or edited)"
+    return last, listing, None
+
+
+def _since(previous: Listing) -> datetime | None:
+    """From when an incremental pull may list only what changed: ``WINDOW`` before the newest time the last
+    listing saw; None (list every task) without a last listing, or when every task was last listed longer than
+    ``RECONCILE_AFTER`` ago (the reconciliation)."""
+    if not previous.tasks or not previous.projects or previous.listed_fully_at is None:
+        return None
+    try:
+        fully = datetime.fromisoformat(previous.listed_fully_at.replace("Z", "+00:00"))
+        newest = max(datetime.fromisoformat(str(v[0]).replace("Z", "+00:00")) for v in previous.tasks.values() if v[0])
+    except ValueError:
+        return None
+    if fully.tzinfo is None or newest.tzinfo is None or datetime.now(timezone.utc) - fully > RECONCILE_AFTER:
+        return None
+    return newest - WINDOW
+
+
+def _listed_since(
+    client: LabelStudioClient, project_id: int, previous: Listing, since: datetime, progress: Progress
+) -> dict[int, Listed] | None:
+    """Every task of a project as the last listing saw it, updated with those changed since ``since``;
+    None when the result does not add up to the project's live counts (a task or annotation missed)."""
+    counts = client.project_counts(project_id)
+    merged = {i: v for i, v in previous.tasks.items() if previous.projects.get(i) == project_id}
+    merged.update(client.list_task_changes(project_id, since=since, on_page=lambda done, total: progress("listing", done, total)))
+    if (len(merged), sum(v[1] for v in merged.values()), sum(v[2] for v in merged.values())) != counts:
+        return None
+    return merged
 
 
 def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progress) -> list[dict[str, Any]]:
@@ -298,7 +342,8 @@ def pull(
 def _pull(
     client: LabelStudioClient, project: Project, title: str, schema: Schema, folder: Path, full: bool, progress: Progress
 ) -> PullReport:
-    last, index, full_because = _previous(folder, title, client, project.id, full)
+    last, previous, full_because = _previous(folder, title, client, project.id, full)
+    index = previous.tasks
     server = client.server_info()
     owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
     current = client.get_project(project.id)
@@ -307,10 +352,17 @@ def _pull(
     projects = [project, *_parts(client, title)]
     where: dict[int, int] = {}  # task id -> its project, to fetch it from there
     listed: dict[int, Listed] = {}
+    since = _since(previous)
+    listed_fully = True
     for part in projects:
-        seen = client.list_task_changes(part.id, on_page=lambda done, total: progress("listing", done, total))
+        seen = _listed_since(client, part.id, previous, since, progress) if since is not None else None
+        if seen is None:
+            seen = client.list_task_changes(part.id, on_page=lambda done, total: progress("listing", done, total))
+        else:
+            listed_fully = False
         listed.update(seen)
         where.update((i, part.id) for i in seen)
+    listing_time = datetime.now(timezone.utc).isoformat() if listed_fully else previous.listed_fully_at
     changed = [i for i, seen in listed.items() if index.get(i) != seen]
     removed = set(index) - set(listed)
     mode = "incremental" if index else "full"
@@ -365,6 +417,8 @@ def _pull(
             "pulled_at": now,
             "mode": mode,
             "full_because": full_because,
+            # The listing: of every task (None), or of those changed since this time (see WINDOW).
+            "listed_since": None if listed_fully or since is None else since.isoformat(),
             "state_sha256": state_hash,
             "counts": {
                 "tasks_fetched": len(fetched),
@@ -379,7 +433,13 @@ def _pull(
         # leaves a state that does not match its index, and the next pull is a full one.
         write_jsonl(snapshot / "tasks.jsonl", fetched)
         write_json(snapshot / MANIFEST, manifest)
-        write_json(folder / INDEX, {"state_sha256": state_hash, "tasks": {str(i): list(v) for i, v in new_index.items()}})
+        parts_of: dict[str, list[int]] = {}
+        for i in new_index:
+            parts_of.setdefault(str(where[i]), []).append(i)
+        write_json(folder / INDEX, {
+            "state_sha256": state_hash, "listed_fully_at": listing_time, "projects": parts_of,
+            "tasks": {str(i): list(v) for i, v in new_index.items()},
+        })
         state.commit()
         write_json(folder / MANIFEST, manifest)
     # Who is behind each pseudonym, for the project owner only (see ``annotators``).

@@ -124,12 +124,30 @@ def read_state(folder: Path, title: str | None = None) -> tuple[list[dict[str, A
 
 def read_index(folder: Path) -> tuple[str | None, dict[int, Listed]]:
     """The state hash the index was written for, and what was listed of each task; empty if unreadable."""
+    listing = read_listing(folder)
+    return listing.state_sha256, listing.tasks
+
+
+@dataclass
+class Listing:
+    """What the last pull listed (``index.json``): each task's listing and project, and when."""
+
+    state_sha256: str | None = None
+    tasks: dict[int, Listed] = field(default_factory=dict)
+    projects: dict[int, int] = field(default_factory=dict)  # task -> the project (pool, queue, review) it is in
+    listed_fully_at: str | None = None  # ISO UTC: the last listing of every task (an incremental pull may list fewer)
+
+
+def read_listing(folder: Path) -> Listing:
+    """``index.json`` as the last pull wrote it; empty if unreadable (the next pull then lists every task)."""
     try:
         data = json.loads((folder / INDEX).read_text(encoding="utf-8"))
         tasks = {int(k): (v[0], int(v[1]), int(v[2])) for k, v in data["tasks"].items()}
-        return str(data["state_sha256"]), tasks
+        projects = {int(t): int(p) for p, ids in (data.get("projects") or {}).items() for t in ids}
+        fully = data.get("listed_fully_at")
+        return Listing(str(data["state_sha256"]), tasks, projects, fully if isinstance(fully, str) else None)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return None, {}
+        return Listing()
 
 
 # --- models and suggestions ------------------------------------------------------------

@@ -84,7 +84,7 @@ def learning_curve(sizes: list[int], work: Path) -> list[dict[str, Any]]:
 
 def suggestion(n: int, model_root: Path, home: Path | None, work: Path) -> dict[str, Any]:
     started_here = home is None
-    home = home or work / "studio"
+    home = home or work / "embedded-studio"  # not "studio": a folder holding one reads as a studio home
     if started_here:
         studio.start(home, port=_free_port(), timeout=600)
     try:

@@ -170,7 +170,7 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
     rows: list[Row] = []
     s = schema_mod.load()
     started_here = home is None
-    home = home or work / "studio"
+    home = home or work / "embedded-studio"  # not "studio": a folder holding one reads as a studio home
     if started_here:
         studio.start(home, port=_free_port(), timeout=600)
     try:

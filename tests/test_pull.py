@@ -230,6 +230,67 @@ def test_a_change_stamped_before_the_last_pull_is_still_pulled(
     _same_as_full(client, project_title, again, tmp_path / "full")
 
 
+def _stamp(studio_home: Path, task_id: int, when: datetime) -> None:
+    """Give a task an older time in the studio's own database: a save whose commit came long after its stamp."""
+    with sqlite3.connect(studio_home / "studio" / "label_studio.sqlite3") as db:
+        db.execute("UPDATE task SET updated_at = ? WHERE id = ?", (when.strftime("%Y-%m-%d %H:%M:%S.%f"), task_id))
+
+
+def test_the_window_lists_only_recent_tasks_and_the_reconciliation_catches_a_commit_later_than_it(
+    client: LabelStudioClient, studio_home: Path, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the window guarantees, and what it does not, on purpose: a save made visible with a time older than
+    the window is missed by the window when it changes no count, caught by the counts when it does, and
+    caught by the next listing of every task (the reconciliation) in any case."""
+    monkeypatch.setattr(pull, "WINDOW", timedelta(0))  # from the newest time the last listing saw
+    report = push.push_articles(client, synthetic(6), title=project_title, schema=SCHEMA)
+    refs = client.task_refs(report.project.id)
+    text = client.get_task(refs[0].id)["data"]["text"]
+    gpe = region("g", "GPE", *span(text, "الرقة"), "الرقة")
+    late = client.create_annotation(refs[0].id, [gpe, answer("conflict")])
+    client.create_annotation(refs[1].id, [gpe, answer()])
+    first = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    newest = max(datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) for t in store.read_state(first.folder)[0])
+    listed: list[int] = []
+    listing = client.list_task_changes
+
+    def counted(project_id: int, on_page: Any = None, since: datetime | None = None) -> dict[int, Any]:
+        found = listing(project_id, on_page=on_page, since=since)
+        listed.append(len(found))
+        return found
+
+    monkeypatch.setattr(client, "list_task_changes", counted)
+    client.create_annotation(refs[2].id, [gpe, answer()])
+    recent = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    # Listed: the changed task, and the one at the newest time the first pull saw (the window's edge); fetched: the changed one.
+    assert recent.manifest["listed_since"] is not None and listed == [2] and recent.fetched == 1
+
+    # An edit whose commit came later than the window, with an older time: no count changes.
+    client.update_annotation(late["id"], result=[gpe, answer("unclear")])
+    _stamp(studio_home, refs[0].id, newest - timedelta(seconds=30))
+    missed = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert missed.manifest["listed_since"] is not None and missed.fetched == 0
+    assert '"conflict"' in dict(_state(missed.folder))[refs[0].id][0][1]  # the window's limit, as the docs say
+    # A new annotation with as old a time changes the counts: listed whole at once, and fetched.
+    client.create_annotation(refs[3].id, [gpe, answer()])
+    _stamp(studio_home, refs[3].id, newest - timedelta(seconds=30))
+    counted_in = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert counted_in.manifest["listed_since"] is None and dict(_state(counted_in.folder))[refs[3].id]
+    # That was a listing of every task: the reconciliation happened, and the missed edit came with it.
+    assert '"unclear"' in dict(_state(counted_in.folder))[refs[0].id][0][1]
+    _same_as_full(client, project_title, counted_in, tmp_path / "full")
+
+    # Without a count to give it away, the reconciliation catches it once the last full listing is old enough.
+    client.update_annotation(late["id"], result=[gpe, answer("other")])
+    _stamp(studio_home, refs[0].id, newest - timedelta(seconds=20))  # another old time: each save has its own
+    assert '"unclear"' in dict(_state(pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path).folder))[refs[0].id][0][1]
+    monkeypatch.setattr(pull, "RECONCILE_AFTER", timedelta(0))
+    caught = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert caught.manifest["listed_since"] is None and caught.fetched == 1
+    assert '"other"' in dict(_state(caught.folder))[refs[0].id][0][1]
+    _same_as_full(client, project_title, caught, tmp_path / "full2")
+
+
 def _edit_randomly(url: str, token: str, project_id: int, rng: random.Random, steps: int, errors: list[str]) -> None:
     """One annotator at work: create, change and delete annotations, now and then delete or add a task."""
     with LabelStudioClient(url, token, retries=1) as c:

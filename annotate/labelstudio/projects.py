@@ -74,6 +74,16 @@ class Projects(Http):
         path = f"/api/projects/{project_id}/"
         return self._project(self._call("GET", path, f"read project {project_id}"), path)
 
+    def project_counts(self, project_id: int) -> tuple[int, int, int]:
+        """A project's live counts, counted by Label Studio when asked: tasks, annotations (not skipped), skipped annotations."""
+        fields = ("task_number", "total_annotations_number", "skipped_annotations_number")
+        path = f"/api/projects/{project_id}/"
+        body = self._call("GET", path, f"count the tasks of project {project_id}", params={"include": ",".join(fields)}, expect=dict)
+        values = [body.get(f) for f in fields]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise self.nonsense("GET", path, {f: body.get(f) for f in fields})
+        return values[0], values[1], values[2]
+
     def create_project(self, title: str, **fields: Any) -> Project:
         body = self._call("POST", "/api/projects/", f"create project {title!r}", json={"title": title, **fields})
         return self._project(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -109,16 +110,21 @@ class Tasks(Http):
             last = int(tasks[-1]["id"])
 
     def list_task_changes(
-        self, project_id: int, on_page: Callable[[int, int], None] | None = None
+        self, project_id: int, on_page: Callable[[int, int], None] | None = None, since: datetime | None = None
     ) -> dict[int, tuple[str | None, int, int]]:
         """Every task's ``updated_at`` and annotation counts, without texts: what pull compares to know what changed.
 
         Saving or deleting an annotation (or a prediction) sets its task's
         ``updated_at``; the counts catch what a bulk action changes without it.
+        ``since`` (UTC): only the tasks whose ``updated_at`` is that or later, as Label Studio filters them.
         """
         listed: dict[int, tuple[str | None, int, int]] = {}
         fields = "id,updated_at,total_annotations,cancelled_annotations"
-        for task in self.iter_tasks(project_id, include=fields, page_size=5000, on_page=on_page):
+        where = [] if since is None else [{
+            "filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime",
+            "value": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }]
+        for task in self.iter_tasks(project_id, include=fields, page_size=5000, on_page=on_page, where=where):
             listed[int(task["id"])] = (
                 task.get("updated_at"),
                 int(task.get("total_annotations") or 0),

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import article  # noqa: E402
 
 from annotate import push, schema as schema_mod, store  # noqa: E402
-from annotate.labelstudio import studio  # noqa: E402
+from annotate.labelstudio import servers, studio  # noqa: E402
 from annotate.labelstudio import codec  # noqa: E402
 from annotate.labelstudio.client import LabelStudioClient  # noqa: E402
 from annotate.files import write_json, write_jsonl  # noqa: E402
@@ -99,6 +99,18 @@ def raw_post_import(client: LabelStudioClient, project_id: int, tasks: list[dict
         elapsed = time.perf_counter() - start
     response.raise_for_status()
     return elapsed
+
+
+def backdate(home: Path, project_id: int, hours: int) -> bool:
+    """Move the times of a project's tasks back, in the embedded studio's SQLite database; False if it has none."""
+    import sqlite3
+
+    db = servers.home_paths(home)["data"] / "label_studio.sqlite3"
+    if not db.exists():
+        return False
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE task SET updated_at = datetime(updated_at, '-{hours} hours') WHERE project_id = ?", (project_id,))
+    return True
 
 
 def raw_export(client: LabelStudioClient, project_id: int, path: Path) -> float:
@@ -199,6 +211,9 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         all_tasks = annotated_tasks(n, seed, user)
         for start in range(0, n, 1000):
             client.import_tasks(annotated.id, all_tasks[start : start + 1000])
+        # The work is an hour old, as between two pulls of a working day: an incremental pull's window
+        # (pull.WINDOW, two minutes) would otherwise hold every task made in the last minute.
+        backdated = backdate(home, annotated.id, hours=1)
         raw_path = work / "raw-export.json"
         floor = raw_export(client, annotated.id, raw_path)
         pulled = work / "pulled"
@@ -221,6 +236,7 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         inc, _ = cli_process(pull_args, cwd=work)
         manifest = store.read_manifest(folder)
         assert manifest["mode"] == "incremental" and manifest["counts"]["tasks_fetched"] >= len(refs)
+        assert manifest["listed_since"] is not None or not backdated, "the incremental pull listed every task"
         rows.append(Row(f"incremental pull, {len(refs)} changed", inc, full, "the full pull", 0.1))
 
         # validate + export to a DatasetDict vs the SDK converter's CONLL2003 on the same export

@@ -6,15 +6,15 @@ one asked for with ``--full``, or one whose previous state is damaged, lists
 every task and is one bulk export; any other pull fetches just the tasks whose
 listing changed, drops the deleted ones and copies the rest.
 
-An incremental pull lists only the tasks changed since ``WINDOW`` before the
+An incremental pull lists only the tasks changed since ``listing.WINDOW`` before the
 newest time the last listing saw, and checks the whole (the last listing with
 those changes) against the project's live counts of tasks, annotations and
 skips; a project that does not add up is listed whole. Label Studio stamps a
 save before it commits it, so a save can become visible with an older time: one
-committed within ``WINDOW`` of its stamp is always seen; one committed later is
+committed within the window of its stamp is always seen; one committed later is
 seen at once if it added or removed a task or an annotation (the counts), and
 otherwise at the next listing of every task, which a pull makes once the last
-one is ``RECONCILE_AFTER`` old (and ``--full`` always).
+one is ``listing.RECONCILE_AFTER`` old (and ``--full`` always).
 The state is written in one canonical form, so an incremental pull gives the
 same bytes as a full one. Nothing is written until everything is fetched, and
 the state is replaced atomically: a failed pull leaves the previous one intact.
@@ -29,11 +29,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from . import listing
 from . import schema as schema_mod
 from .annotators import MAPPING, Pseudonyms
 from .labelstudio import codec
@@ -66,12 +67,6 @@ SNAPSHOT_TITLE = "annotate pull"  # names the export snapshots pull makes (and t
 SNAPSHOT_POLL = 1.0  # seconds between looks at a snapshot Label Studio is writing
 SNAPSHOT_WAIT = 3 * 3600  # Label Studio's own limit for a background export job
 SNAPSHOT_ATTEMPTS = 3  # snapshots deleted under a pull by other pulls before it gives up
-# An incremental pull lists only the tasks whose time is at most WINDOW before the newest time the last
-# listing saw, and checks the result against the project's live counts. Label Studio stamps a save before
-# it commits: a save committed more than WINDOW after its stamp, on a task with no other change, is missed
-# until the next listing of every task, which a pull makes when the last one is RECONCILE_AFTER old.
-WINDOW = timedelta(seconds=120)
-RECONCILE_AFTER = timedelta(hours=1)
 
 @dataclass
 class PullReport:
@@ -171,35 +166,6 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
     if actual != last.get("state_sha256") or actual != listing.state_sha256:
         return last, Listing(), f"{folder / STATE} is not the state the last pull wrote (cut off or edited)"
     return last, listing, None
-
-
-def _since(previous: Listing) -> datetime | None:
-    """From when an incremental pull may list only what changed: ``WINDOW`` before the newest time the last
-    listing saw; None (list every task) without a last listing, or when every task was last listed longer than
-    ``RECONCILE_AFTER`` ago (the reconciliation)."""
-    if not previous.tasks or not previous.projects or previous.listed_fully_at is None:
-        return None
-    try:
-        fully = datetime.fromisoformat(previous.listed_fully_at.replace("Z", "+00:00"))
-        newest = max(datetime.fromisoformat(str(v[0]).replace("Z", "+00:00")) for v in previous.tasks.values() if v[0])
-    except ValueError:
-        return None
-    if fully.tzinfo is None or newest.tzinfo is None or datetime.now(timezone.utc) - fully > RECONCILE_AFTER:
-        return None
-    return newest - WINDOW
-
-
-def _listed_since(
-    client: LabelStudioClient, project_id: int, previous: Listing, since: datetime, progress: Progress
-) -> dict[int, Listed] | None:
-    """Every task of a project as the last listing saw it, updated with those changed since ``since``;
-    None when the result does not add up to the project's live counts (a task or annotation missed)."""
-    counts = client.project_counts(project_id)
-    merged = {i: v for i, v in previous.tasks.items() if previous.projects.get(i) == project_id}
-    merged.update(client.list_task_changes(project_id, since=since, on_page=lambda done, total: progress("listing", done, total)))
-    if (len(merged), sum(v[1] for v in merged.values()), sum(v[2] for v in merged.values())) != counts:
-        return None
-    return merged
 
 
 def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progress) -> list[dict[str, Any]]:
@@ -350,19 +316,11 @@ def _pull(
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
     # A team project has parts: a queue a annotator and a review project, all read as one.
     projects = [project, *_parts(client, title)]
-    where: dict[int, int] = {}  # task id -> its project, to fetch it from there
-    listed: dict[int, Listed] = {}
-    since = _since(previous)
-    listed_fully = True
-    for part in projects:
-        seen = _listed_since(client, part.id, previous, since, progress) if since is not None else None
-        if seen is None:
-            seen = client.list_task_changes(part.id, on_page=lambda done, total: progress("listing", done, total))
-        else:
-            listed_fully = False
-        listed.update(seen)
-        where.update((i, part.id) for i in seen)
-    listing_time = datetime.now(timezone.utc).isoformat() if listed_fully else previous.listed_fully_at
+    now_listed = listing.list_projects(
+        client, [p.id for p in projects], previous, lambda done, total: progress("listing", done, total)
+    )
+    listed, where = now_listed.tasks, now_listed.projects  # where: task id -> its project, to fetch it from there
+    listing_time = datetime.now(timezone.utc).isoformat() if now_listed.since is None else previous.listed_fully_at
     changed = [i for i, seen in listed.items() if index.get(i) != seen]
     removed = set(index) - set(listed)
     mode = "incremental" if index else "full"
@@ -417,8 +375,8 @@ def _pull(
             "pulled_at": now,
             "mode": mode,
             "full_because": full_because,
-            # The listing: of every task (None), or of those changed since this time (see WINDOW).
-            "listed_since": None if listed_fully or since is None else since.isoformat(),
+            # The listing: of every task (None), or of those changed since this time (see listing.WINDOW).
+            "listed_since": None if now_listed.since is None else now_listed.since.isoformat(),
             "state_sha256": state_hash,
             "counts": {
                 "tasks_fetched": len(fetched),

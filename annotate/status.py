@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AnnotateError
 from .models import Counts, Schema
-from .store import EXPORTS, MANIFEST, STATE, latest_versions, places_of, project_folder, read_index, read_state
+from .listing import list_projects
+from .store import EXPORTS, MANIFEST, STATE, latest_versions, places_of, project_folder, read_listing, read_state
 from .validate import validate_tasks
 
 if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect instead
@@ -116,10 +117,10 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
             # Like with like: the pull listed the pool and every part of a team project (queues, review).
             project = client.project_titled(title)
             queues, review = team_projects(client, title)
-            listed = {}
-            for part in [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]:
-                listed.update(client.list_task_changes(part))
-            _, index = read_index(folder)
+            parts = [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]
+            previous = read_listing(folder)
+            listed = list_projects(client, parts, previous).tasks  # as pull lists them (listing.WINDOW)
+            index = previous.tasks
             changed = sum(1 for task_id, seen in listed.items() if index.get(task_id) != seen) + len(set(index) - set(listed))
             return ServerCounts(client.url, len(listed), changed)
     except AnnotateError as exc:

@@ -122,12 +122,6 @@ def read_state(folder: Path, title: str | None = None) -> tuple[list[dict[str, A
     return list(iter_state(folder, title)), read_manifest(folder, title)
 
 
-def read_index(folder: Path) -> tuple[str | None, dict[int, Listed]]:
-    """The state hash the index was written for, and what was listed of each task; empty if unreadable."""
-    listing = read_listing(folder)
-    return listing.state_sha256, listing.tasks
-
-
 @dataclass
 class Listing:
     """What the last pull listed (``index.json``): each task's listing and project, and when."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from annotate import listing as task_listing
 from annotate import pull, push, schema, store, team
 from annotate.cli import main
 from annotate.labelstudio import codec
@@ -242,7 +243,7 @@ def test_the_window_lists_only_recent_tasks_and_the_reconciliation_catches_a_com
     """What the window guarantees, and what it does not, on purpose: a save made visible with a time older than
     the window is missed by the window when it changes no count, caught by the counts when it does, and
     caught by the next listing of every task (the reconciliation) in any case."""
-    monkeypatch.setattr(pull, "WINDOW", timedelta(0))  # from the newest time the last listing saw
+    monkeypatch.setattr(task_listing, "WINDOW", timedelta(0))  # from the newest time the last listing saw
     report = push.push_articles(client, synthetic(6), title=project_title, schema=SCHEMA)
     refs = client.task_refs(report.project.id)
     text = client.get_task(refs[0].id)["data"]["text"]
@@ -284,7 +285,7 @@ def test_the_window_lists_only_recent_tasks_and_the_reconciliation_catches_a_com
     client.update_annotation(late["id"], result=[gpe, answer("other")])
     _stamp(studio_home, refs[0].id, newest - timedelta(seconds=20))  # another old time: each save has its own
     assert '"unclear"' in dict(_state(pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path).folder))[refs[0].id][0][1]
-    monkeypatch.setattr(pull, "RECONCILE_AFTER", timedelta(0))
+    monkeypatch.setattr(task_listing, "RECONCILE_AFTER", timedelta(0))
     caught = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
     assert caught.manifest["listed_since"] is None and caught.fetched == 1
     assert '"other"' in dict(_state(caught.folder))[refs[0].id][0][1]

@@ -2,10 +2,10 @@
 
 ``pull`` and ``status`` list tasks' times and annotation counts to know what changed since the
 last pull (``index.json``, read as ``store.Listing``). Listing every task costs about two seconds
-per 10,000 tasks, so they list only the tasks whose time is at most ``WINDOW`` before the newest
-time the last listing saw, put them over that listing, and check the whole against the project's
-live counts of tasks, annotations and skips (one request); a project that does not add up is
-listed whole.
+per 10,000 tasks, so they list only the tasks whose time is at most ``WINDOW`` before the last
+listing began (by the server's clock: its Date header), put them over that listing, and check the
+whole against the project's live counts of tasks, annotations and skips (one request); a project
+that does not add up is listed whole.
 
 Label Studio stamps a save before it commits it (a save waiting for the database is stamped when it
 started), so a save can become visible with a time older than what a listing already saw. One
@@ -33,18 +33,17 @@ def _time(value: str) -> datetime:
 
 
 def since(previous: Listing) -> datetime | None:
-    """From when a listing may be partial: ``WINDOW`` before the newest time ``previous`` saw; None (list every
-    task) without a previous listing, or when every task was last listed ``RECONCILE_AFTER`` ago or more."""
-    if not previous.tasks or not previous.projects or previous.listed_fully_at is None:
+    """From when a listing may be partial: ``WINDOW`` before the server's time when ``previous`` began; None (list
+    every task) without a previous listing, or when every task was last listed ``RECONCILE_AFTER`` ago or more."""
+    if not previous.tasks or not previous.projects or previous.listed_at is None or previous.listed_fully_at is None:
         return None
     try:
-        fully = _time(previous.listed_fully_at)
-        newest = max(_time(str(v[0])) for v in previous.tasks.values() if v[0])
-    except ValueError:  # an unreadable time, or none at all
+        at, fully = _time(previous.listed_at), _time(previous.listed_fully_at)
+    except ValueError:
         return None
-    if fully.tzinfo is None or newest.tzinfo is None or datetime.now(timezone.utc) - fully >= RECONCILE_AFTER:
+    if at.tzinfo is None or fully.tzinfo is None or datetime.now(timezone.utc) - fully >= RECONCILE_AFTER:
         return None
-    return newest - WINDOW
+    return at - WINDOW
 
 
 def listed_since(

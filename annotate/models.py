@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
@@ -170,6 +171,7 @@ class TaskRef:
 class ServerInfo:
     url: str
     version: str
+    time: datetime | None = None  # the server's clock when it answered (its Date header, to the second)
 
 
 # --- annotations (what comes back from Label Studio) ----------------------------

@@ -7,7 +7,7 @@ every task and is one bulk export; any other pull fetches just the tasks whose
 listing changed, drops the deleted ones and copies the rest.
 
 An incremental pull lists only the tasks changed since ``listing.WINDOW`` before the
-newest time the last listing saw, and checks the whole (the last listing with
+last listing began (the server's clock), and checks the whole (the last listing with
 those changes) against the project's live counts of tasks, annotations and
 skips; a project that does not add up is listed whole. Label Studio stamps a
 save before it commits it, so a save can become visible with an older time: one
@@ -395,7 +395,8 @@ def _pull(
         for i in new_index:
             parts_of.setdefault(str(where[i]), []).append(i)
         write_json(folder / INDEX, {
-            "state_sha256": state_hash, "listed_fully_at": listing_time, "projects": parts_of,
+            "state_sha256": state_hash, "listed_at": server.time.isoformat() if server.time else None,
+            "listed_fully_at": listing_time, "projects": parts_of,
             "tasks": {str(i): list(v) for i, v in new_index.items()},
         })
         state.commit()

@@ -129,6 +129,7 @@ class Listing:
     state_sha256: str | None = None
     tasks: dict[int, Listed] = field(default_factory=dict)
     projects: dict[int, int] = field(default_factory=dict)  # task -> the project (pool, queue, review) it is in
+    listed_at: str | None = None  # ISO: the server's clock just before this listing began
     listed_fully_at: str | None = None  # ISO UTC: the last listing of every task (an incremental pull may list fewer)
 
 
@@ -138,8 +139,9 @@ def read_listing(folder: Path) -> Listing:
         data = json.loads((folder / INDEX).read_text(encoding="utf-8"))
         tasks = {int(k): (v[0], int(v[1]), int(v[2])) for k, v in data["tasks"].items()}
         projects = {int(t): int(p) for p, ids in (data.get("projects") or {}).items() for t in ids}
-        fully = data.get("listed_fully_at")
-        return Listing(str(data["state_sha256"]), tasks, projects, fully if isinstance(fully, str) else None)
+        at, fully = data.get("listed_at"), data.get("listed_fully_at")
+        return Listing(str(data["state_sha256"]), tasks, projects, at if isinstance(at, str) else None,
+                       fully if isinstance(fully, str) else None)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return Listing()
 

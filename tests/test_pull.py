@@ -243,13 +243,14 @@ def test_the_window_lists_only_recent_tasks_and_the_reconciliation_catches_a_com
     """What the window guarantees, and what it does not, on purpose: a save made visible with a time older than
     the window is missed by the window when it changes no count, caught by the counts when it does, and
     caught by the next listing of every task (the reconciliation) in any case."""
-    monkeypatch.setattr(task_listing, "WINDOW", timedelta(0))  # from the newest time the last listing saw
+    monkeypatch.setattr(task_listing, "WINDOW", timedelta(0))  # from when the last listing began, by the server's clock
     report = push.push_articles(client, synthetic(6), title=project_title, schema=SCHEMA)
     refs = client.task_refs(report.project.id)
     text = client.get_task(refs[0].id)["data"]["text"]
     gpe = region("g", "GPE", *span(text, "الرقة"), "الرقة")
     late = client.create_annotation(refs[0].id, [gpe, answer("conflict")])
     client.create_annotation(refs[1].id, [gpe, answer()])
+    time.sleep(1.1)  # the server's clock comes to the second (its Date header): the first pull begins after these
     first = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
     newest = max(datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) for t in store.read_state(first.folder)[0])
     listed: list[int] = []
@@ -263,8 +264,8 @@ def test_the_window_lists_only_recent_tasks_and_the_reconciliation_catches_a_com
     monkeypatch.setattr(client, "list_task_changes", counted)
     client.create_annotation(refs[2].id, [gpe, answer()])
     recent = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
-    # Listed: the changed task, and the one at the newest time the first pull saw (the window's edge); fetched: the changed one.
-    assert recent.manifest["listed_since"] is not None and listed == [2] and recent.fetched == 1
+    # Listed and fetched: the one task changed since the first pull began (the server's clock, to the second).
+    assert recent.manifest["listed_since"] is not None and listed == [1] and recent.fetched == 1
 
     # An edit whose commit came later than the window, with an older time: no count changes.
     client.update_annotation(late["id"], result=[gpe, answer("unclear")])

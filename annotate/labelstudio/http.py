@@ -266,6 +266,21 @@ class Http:
         expect: type | tuple[type, ...] = (dict, list),
     ) -> Any:
         """One call's JSON answer; an answer that is not of the ``expect`` type is an error naming the server."""
+        return self._answer(method, path, doing, params=params, json=json, retry=retry, timeout=timeout, expect=expect)[0]
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        retry: bool | None = None,
+        timeout: float | None = None,
+        expect: type | tuple[type, ...] = (dict, list),
+    ) -> tuple[Any, httpx.Response]:
+        """``_call``'s JSON answer, and the response it came in (for its headers)."""
         retry = method in ("GET", "PUT", "DELETE", "PATCH") if retry is None else retry
         response = self._send(method, path, params=params, json=json, retry=retry, timeout=timeout)
         if response.status_code == 401 and self._access is not None:
@@ -274,7 +289,7 @@ class Http:
             response = self._send(method, path, params=params, json=json, retry=retry, timeout=timeout)
         self._raise_for(response, doing)
         if response.status_code == 204 or not response.content:
-            return None
+            return None, response
         try:
             body = response.json()
         except ValueError:
@@ -286,7 +301,7 @@ class Http:
             # Every answer Label Studio gives with a body is an object or a list, of a shape each call
             # knows; anything else (``null`` from a broken proxy or another program) must not reach the stages.
             raise self.nonsense(method, path, body)
-        return body
+        return body, response
 
     def nonsense(self, method: str, path: str, body: Any) -> LabelStudioError:
         """The error for an answer Label Studio never gives: it names the server and the request."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..errors import LabelStudioError
@@ -21,10 +22,15 @@ class Users(Http):
         return [u for u in users if isinstance(u, dict)]
 
     def server_info(self) -> ServerInfo:
-        body = self._call("GET", "/api/version", "read its version", expect=dict)
+        """The server's version, and its clock (pull lists what changed since its last listing, by the server's time)."""
+        body, response = self._answer("GET", "/api/version", "read its version", expect=dict)
         package = body.get("label-studio-os-package")
         version = body.get("release") or (package.get("version") if isinstance(package, dict) else None) or "unknown"
-        return ServerInfo(url=self.url, version=str(version))
+        try:
+            when = parsedate_to_datetime(response.headers["date"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            when = None
+        return ServerInfo(url=self.url, version=str(version), time=when if when is not None and when.tzinfo else None)
 
     def whoami(self) -> dict[str, Any]:
         """The user the token belongs to; also the cheapest check that the token works."""

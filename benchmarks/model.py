@@ -30,30 +30,17 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import news_article  # noqa: E402
-from run import _free_port, cli_process as cli, machine  # noqa: E402
+from run import _free_port, cli_process as cli, machine, synthetic_state  # noqa: E402
 
 from annotate import push, store  # noqa: E402
 from annotate.export.documents import split_of  # noqa: E402
-from annotate.files import write_json, write_jsonl  # noqa: E402
+from annotate.files import write_jsonl  # noqa: E402
 from annotate.labelstudio import studio  # noqa: E402
 from annotate.model import suggest as suggest_mod  # noqa: E402
 from annotate.model.tagger import Tagger, find_all, newest  # noqa: E402
 from annotate.model.train import GoldArticle, evaluate  # noqa: E402
-from annotate.models import content_hash  # noqa: E402
 
 TITLE = "model-bench"
-def gold_state(root: Path, n: int, seed: int) -> None:
-    """A pulled state of ``n`` annotated made-up articles, as `annotate pull` writes it."""
-    folder = store.project_folder(TITLE, root)
-
-    def tasks() -> Any:
-        for i in range(n):
-            a = news_article(i, seed)
-            data = {"article_id": a.id, "version": 1, "content_hash": content_hash(a.text), "title": a.title, "text": a.text}
-            yield {"id": i + 1, "data": data, "annotations": [{"id": i + 1, "completed_by": 1, "result": a.result}]}
-
-    write_jsonl(folder / store.STATE, tasks())
-    write_json(folder / store.MANIFEST, {"project_id": 1, "project_title": TITLE, "pulled_at": "synthetic"})
 
 
 def held_out(n: int) -> list[GoldArticle]:
@@ -72,7 +59,7 @@ def learning_curve(sizes: list[int], work: Path) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
         root = work / f"gold-{n}"
-        gold_state(root, n, seed=21)
+        synthetic_state(root, TITLE, n, seed=21, make=news_article)
         took, peak = cli(["model", "train", "--project", TITLE, "--pulled", str(root)], cwd=root)
         info = json.loads((newest(TITLE, root) / store.MODEL_INFO).read_text(encoding="utf-8"))
         figures = evaluate(Tagger(newest(TITLE, root)), test)

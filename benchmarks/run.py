@@ -149,13 +149,13 @@ def converter_floor(label_config: str, export_path: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def synthetic_state(root: Path, title: str, n: int, seed: int) -> None:
-    """A pulled state as `annotate pull` writes it, without a server (for the memory benchmark)."""
+def synthetic_state(root: Path, title: str, n: int, seed: int, make: Any = article) -> None:
+    """A pulled state as `annotate pull` writes it, without a server: ``n`` articles of ``make`` (corpus.py), each annotated once."""
     folder = store.project_folder(title, root)
 
     def tasks() -> Any:
         for i in range(n):
-            a = article(i, seed)
+            a = make(i, seed)
             data = {"article_id": a.id, "version": 1, "content_hash": content_hash(a.text), "title": a.title, "text": a.text}
             yield {"id": i + 1, "data": data, "annotations": [{"id": i + 1, "completed_by": 1, "result": a.result}]}
 

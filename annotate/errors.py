@@ -159,6 +159,10 @@ class ConflictingCopiesError(AnnotateError):
     """Tasks hold the same version of one article with different texts: no gold can be chosen."""
 
 
+class ModelError(AnnotateError):
+    """No suggestion model, a damaged one, or gold it cannot be trained on (``annotate model``)."""
+
+
 class TeamError(AnnotateError):
     """A team member cannot be added, adopted or found (a bad email, an account outside the organization)."""
 

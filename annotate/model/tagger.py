@@ -16,17 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AnnotateError
+from ..errors import ModelError
 from ..store import EXPORTS, MODEL_INFO, MODELS, newest_model, project_folder
 from ..tokens import Tokens, normalize, sentences
 from .features import Gazetteer, sentence_features, split
 
 TAGGERS = ("entities", "triggers")  # the file of each: <name>.crfsuite
 VERSION_PREFIX = "annotate-crf-"  # every model's version name starts so; suggest replaces only predictions named so
-
-
-class ModelError(AnnotateError):
-    """No model, a damaged one, or one that cannot be trained."""
 
 
 @dataclass(frozen=True)

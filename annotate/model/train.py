@@ -28,14 +28,14 @@ from typing import Any
 
 from .. import schema as schema_mod
 from ..agreement import Score
-from ..errors import storage_error
+from ..errors import ModelError, storage_error
 from ..export.documents import split_of
 from ..gold import pulled_articles, select_gold
 from ..models import DEFAULT_THRESHOLD, Schema
 from ..store import EXPORTS, MODEL_INFO, model_numbers, project_folder, read_manifest
 from ..tokens import bio, normalize, sentences, token_span, tokenize
 from .features import Gazetteer, sentence_features, split, stem
-from .tagger import TAGGERS, ModelError, Tagger, models_folder, version_name
+from .tagger import TAGGERS, Tagger, models_folder, version_name
 
 # L-BFGS with a little L1 and L2; features seen once are dropped, and 50 iterations keep 5,000 articles under 2 minutes.
 CRF_PARAMS = {"c1": 0.05, "c2": 0.01, "max_iterations": 50, "feature.minfreq": 2, "feature.possible_transitions": True}

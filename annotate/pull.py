@@ -159,13 +159,13 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
         )
     if full:
         return last, Listing(), None
-    listing = read_listing(folder)
-    if not listing.tasks or "counts" not in last:
+    last_listing = read_listing(folder)
+    if not last_listing.tasks or "counts" not in last:
         return last, Listing(), f"{folder / INDEX} is missing or unreadable"
     actual = state_sha256(folder)
-    if actual != last.get("state_sha256") or actual != listing.state_sha256:
+    if actual != last.get("state_sha256") or actual != last_listing.state_sha256:
         return last, Listing(), f"{folder / STATE} is not the state the last pull wrote (cut off or edited)"
-    return last, listing, None
+    return last, last_listing, None
 
 
 def _snapshot_tasks(client: LabelStudioClient, project_id: int, progress: Progress) -> list[dict[str, Any]]:

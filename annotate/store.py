@@ -2,7 +2,9 @@
 
 * ``state.jsonl``: the merged tasks, one a line, in task-id order (what validate reads);
 * ``index.json``: per task, what Label Studio listed of it when it was fetched
-  (``updated_at`` and annotation counts), so the next pull can tell what changed;
+  (``updated_at`` and annotation counts) and its project, with when that listing began (the
+  server's clock) and when every task was last listed, so the next pull can tell what changed
+  (``listing``);
 * ``manifest.json``: the manifest of the latest pull, with the SHA-256 of the state;
 * ``pulls/<time>/tasks.jsonl`` + ``manifest.json``: the raw snapshot of each pull;
 * ``models/crf-<n>/``: the models ``annotate model train`` saved (``model.json`` and the taggers);

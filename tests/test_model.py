@@ -115,10 +115,15 @@ def test_a_model_is_saved_with_its_version_pull_figures_and_time_and_the_next_is
     # A second model goes beside the first, and is the newest.
     copy = tmp_path / "copy"
     held_out_gold(copy, 60)
+    killed = project_folder(TITLE, copy) / "models" / ".crf-1.tmp"  # what a training killed with kill -9 leaves
+    killed.mkdir(parents=True)
+    (killed / "entities.crfsuite").write_bytes(b"half")
     first = train_mod.train(TITLE, root=copy)
     second = train_mod.train(TITLE, root=copy)
     assert (first.version, second.version) == ("annotate-crf-1", "annotate-crf-2")
     assert newest(TITLE, copy) == second.folder and first.folder.is_dir()
+    # The killed training's half-written model is gone; nothing else is left beside the models.
+    assert sorted(p.name for p in second.folder.parent.iterdir()) == [".train.lock", "crf-1", "crf-2"]
 
 
 def test_train_without_gold_or_without_a_pull_says_what_to_do(tmp_path: Path) -> None:

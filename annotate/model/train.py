@@ -29,6 +29,7 @@ from typing import Any
 from .. import schema as schema_mod
 from ..agreement import Score
 from ..errors import ModelError, storage_error
+from ..files import exclusive
 from ..export.documents import split_of
 from ..gold import pulled_articles, select_gold
 from ..models import DEFAULT_THRESHOLD, Schema
@@ -40,6 +41,7 @@ from .tagger import TAGGERS, Tagger, models_folder, version_name
 # L-BFGS with a little L1 and L2; features seen once are dropped, and 50 iterations keep 5,000 articles under 2 minutes.
 CRF_PARAMS = {"c1": 0.05, "c2": 0.01, "max_iterations": 50, "feature.minfreq": 2, "feature.possible_transitions": True}
 FOLDS = 2
+LOCK = ".train.lock"  # held by the training writing a project's models folder
 
 
 @dataclass
@@ -227,42 +229,45 @@ def train(
     on_step(f"features of {len(learn)} article(s)")
     xs, ys = _sequences(learn, cut, lambda a: fold_gaz[_fold(a.article_id)])
     folder = models_folder(title, root)
-    number = (model_numbers(project_folder(title, root)) or [0])[-1] + 1
-    tmp = folder / f".crf-{number}.{os.getpid()}.tmp"
     try:
-        tmp.mkdir(parents=True, exist_ok=False)
-        on_step("training the entity and trigger taggers")
-        _train_both(xs, ys, tmp)
-        del xs, ys
-        info: dict[str, Any] = {
-            "version": version_name(number),
-            "project": title,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "pull": {k: manifest.get(k) for k in ("pulled_at", "state_sha256", "project_id") if k in manifest},
-            "schema": {"name": schema.name, "version": schema.version, "sha256": schema.sha256},
-            "split": {"seed": seed, "ratios": list(ratios), "threshold": threshold, "repair": repair},
-            "articles": {"train": len(learn), "test": len(test)},
-            "crf": CRF_PARAMS,
-            "starters": sorted(cut),
-            "entity_gazetteer": sorted([list(k), v] for k, v in gazetteer(learn, "entities").items()),
-            "trigger_gazetteer": sorted([list(k), v] for k, v in gazetteer(learn, "triggers").items()),
-        }
-        (tmp / MODEL_INFO).write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
-        on_step(f"scoring on {len(test)} test article(s)")
-        info["figures"] = evaluate(Tagger(tmp), test)
-        info["seconds"] = round(time.monotonic() - began, 1)
-        (tmp / MODEL_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
-        final = folder / f"crf-{number}"
-        while final.exists():  # another train finished first: take the next number
-            number += 1
-            info["version"] = version_name(number)
-            (tmp / MODEL_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
-            final = folder / f"crf-{number}"
-        tmp.rename(final)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise storage_error(exc, folder) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # One training of a project at a time: the next number is then free, and a half-written model
+    # left by a killed one (kill -9) can be removed, as nobody else is writing one.
+    with exclusive(folder / LOCK, lambda: on_step("waiting for another training of this project")):
+        for leftover in folder.glob(".crf-*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        number = (model_numbers(project_folder(title, root)) or [0])[-1] + 1
+        final, tmp = folder / f"crf-{number}", folder / f".crf-{number}.tmp"
+        try:
+            tmp.mkdir()
+            on_step("training the entity and trigger taggers")
+            _train_both(xs, ys, tmp)
+            del xs, ys
+            info: dict[str, Any] = {
+                "version": version_name(number),
+                "project": title,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "pull": {k: manifest.get(k) for k in ("pulled_at", "state_sha256", "project_id") if k in manifest},
+                "schema": {"name": schema.name, "version": schema.version, "sha256": schema.sha256},
+                "split": {"seed": seed, "ratios": list(ratios), "threshold": threshold, "repair": repair},
+                "articles": {"train": len(learn), "test": len(test)},
+                "crf": CRF_PARAMS,
+                "starters": sorted(cut),
+                "entity_gazetteer": sorted([list(k), v] for k, v in gazetteer(learn, "entities").items()),
+                "trigger_gazetteer": sorted([list(k), v] for k, v in gazetteer(learn, "triggers").items()),
+            }
+            (tmp / MODEL_INFO).write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+            on_step(f"scoring on {len(test)} test article(s)")
+            info["figures"] = evaluate(Tagger(tmp), test)
+            info["seconds"] = round(time.monotonic() - began, 1)
+            (tmp / MODEL_INFO).write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.rename(final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise storage_error(exc, folder) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return TrainReport(info["version"], final, info["seconds"], info["articles"], info["figures"])

@@ -268,6 +268,16 @@ def running(root: Path) -> int | None:
     return None if state == "Z" else pid
 
 
+def _alive(pid: int) -> bool:
+    """Whether the PostgreSQL server ``pid`` is still there (a zombie is not, nor another program given its pid)."""
+    try:
+        if not any(part.endswith(b"postgres") for part in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")):
+            return False
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _listening(root: Path) -> tuple[str, int]:
     """Where the running cluster listens, from its postmaster.pid (port, socket folder, address lines)."""
     lines = (_data(root) / "postmaster.pid").read_text().splitlines()
@@ -385,7 +395,8 @@ def stop(root: Path, timeout: float = 30.0) -> bool:
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and running(root) is not None:
+    # The server removes postmaster.pid a moment before it exits: wait for the process itself too.
+    while time.monotonic() < deadline and (running(root) is not None or _alive(pid)):
         time.sleep(0.1)
     if running(root) is not None:
         try:

@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import news_article  # noqa: E402
-from run import _free_port, cli_process as cli, machine, synthetic_state  # noqa: E402
+from run import benchmark_studio, cli_process as cli, machine, synthetic_state  # noqa: E402
 
 from annotate import push, store  # noqa: E402
 from annotate.export.documents import split_of  # noqa: E402
@@ -70,11 +70,7 @@ def learning_curve(sizes: list[int], work: Path) -> list[dict[str, Any]]:
 
 
 def suggestion(n: int, model_root: Path, home: Path | None, work: Path) -> dict[str, Any]:
-    started_here = home is None
-    home = home or work / "embedded-studio"  # not "studio": a folder holding one reads as a studio home
-    if started_here:
-        studio.start(home, port=_free_port(), timeout=600)
-    try:
+    with benchmark_studio(home, work) as home:
         client = studio.connect(home)
         run_id = os.urandom(3).hex()
         corpus = work / "suggest.jsonl"
@@ -104,9 +100,6 @@ def suggestion(n: int, model_root: Path, home: Path | None, work: Path) -> dict[
         made = len(client.project_predictions(client.project_titled(ours_title).id))
         assert made == len(payload), (made, len(payload))
         return {"tasks": n, "suggested": made, "seconds": round(took, 1), "peak_mib": round(peak), "floor": round(floor, 1)}
-    finally:
-        if started_here:
-            studio.stop(home)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,14 +180,24 @@ def peak_memory_of_export(root: Path, title: str, out: Path) -> float:
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
+@contextmanager
+def benchmark_studio(home: Path | None, work: Path) -> Iterator[Path]:
+    """``home``, a running studio given with --home; else a studio of its own in ``work``, stopped afterwards."""
+    if home is not None:
+        yield home
+        return
+    home = work / "embedded-studio"  # not "studio": a folder holding one reads as a studio home
+    studio.start(home, port=_free_port(), timeout=600)
+    try:
+        yield home
+    finally:
+        studio.stop(home)
+
+
 def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: int = 7) -> list[Row]:
     rows: list[Row] = []
     s = schema_mod.load()
-    started_here = home is None
-    home = home or work / "embedded-studio"  # not "studio": a folder holding one reads as a studio home
-    if started_here:
-        studio.start(home, port=_free_port(), timeout=600)
-    try:
+    with benchmark_studio(home, work) as home:
         client = studio.connect(home)
         corpus = work / "corpus.jsonl"
         write_jsonl(corpus, (article(i, seed).record() for i in range(n)))
@@ -244,9 +256,6 @@ def run(n: int, memory: tuple[int, int], home: Path | None, work: Path, seed: in
         ours, _ = cli_process(["export", "--project", annotated.title, "--pulled", pulled, "--out", work / "dataset"], cwd=work)
         assert sum(json.loads((work / "dataset" / "export.json").read_text(encoding="utf-8"))["rows"].values()) == n
         rows.append(Row(f"validate + export {n:,} to a DatasetDict", ours, floor, "SDK converter CONLL2003", 1.0))
-    finally:
-        if started_here:
-            studio.stop(home)
 
     # peak memory of validate + export, large vs small (no server needed)
     small, large = memory

@@ -96,8 +96,9 @@ def suggest(
     version = tagger.version
     split = tagger.info["split"]
     project = client.project_titled(title)
-    queues, _ = parts(title, [p.title for p in client.list_projects(title=title)])
-    targets = [client.project_titled(t) for t in sorted(queues.values())] if queues else [project]
+    found = {p.title: p for p in client.list_projects(title=title)}  # one listing for every queue, as pull reads them
+    queues, _ = parts(title, found)
+    targets = [found[t] for _, t in sorted(queues.items())] or [project]
     report = SuggestReport(version, projects=len(targets))
     lines: list[dict[str, Any]] = []
     withheld: dict[str, int] = {}

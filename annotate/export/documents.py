@@ -10,7 +10,7 @@ from typing import Any
 
 from ..gold import Gold
 from ..models import SPLITS, Annotation, EntityMention, EventMention, Schema, Unit
-from ..tokens import Tokens, bio, nested_bio, normalize, sentences, split_key_text, token_span, tokenize
+from ..tokens import Tokens, bio, nested_bio, normalize, sentences, split_key, token_span, tokenize
 
 
 @dataclass
@@ -44,7 +44,7 @@ def split_of(text: str, seed: int, ratios: Sequence[float]) -> str:
     Keyed on the normalized text, so duplicates land together and adding
     articles never moves one already assigned.
     """
-    key = " ".join(split_key_text(text).split())  # the folding splits were always keyed on: none moves
+    key = split_key(text)  # the folding splits were always keyed on: none moves
     digest = hashlib.sha256(f"{seed}\0{key}".encode("utf-8")).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     total = 0.0

@@ -167,6 +167,10 @@ class TaskRef:
     content_hash: str | None
 
 
+Listed = tuple[str | None, int, int]  # a task as Label Studio lists it: updated_at, annotations, skipped annotations
+Who = tuple[str | None, tuple[int, ...]]  # a task's article id, and the authors of its annotations (skips too)
+
+
 @dataclass(frozen=True)
 class ServerInfo:
     url: str

@@ -46,12 +46,14 @@ from .queues import parts, roster_title
 from .team import read_team
 from .store import (
     EXPORTS,
+    FIGURES,
     INDEX,
     MANIFEST,
     SNAPSHOTS,
     STATE,
     Listed,
     Listing,
+    Who,
     project_folder,
     read_listing,
     read_manifest,
@@ -248,6 +250,13 @@ def _listed(task: dict[str, Any]) -> Listed:
     return task.get("updated_at"), len(annotations) - cancelled, cancelled
 
 
+def _who(task: dict[str, Any]) -> Who:
+    """A canonical task's article id and the authors of its annotations, as team status counts them."""
+    article = (task.get("data") or {}).get("article_id")
+    authors = {a.get("completed_by") for a in task.get("annotations") or []}
+    return None if article is None else str(article), tuple(sorted(u for u in authors if isinstance(u, int)))
+
+
 def _up_to_date(
     client: LabelStudioClient, tasks: list[dict[str, Any]], listed: dict[int, Listed], where: dict[int, int], progress: Progress
 ) -> list[dict[str, Any]]:
@@ -299,8 +308,8 @@ def pull(
     # index with the other's state.
     with exclusive(folder / LOCK, lambda: progress("waiting for another pull into this folder", 0, 0)):
         # Temporary files of a pull that was killed: the state (often large), its index and manifest,
-        # the key, and those in the snapshots of each pull.
-        remove_leftovers(folder, (STATE, INDEX, MANIFEST, MAPPING))
+        # the key, status's figures, and those in the snapshots of each pull.
+        remove_leftovers(folder, (STATE, INDEX, MANIFEST, MAPPING, FIGURES))
         remove_leftovers(folder / SNAPSHOTS, ())
         return _pull(client, project, title, schema, folder, full, progress)
 
@@ -338,7 +347,9 @@ def _pull(
                     progress("fetching", len(fetched), len(changed))
             got = {int(t["id"]) for t in fetched}
             removed |= set(changed) - got  # deleted between the listing and the fetch
-            replaced = _merge_into(folder / STATE, {int(t["id"]): t for t in fetched}, removed, out)
+            # Nothing fetched, nothing gone: the state stays as it is (copying it is most of such a pull).
+            kept = not fetched and not removed
+            replaced = [] if kept else _merge_into(folder / STATE, {int(t["id"]): t for t in fetched}, removed, out)
             before, after = _counts(replaced), _counts(fetched)
             annotations = last["counts"]["annotations"] - before[0] + after[0]
             cancelled = last["counts"]["cancelled"] - before[1] + after[1]
@@ -350,12 +361,15 @@ def _pull(
                 out.write(_line(task))
             annotations, cancelled = _counts(fetched)
             removed = set()
+            kept = False
             progress("exporting", len(fetched), len(fetched))
         # Tasks created after the listing have no listing yet: the next pull fetches them again.
         in_state = {int(t["id"]) for t in fetched} | (set(index) - removed)
         new_index = {i: listed[i] for i in sorted(in_state) if i in listed}
+        who = {i: w for i, w in previous.who.items() if i in new_index}  # unchanged tasks: as the last pull had them
+        who.update((int(t["id"]), _who(t)) for t in fetched if int(t["id"]) in new_index)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        state_hash = out.digest.hexdigest()
+        state_hash, lines = (last["state_sha256"], last["counts"]["tasks"]) if kept else (out.digest.hexdigest(), out.lines)
         manifest = {
             "tool_version": __version__,
             "label_studio_url": client.url,
@@ -381,7 +395,7 @@ def _pull(
             "counts": {
                 "tasks_fetched": len(fetched),
                 "tasks_removed": len(removed),
-                "tasks": out.lines,
+                "tasks": lines,
                 "annotations": annotations,
                 "cancelled": cancelled,
             },
@@ -398,13 +412,15 @@ def _pull(
             "state_sha256": state_hash, "listed_at": server.time.isoformat() if server.time else None,
             "listed_fully_at": listing_time, "projects": parts_of,
             "tasks": {str(i): list(v) for i, v in new_index.items()},
+            "who": {str(i): [w[0], list(w[1])] for i, w in who.items()},
         })
-        state.commit()
+        if not kept:
+            state.commit()
         write_json(folder / MANIFEST, manifest)
     # Who is behind each pseudonym, for the project owner only (see ``annotators``).
     pseudonyms = Pseudonyms(folder)
     pseudonyms.record_users(client.list_users())
     pseudonyms.save()
     return PullReport(
-        folder, snapshot, mode, len(fetched), len(removed), out.lines, annotations, cancelled, manifest, full_because
+        folder, snapshot, mode, len(fetched), len(removed), lines, annotations, cancelled, manifest, full_because
     )

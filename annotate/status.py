@@ -19,10 +19,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .errors import AnnotateError
+from .files import write_json
 from .models import Counts, Schema
-from .listing import list_projects
-from .store import EXPORTS, MANIFEST, STATE, latest_versions, places_of, project_folder, read_listing, read_state
+from .listing import list_authors, list_projects
+from .store import (
+    EXPORTS, FIGURES, MANIFEST, STATE, Listing, latest_versions, places_of, project_folder, read_listing, read_manifest, read_state,
+)
 from .validate import validate_tasks
 
 if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect instead
@@ -118,8 +122,9 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
             project = client.project_titled(title)
             queues, review = team_projects(client, title)
             parts = [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]
-            previous = read_listing(folder)
-            listed = list_projects(client, parts, previous).tasks  # as pull lists them (listing.WINDOW)
+            previous = _last_listing(folder, client.url, project.id)
+            # As pull lists them (listing.WINDOW), at any age of the last full listing: status keeps nothing.
+            listed = list_projects(client, parts, previous, reconcile=False).tasks
             index = previous.tasks
             changed = sum(1 for task_id, seen in listed.items() if index.get(task_id) != seen) + len(set(index) - set(listed))
             return ServerCounts(client.url, len(listed), changed)
@@ -127,9 +132,60 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
         return ServerCounts(error=exc.message)
 
 
+def _last_listing(folder: Path, url: str, project_id: int) -> Listing:
+    """What the latest pull in ``folder`` listed, if it pulled this project from this server (else nothing)."""
+    try:
+        manifest = read_manifest(folder)
+    except AnnotateError:
+        return Listing()
+    if (manifest.get("label_studio_url"), manifest.get("project_id")) != (url, project_id):
+        return Listing()
+    return read_listing(folder)
+
+
 def _pulled(folder: Path) -> bool:
     """Whether anything was pulled into ``folder`` (damaged data counts: reading it says what is wrong)."""
     return (folder / STATE).exists() or (folder / MANIFEST).exists()
+
+
+def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` for the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the schema and ``repair``.
+
+    Counting a pull means validating every task (20 s at 150,000 tasks), so it is done once a
+    pull. The key holds the state file's size and time: a state changed since its pull is read
+    again, and refused as every stage refuses it. A folder it cannot write is counted every time.
+    """
+    manifest = read_manifest(folder, title)
+    try:
+        written = (folder / STATE).stat()
+    except OSError:
+        return compute()  # it says what is wrong
+    key = {
+        "state_sha256": manifest.get("state_sha256"), "state_bytes": written.st_size, "state_mtime_ns": written.st_mtime_ns,
+        "schema_sha256": schema.sha256, "repair": repair, "tool_version": __version__,
+    }
+    try:
+        kept = json.loads((folder / FIGURES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = None
+    if not isinstance(kept, dict) or kept.get("key") != key:
+        kept = {"key": key}
+    if kind not in kept:
+        kept[kind] = compute()
+        try:
+            write_json(folder / FIGURES, kept)
+        except AnnotateError:
+            pass
+    return kept[kind]
+
+
+def _counted_pull(folder: Path, title: str, schema: Schema, repair: bool) -> PullCounts:
+    def count() -> dict[str, Any]:
+        tasks, manifest = read_state(folder, title)
+        return asdict(_pull_counts(tasks, manifest, schema, repair))
+
+    plain = dict(_kept(folder, title, schema, repair, "pull", count))
+    return PullCounts(**{**plain, "annotations": Counts(**plain["annotations"])})
 
 
 def project_status(
@@ -148,8 +204,7 @@ def project_status(
     folder = project_folder(title, root)
     pull = None
     if _pulled(folder):
-        tasks, manifest = read_state(folder, title)
-        pull = _pull_counts(tasks, manifest, schema, repair)
+        pull = _counted_pull(folder, title, schema, repair)
     server = _server_counts(title, folder, connect) if connect is not None else None
     return ProjectStatus(title, folder, pull, server)
 
@@ -229,21 +284,29 @@ def _agreement(title: str, schema: Schema, root: Path, repair: bool) -> Callable
     from .adjudicate import project_agreement
     from .annotators import Pseudonyms
 
-    report = project_agreement(title, schema=schema, root=root, repair=repair)  # it saves the pseudonyms' key first
-    scores: dict[str, list[float]] = {}
-    compared: dict[str, int] = {}
-    for pair, figures in report.pairs.items():  # keyed by pseudonyms
-        f1 = figures["entities_exact"].f1
-        for name in pair:
-            compared[name] = compared.get(name, 0) + int(figures["articles"])
-            if not math.isnan(f1):
-                scores.setdefault(name, []).append(f1)
-    pseudonyms = Pseudonyms(project_folder(title, root))
+    folder = project_folder(title, root)
+
+    def by_pseudonym() -> dict[str, list[Any]]:
+        report = project_agreement(title, schema=schema, root=root, repair=repair)  # it saves the pseudonyms' key first
+        scores: dict[str, list[float]] = {}
+        compared: dict[str, int] = {}
+        for pair, figures in report.pairs.items():  # keyed by pseudonyms
+            f1 = figures["entities_exact"].f1
+            for name in pair:
+                compared[name] = compared.get(name, 0) + int(figures["articles"])
+                if not math.isnan(f1):
+                    scores.setdefault(name, []).append(f1)
+        return {
+            name: [round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None, n]
+            for name, n in compared.items()
+        }
+
+    figures = _kept(folder, title, schema, repair, "agreement", by_pseudonym)
+    pseudonyms = Pseudonyms(folder)
 
     def of(user_id: int) -> tuple[float | None, int]:
-        name = pseudonyms(user_id)
-        mean = round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None
-        return mean, compared.get(name, 0)
+        mean, compared = figures.get(pseudonyms(user_id), (None, 0))
+        return mean, int(compared)
 
     return of
 
@@ -266,6 +329,9 @@ def team_status(
     pulled = _pulled(folder)
     agreement = _agreement(title, schema, root, repair) if pulled else (lambda user_id: (None, 0))
 
+    parts = [pool.id, *(q.id for _, q in sorted(queues.items())), *([review_project.id] if review_project else [])]
+    # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.
+    listed = list_authors(client, parts, _last_listing(folder, client.url, pool.id) if pulled else Listing())
     people = {m.user_id: PersonStatus(m.email, m.user_id, True, None) for m in team.annotators}
     holders: dict[str, set[int]] = {}  # article -> team annotators whose queue has it
     submitted: dict[str, set[int]] = {}  # article -> everyone who submitted it
@@ -274,13 +340,8 @@ def team_status(
             people[user_id] = PersonStatus(emails.get(user_id), user_id, False, None)
         person = people[user_id]
         person.queue_url = project_url(client.url, project.id)
-        listed = client.list_task_changes(project.id)
-        articles = {r.id: r.article_id for r in client.task_refs(project.id)}
-        authors = client.task_annotators(project.id)
-        for task_id, (updated_at, total, cancelled) in listed.items():
-            article_id = articles.get(task_id)
+        for (updated_at, total, cancelled), (article_id, by) in listed[project.id].values():
             person.assigned += 1
-            by = authors.get(task_id, ())
             person.others += any(u != user_id for u in by)
             total = total if user_id in by else 0  # only their own annotations count as their submissions
             if total:
@@ -300,9 +361,9 @@ def team_status(
     for user_id, person in people.items():
         person.agreement, person.compared = agreement(user_id)
 
-    pool_articles = {r.article_id for r in client.task_refs(pool.id) if r.article_id is not None}
+    pool_articles = {article_id for _, (article_id, _) in listed[pool.id].values() if article_id is not None}
     owner = client.whoami().get("id")
-    in_pool = sum(1 for by in client.task_annotators(pool.id).values() if any(u != owner for u in by))
+    in_pool = sum(1 for _, (_, by) in listed[pool.id].values() if any(u != owner for u in by))
     overlap = max((len(h) for h in holders.values()), default=0)
     short = sorted(a for a in pool_articles if len(holders.get(a, ())) < overlap)
     counts = [len(submitted.get(a, ())) for a in pool_articles]
@@ -311,7 +372,7 @@ def team_status(
     review = ReviewStatus([m.email for m in team.reviewers])
     if review_project is not None:
         review.url = project_url(client.url, review_project.id)
-        authors = client.task_annotators(review_project.id)
+        authors = {task_id: by for task_id, (_, (_, by)) in listed[review_project.id].items()}
         reviewers = {m.user_id for m in team.reviewers}
         review.tasks = len(authors)
         review.decided = sum(1 for by in authors.values() if reviewers & set(by))

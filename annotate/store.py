@@ -29,19 +29,20 @@ from . import settings
 from .errors import DamagedStateError, ProjectError, PulledDataError
 from .files import safe_name
 from .labelstudio import codec
+from .models import Listed, Who
 from .queues import queue_owner, review_title, roster_title
 
 EXPORTS = Path("exports")
 STATE = "state.jsonl"
 MANIFEST = "manifest.json"
 INDEX = "index.json"
+FIGURES = "status.json"  # what status counted of the latest pull (status._kept): a pull is validated once
 SNAPSHOTS = "pulls"
 MODELS = "models"
 MODEL_INFO = "model.json"
 SUGGESTIONS = "suggestions"
 
 # What Label Studio lists of a task without its text: enough to know it changed.
-Listed = tuple[str | None, int, int]  # updated_at, total annotations, cancelled annotations
 
 
 def pulled_root(path: Path | None = None, start: Path | None = None) -> Path:
@@ -133,6 +134,7 @@ class Listing:
     projects: dict[int, int] = field(default_factory=dict)  # task -> the project (pool, queue, review) it is in
     listed_at: str | None = None  # ISO: the server's clock just before this listing began
     listed_fully_at: str | None = None  # ISO UTC: the last listing of every task (an incremental pull may list fewer)
+    who: dict[int, Who] = field(default_factory=dict)  # as the pulled state holds each task (team status reads it)
 
 
 def read_listing(folder: Path) -> Listing:
@@ -142,8 +144,9 @@ def read_listing(folder: Path) -> Listing:
         tasks = {int(k): (v[0], int(v[1]), int(v[2])) for k, v in data["tasks"].items()}
         projects = {int(t): int(p) for p, ids in (data.get("projects") or {}).items() for t in ids}
         at, fully = data.get("listed_at"), data.get("listed_fully_at")
+        who = {int(k): (None if v[0] is None else str(v[0]), tuple(int(u) for u in v[1])) for k, v in (data.get("who") or {}).items()}
         return Listing(str(data["state_sha256"]), tasks, projects, at if isinstance(at, str) else None,
-                       fully if isinstance(fully, str) else None)
+                       fully if isinstance(fully, str) else None, who)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return Listing()
 

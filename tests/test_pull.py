@@ -198,6 +198,14 @@ def test_incremental_pull_equals_a_full_pull(client: LabelStudioClient, project_
     after_delete = pull.pull(client, title=project_title, schema=SCHEMA, root=inc)
     assert (after_delete.mode, after_delete.removed, after_delete.fetched, after_delete.tasks) == ("incremental", 1, 0, 5)
     _same_as_full(client, project_title, after_delete, tmp_path / "f2")
+    written = (after_delete.folder / store.STATE).stat()
+    unchanged = pull.pull(client, title=project_title, schema=SCHEMA, root=inc)
+    assert (unchanged.fetched, unchanged.removed, unchanged.tasks) == (0, 0, 5)
+    # Nothing changed: the state is left as it was (not copied), and the manifest still names it.
+    kept = (after_delete.folder / store.STATE).stat()
+    assert (kept.st_ino, kept.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    assert unchanged.manifest["state_sha256"] == store.state_sha256(unchanged.folder) == after_delete.manifest["state_sha256"]
+    _same_as_full(client, project_title, unchanged, tmp_path / "f3")
     assert pull.pull(client, title=project_title, schema=SCHEMA, root=inc).fetched == 0
 
 

@@ -18,12 +18,13 @@ from annotate import push
 from annotate import schema as schema_mod
 from annotate.cli import main
 from annotate.cli.team import _echo_team_status
-from annotate.errors import UnreachableError
+from annotate import status as status_mod
+from annotate.errors import DamagedStateError, ProjectError, UnreachableError
 from annotate.files import write_json, write_jsonl
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import content_hash
 from annotate.status import REJECTED, PersonStatus, ReviewStatus, TeamStatus, project_status, rejected_listing
-from annotate.store import MANIFEST, project_folder, state_sha256
+from annotate.store import FIGURES, MANIFEST, project_folder, state_sha256
 from conftest import DATA, SEEDS, SMALL_SCHEMA
 from test_cli import run
 
@@ -88,6 +89,37 @@ def test_status_counts_each_article_once_at_its_latest_version(tmp_path: Path) -
     assert pull.ready + pull.remaining + pull.nothing_kept == pull.articles
     a = pull.annotations
     assert (a.pulled, a.kept, a.repaired, a.rejected, a.cancelled) == (5, 1, 1, 2, 1)  # the outdated one is rejected
+
+
+def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting validates every task; status keeps the figures beside the pull and reads the state again only when
+    the pull, the schema or the repair setting differ, or the state file was changed since."""
+    folder = write_pull(tmp_path, TASKS)
+    first = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
+    assert (folder / FIGURES).exists()
+    read: list[Path] = []
+    counted = status_mod.read_state
+
+    def reading(at: Path, title: str | None = None) -> Any:
+        read.append(at)
+        return counted(at, title)
+
+    monkeypatch.setattr(status_mod, "read_state", reading)
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull == first and read == []
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull != first and len(read) == 1
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull is not None and len(read) == 1
+
+    write_pull(tmp_path, TASKS[:3])  # the next pull
+    again = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
+    assert again is not None and again.tasks == 3 and len(read) == 2
+    # A state edited after its pull (its manifest unchanged) is read again, and refused as every stage refuses it.
+    with (folder / "state.jsonl").open("a", encoding="utf-8") as state:
+        state.write(json.dumps(task(9, "edited")) + "\n")
+    with pytest.raises(DamagedStateError):
+        project_status(TITLE, schema=SCHEMA, root=tmp_path)
+    # Another project's pulled data is refused before anything kept is looked at.
+    with pytest.raises(ProjectError):
+        status_mod._counted_pull(folder, "another", SCHEMA, True)
 
 
 def test_status_cli_prints_counts_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,13 +6,18 @@ with the password `team add` printed), never the owner's token.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import datasets
 import pytest
 
-from annotate import adjudicate, distribute, export, pull, queues, schema, team
+from annotate import adjudicate, distribute, export, pull, queues, schema, status, store, team
+from annotate import listing as task_listing
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from test_pull import ent
@@ -112,3 +117,63 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
         now = queue_articles(client, project_title, m.user_id)
         assert set(mine[m.user_id]) <= set(now)
     assert len(queue_articles(client, project_title, late.member.user_id)) == 6  # 24 places over 4 people
+
+
+def test_team_status_after_a_pull_lists_only_what_changed_and_counts_as_one_listing_of_every_task(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pull records each task's article and authors; team status takes the unchanged tasks from there and lists
+    only those changed since the pull began (the window), and counts exactly what a listing of every task gives."""
+    run = uuid.uuid4().hex[:6]
+    added = team.add_members(client, [f"win{i}-{run}@example.org" for i in range(2)], project=project_title)
+    one, two = (team.login(client.url, n.member.email, n.password or "") for n in added)
+    ids = [n.member.user_id for n in added]
+    articles = synthetic(4)
+    distribute.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2)
+    text = articles[0].text
+    first, second = (list(queue_articles(client, project_title, u).values()) for u in ids)
+    one.create_annotation(first[0]["id"], [ent("g", "GPE", text, "الرقة"), answer()])
+    one.create_annotation(first[1]["id"], [ent("g", "GPE", text, "الرقة"), answer()])
+    two.create_annotation(second[0]["id"], [], was_cancelled=True)
+    time.sleep(1.1)  # the server's clock comes to the second (its Date header): the pull begins after these
+    pulled = tmp_path / "pulled"
+    done = pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    recorded = store.read_listing(done.folder).who
+    assert recorded[first[0]["id"]] == (first[0]["data"]["article_id"], (ids[0],))
+    assert recorded[second[0]["id"]] == (second[0]["data"]["article_id"], (ids[1],))
+    assert recorded[first[2]["id"]] == (first[2]["data"]["article_id"], ())
+    assert len(recorded) == done.tasks == 12  # the pool and two queues of 4
+
+    monkeypatch.setattr(task_listing, "WINDOW", timedelta(0))  # only what changed since the pull began
+    listed: list[tuple[bool, int]] = []  # (windowed, tasks listed) of each listing of authors
+    authors = client.list_task_authors
+
+    def counted(project_id: int, *, since: Any = None, ids: Any = None) -> Any:
+        found = authors(project_id, since=since, ids=ids)
+        listed.append((since is not None, len(found)))
+        return found
+
+    monkeypatch.setattr(client, "list_task_authors", counted)
+    two.create_annotation(second[1]["id"], [ent("g", "LOC", text, "الرقة"), answer()])
+    one.create_annotation(first[2]["id"], [], was_cancelled=True)
+    windowed = status.team_status(client, project_title, schema=SCHEMA, root=pulled)
+    assert listed == [(True, 0), (True, 1), (True, 1)]  # the pool, then each queue: its one changed task
+    listed.clear()
+    every = status.team_status(client, project_title, schema=SCHEMA, root=tmp_path / "nothing-pulled")
+    assert listed == [(False, 4), (False, 4), (False, 4)]
+
+    def live(found: status.TeamStatus) -> tuple[Any, ...]:
+        people = [(p.email, p.assigned, p.submitted, p.skipped, p.remaining, p.last_activity, p.others) for p in found.people]
+        return people, found.by_submitted, found.overlap, found.articles, found.short, found.in_pool
+
+    assert live(windowed) == live(every)
+    assert [(p.submitted, p.skipped, p.remaining) for p in windowed.people] == [(2, 1, 1), (1, 1, 2)]
+
+    # An index written before pulls recorded authors: those tasks' authors are read by id, the result the same.
+    index = done.folder / store.INDEX
+    plain = json.loads(index.read_text(encoding="utf-8"))
+    del plain["who"]
+    index.write_text(json.dumps(plain), encoding="utf-8")
+    listed.clear()
+    assert live(status.team_status(client, project_title, schema=SCHEMA, root=pulled)) == live(every)
+    assert listed == [(False, 4), (True, 0), (False, 4), (True, 1), (False, 4), (True, 1)]

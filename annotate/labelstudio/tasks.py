@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import LabelStudioError, ServerError
-from ..models import TaskRef
+from ..models import Listed, TaskRef, Who
 from . import codec
 from .http import BULK_TIMEOUT, id_chunks, Http
 
@@ -20,6 +20,18 @@ NOTHING_DONE = [
     {"filter": "filter:tasks:cancelled_annotations", "operator": "equal", "type": "Number", "value": 0},
     {"filter": "filter:tasks:draft_exists", "operator": "equal", "type": "Boolean", "value": False},
 ]
+
+
+def _updated_since(since: datetime | None) -> list[dict[str, Any]]:
+    """The data manager filter of tasks whose ``updated_at`` is ``since`` or later (none: every task)."""
+    if since is None:
+        return []
+    value = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return [{"filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime", "value": value}]
+
+
+def _listed(task: dict[str, Any]) -> Listed:
+    return task.get("updated_at"), int(task.get("total_annotations") or 0), int(task.get("cancelled_annotations") or 0)
 
 
 class Tasks(Http):
@@ -111,34 +123,42 @@ class Tasks(Http):
 
     def list_task_changes(
         self, project_id: int, on_page: Callable[[int, int], None] | None = None, since: datetime | None = None
-    ) -> dict[int, tuple[str | None, int, int]]:
+    ) -> dict[int, Listed]:
         """Every task's ``updated_at`` and annotation counts, without texts: what pull compares to know what changed.
 
         Saving or deleting an annotation (or a prediction) sets its task's
         ``updated_at``; the counts catch what a bulk action changes without it.
         ``since`` (UTC): only the tasks whose ``updated_at`` is that or later, as Label Studio filters them.
         """
-        listed: dict[int, tuple[str | None, int, int]] = {}
         fields = "id,updated_at,total_annotations,cancelled_annotations"
-        where = [] if since is None else [{
-            "filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime",
-            "value": since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        }]
-        for task in self.iter_tasks(project_id, include=fields, page_size=5000, on_page=on_page, where=where):
-            listed[int(task["id"])] = (
-                task.get("updated_at"),
-                int(task.get("total_annotations") or 0),
-                int(task.get("cancelled_annotations") or 0),
-            )
-        return listed
-
-    def task_annotators(self, project_id: int) -> dict[int, tuple[int, ...]]:
-        """Every task's annotators (user ids of its annotations' authors), without texts."""
         return {
-            int(task["id"]): tuple(sorted({int(u) for u in task.get("annotators") or [] if isinstance(u, int)}))
-            # "annotators" is computed only when all fields are asked for; ``include`` still sends just these two.
-            for task in self.iter_tasks(project_id, annotations=True, include="id,annotators", page_size=5000)
+            int(task["id"]): _listed(task)
+            for task in self.iter_tasks(project_id, include=fields, page_size=5000, on_page=on_page, where=_updated_since(since))
         }
+
+    def list_task_authors(
+        self, project_id: int, *, since: datetime | None = None, ids: Sequence[int] | None = None
+    ) -> dict[int, tuple[Listed, Who]]:
+        """``list_task_changes`` (or only the tasks ``ids``) with each task's article id and its annotations' authors.
+
+        One listing gives what team status once took three for: ``annotators`` is computed
+        only when all fields are asked for, and ``include`` still sends just these.
+        """
+        fields = "id,meta,updated_at,total_annotations,cancelled_annotations,annotators"
+        rows: dict[int, tuple[Listed, Who]] = {}
+        without_meta: list[int] = []
+        tasks = self.iter_tasks(project_id, annotations=True, include=fields, page_size=5000, ids=ids, where=_updated_since(since))
+        for task in tasks:
+            task_id, meta = int(task["id"]), task.get("meta") or {}
+            authors = tuple(sorted({int(u) for u in task.get("annotators") or [] if isinstance(u, int)}))
+            rows[task_id] = (_listed(task), (codec.task_ref(task_id, meta).article_id, authors))
+            if "article_id" not in meta:
+                without_meta.append(task_id)
+        if without_meta:  # imported some other way: the article id is in its data
+            for task in self.iter_tasks(project_id, include="id,data", ids=without_meta):
+                task_id = int(task["id"])
+                rows[task_id] = (rows[task_id][0], (codec.task_ref(task_id, task.get("data") or {}).article_id, rows[task_id][1][1]))
+        return rows
 
     def task_refs(self, project_id: int, *, after_id: int | None = None, skip: Sequence[int] = ()) -> list[TaskRef]:
         """What push needs of every task (with an id above ``after_id``, not in ``skip``): its id and the article id, version and hash.

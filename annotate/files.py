@@ -108,8 +108,15 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     write_atomic(path, write)
 
 
-def write_json(path: Path, value: Any) -> None:
-    write_atomic(path, lambda f: json.dump(value, f, ensure_ascii=False, indent=2))
+def write_json(path: Path, value: Any, *, compact: bool = False) -> None:
+    """``value`` as JSON, indented for people to read, or ``compact`` for large files only programs read.
+
+    ``json.dumps``, not ``json.dump``: only the former encodes in C, and only without indent
+    (an index of 150,000 tasks: 0.5 s instead of 5 s).
+    """
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    text = json.dumps(value, ensure_ascii=False, **layout)
+    write_atomic(path, lambda f: f.write(text))
 
 
 # Far below the 255 bytes a file name may have, leaving room for prefixes and suffixes such as ".txt".

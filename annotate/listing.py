@@ -4,8 +4,9 @@
 last pull (``index.json``, read as ``store.Listing``). Listing every task costs about two seconds
 per 10,000 tasks, so they list only the tasks whose time is at most ``WINDOW`` before the last
 listing began (by the server's clock: its Date header), put them over that listing, and check the
-whole against the project's live counts of tasks, annotations and skips (one request); a project
-that does not add up is listed whole.
+whole against the projects' live counts of tasks, annotations and skips (one request for them all); a
+project that does not add up is counted and listed once more at once, then, if it still does not,
+listed whole.
 
 Label Studio stamps a save before it commits it (a save waiting for the database is stamped when it
 started), so a save can become visible with a time older than what a listing already saw. One
@@ -21,9 +22,10 @@ authors from what the pull recorded (``Listing.who``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 from .labelstudio.client import LabelStudioClient
 from .models import Listed, Who
@@ -51,32 +53,46 @@ def since(previous: Listing, reconcile: bool = True) -> datetime | None:
     return at - WINDOW
 
 
-def listed_since(
-    client: LabelStudioClient, project_id: int, previous: Listing, since: datetime,
-    on_page: Callable[[int, int], None] | None = None,
-) -> dict[int, Listed] | None:
-    """Every task of a project as ``previous`` saw it, with those changed since ``since`` as they are now;
-    None when that does not add up to the project's live counts (a task, annotation or skip missed)."""
-    counts = client.project_counts(project_id)
-    merged = {i: v for i, v in previous.tasks.items() if previous.projects.get(i) == project_id}
-    merged.update(client.list_task_changes(project_id, since=since, on_page=on_page))
-    return merged if _adds_up(merged, counts) else None
+Row = TypeVar("Row")
 
 
-def _adds_up(listed: Mapping[int, Listed], counts: tuple[int, int, int]) -> bool:
-    return (len(listed), sum(v[1] for v in listed.values()), sum(v[2] for v in listed.values())) == counts
+def _in_part(
+    client: LabelStudioClient,
+    project_ids: Sequence[int],
+    base: Callable[[int], dict[int, Row]],
+    changed: Callable[[int], dict[int, Row]],
+    listed_of: Callable[[Row], Listed],
+) -> dict[int, dict[int, Row] | None]:
+    """Each project's tasks as the last listing saw them (``base``), with those ``changed`` since as they are now;
+    None for a project where that does not add up to its live counts (a task, annotation or skip missed).
+
+    The counts of every project come in one request, before the listings. A save that lands
+    between the two does not add up either: such a project is counted and listed once more at
+    once (what changed since is still in the window), and only then listed whole.
+    """
+    counts = client.projects_counts(project_ids)
+    found: dict[int, dict[int, Row] | None] = {}
+    for project_id in project_ids:
+        found[project_id] = None
+        for again in (False, True):
+            if again:
+                counts[project_id] = client.project_counts(project_id)
+            merged = base(project_id)
+            merged.update(changed(project_id))
+            listed = [listed_of(row) for row in merged.values()]
+            if (len(listed), sum(v[1] for v in listed), sum(v[2] for v in listed)) == counts.get(project_id):
+                found[project_id] = merged
+                break
+    return found
 
 
-def authors_since(client: LabelStudioClient, project_id: int, previous: Listing, since: datetime) -> dict[int, tuple[Listed, Who]] | None:
-    """``listed_since`` with each task's article and authors: those of unchanged tasks as the pull recorded them."""
-    counts = client.project_counts(project_id)
-    mine = [i for i, p in previous.projects.items() if p == project_id and i in previous.tasks]
-    merged = {i: (previous.tasks[i], previous.who[i]) for i in mine if i in previous.who}
-    unknown = [i for i in mine if i not in previous.who]  # recorded by a pull before they were
-    if unknown:
-        merged.update(client.list_task_authors(project_id, ids=unknown))
-    merged.update(client.list_task_authors(project_id, since=since))
-    return merged if _adds_up({i: row[0] for i, row in merged.items()}, counts) else None
+def _by_project(previous: Listing) -> dict[int, list[int]]:
+    """The tasks of ``previous``, by project."""
+    grouped: dict[int, list[int]] = {}
+    for task_id, project_id in previous.projects.items():
+        if task_id in previous.tasks:
+            grouped.setdefault(project_id, []).append(task_id)
+    return grouped
 
 
 @dataclass
@@ -95,8 +111,17 @@ def list_projects(
     """Every task of the projects (a team project's pool, queues and review), listed in part where ``since`` allows."""
     start = since(previous, reconcile)
     current = Current()
+    in_part: dict[int, dict[int, Listed] | None] = {}
+    if start is not None:
+        grouped = _by_project(previous)
+        in_part = _in_part(
+            client, project_ids,
+            lambda p: {i: previous.tasks[i] for i in grouped.get(p, ())},
+            lambda p: client.list_task_changes(p, since=start, on_page=on_page),
+            lambda row: row,
+        )
     for project_id in project_ids:
-        seen = listed_since(client, project_id, previous, start, on_page) if start is not None else None
+        seen = in_part.get(project_id)
         if seen is None:
             seen = client.list_task_changes(project_id, on_page=on_page)
         else:
@@ -110,8 +135,15 @@ def list_authors(client: LabelStudioClient, project_ids: Sequence[int], previous
     """Every task of the projects, by project, with its listing, article and authors: in part by the window, at any age
     of ``previous`` (status shows; it keeps nothing), else by one listing of every task."""
     start = since(previous, reconcile=False)
-    listed: dict[int, dict[int, tuple[Listed, Who]]] = {}
-    for project_id in project_ids:
-        seen = authors_since(client, project_id, previous, start) if start is not None else None
-        listed[project_id] = client.list_task_authors(project_id) if seen is None else seen
-    return listed
+    in_part: dict[int, dict[int, tuple[Listed, Who]] | None] = {}
+    if start is not None:
+        grouped = _by_project(previous)
+
+        def base(project_id: int) -> dict[int, tuple[Listed, Who]]:
+            mine = grouped.get(project_id, [])
+            known = {i: (previous.tasks[i], previous.who[i]) for i in mine if i in previous.who}
+            unknown = [i for i in mine if i not in previous.who]  # recorded by a pull before authors were
+            return {**known, **(client.list_task_authors(project_id, ids=unknown) if unknown else {})}
+
+        in_part = _in_part(client, project_ids, base, lambda p: client.list_task_authors(p, since=start), lambda row: row[0])
+    return {p: in_part.get(p) or client.list_task_authors(p) for p in project_ids}

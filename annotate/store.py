@@ -83,6 +83,13 @@ def read_manifest(folder: Path, title: str | None = None) -> dict[str, Any]:
     return data
 
 
+def file_identity(path: Path) -> list[int]:
+    """A file's size, times (ns) and inode: any write, cut or replacement changes one of them, and the change
+    time cannot be set back (a time put back with ``touch`` changes it)."""
+    found = path.stat()
+    return [found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino]
+
+
 def state_sha256(folder: Path) -> str:
     digest = hashlib.sha256()
     with (folder / STATE).open("rb") as f:
@@ -135,6 +142,7 @@ class Listing:
     listed_at: str | None = None  # ISO: the server's clock just before this listing began
     listed_fully_at: str | None = None  # ISO UTC: the last listing of every task (an incremental pull may list fewer)
     who: dict[int, Who] = field(default_factory=dict)  # as the pulled state holds each task (team status reads it)
+    state_file: list[int] | None = None  # the state file as the pull left it (``file_identity``)
 
 
 def read_listing(folder: Path) -> Listing:
@@ -145,8 +153,9 @@ def read_listing(folder: Path) -> Listing:
         projects = {int(t): int(p) for p, ids in (data.get("projects") or {}).items() for t in ids}
         at, fully = data.get("listed_at"), data.get("listed_fully_at")
         who = {int(k): (None if v[0] is None else str(v[0]), tuple(int(u) for u in v[1])) for k, v in (data.get("who") or {}).items()}
+        written = data.get("state_file")
         return Listing(str(data["state_sha256"]), tasks, projects, at if isinstance(at, str) else None,
-                       fully if isinstance(fully, str) else None, who)
+                       fully if isinstance(fully, str) else None, who, [int(v) for v in written] if written else None)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return Listing()
 

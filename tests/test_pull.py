@@ -199,11 +199,14 @@ def test_incremental_pull_equals_a_full_pull(client: LabelStudioClient, project_
     assert (after_delete.mode, after_delete.removed, after_delete.fetched, after_delete.tasks) == ("incremental", 1, 0, 5)
     _same_as_full(client, project_title, after_delete, tmp_path / "f2")
     written = (after_delete.folder / store.STATE).stat()
+    index = (after_delete.folder / store.INDEX).read_bytes()
     unchanged = pull.pull(client, title=project_title, schema=SCHEMA, root=inc)
     assert (unchanged.fetched, unchanged.removed, unchanged.tasks) == (0, 0, 5)
-    # Nothing changed: the state is left as it was (not copied), and the manifest still names it.
+    # Nothing changed: the state is left as it was (not copied), and the manifest still names it; so is the
+    # index, its listing time too (the window listed nothing new since it).
     kept = (after_delete.folder / store.STATE).stat()
     assert (kept.st_ino, kept.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    assert unchanged.manifest["listed_since"] is not None and (unchanged.folder / store.INDEX).read_bytes() == index
     assert unchanged.manifest["state_sha256"] == store.state_sha256(unchanged.folder) == after_delete.manifest["state_sha256"]
     _same_as_full(client, project_title, unchanged, tmp_path / "f3")
     assert pull.pull(client, title=project_title, schema=SCHEMA, root=inc).fetched == 0
@@ -299,6 +302,40 @@ def test_the_window_lists_only_recent_tasks_and_the_reconciliation_catches_a_com
     assert caught.manifest["listed_since"] is None and caught.fetched == 1
     assert '"other"' in dict(_state(caught.folder))[refs[0].id][0][1]
     _same_as_full(client, project_title, caught, tmp_path / "full2")
+
+
+def test_a_save_between_the_counts_and_the_listing_is_counted_again_not_listed_whole(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live counts of every project come first, in one request; a save landing before the window's listing
+    makes a project not add up, and it is counted and listed once more, not listed whole."""
+    report = push.push_articles(client, synthetic(4), title=project_title, schema=SCHEMA)
+    refs = client.task_refs(report.project.id)
+    text = client.get_task(refs[0].id)["data"]["text"]
+    gpe = region("g", "GPE", *span(text, "الرقة"), "الرقة")
+    client.create_annotation(refs[0].id, [gpe, answer()])
+    time.sleep(1.1)  # the server's clock comes to the second: the first pull begins after this save
+    pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    counted = client.projects_counts
+    listings: list[datetime | None] = []
+    listing = client.list_task_changes
+
+    def counts_then_a_save(project_ids: Any) -> Any:
+        found = counted(project_ids)
+        if not listings:
+            client.create_annotation(refs[1].id, [gpe, answer()])  # after the counts, before the listing
+        return found
+
+    def listed(project_id: int, on_page: Any = None, since: datetime | None = None) -> Any:
+        listings.append(since)
+        return listing(project_id, on_page=on_page, since=since)
+
+    monkeypatch.setattr(client, "projects_counts", counts_then_a_save)
+    monkeypatch.setattr(client, "list_task_changes", listed)
+    again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert again.manifest["listed_since"] is not None and again.fetched == 1
+    assert len(listings) == 2 and all(since is not None for since in listings)  # the window twice, never every task
+    _same_as_full(client, project_title, again, tmp_path / "full")
 
 
 def _edit_randomly(url: str, token: str, project_id: int, rng: random.Random, steps: int, errors: list[str]) -> None:
@@ -398,6 +435,18 @@ def test_a_damaged_state_is_never_carried_forward(
         again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
         assert again.mode == "full" and "not the state the last pull wrote" in (again.full_because or "")
         assert state.read_bytes() == whole
+
+    # A pull hashes the state again only if the file is not the one the last pull left; an edit of the same size
+    # with its modification time put back is still another file (its change time cannot be put back).
+    left = state.stat()
+    state.write_bytes(whole.replace(b'"GPE"', b'"LOC"', 1))
+    os.utime(state, ns=(left.st_atime_ns, left.st_mtime_ns))
+    assert (state.stat().st_size, state.stat().st_mtime_ns, state.stat().st_ino) == (left.st_size, left.st_mtime_ns, left.st_ino)
+    again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert again.mode == "full" and "not the state the last pull wrote" in (again.full_because or "")
+    assert state.read_bytes() == whole
+    unchanged = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert unchanged.mode == "incremental" and unchanged.fetched == 0
 
     state.write_bytes(whole[:-1])
     assert main(["pull", "--project", project_title, "--pulled", str(tmp_path), "--home", str(studio_home)]) == 0

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigRejected, ProjectError, RequestRejected
 from ..models import Project
 from .http import SETTLE_WAITS, Http
+
+
+# The fields ``Project`` is read from. Asked for by name, Label Studio counts only task_number, not its
+# seven other counts (about half a second a request at 150,000 tasks), and sends only these.
+PROJECT_FIELDS = "id,title,label_config,task_number,maximum_annotations"
 
 
 class Projects(Http):
@@ -30,7 +36,7 @@ class Projects(Http):
         projects: list[Project] = []
         page = 1
         while True:
-            params: dict[str, Any] = {"page": page, "page_size": 100}
+            params: dict[str, Any] = {"page": page, "page_size": 100, "include": PROJECT_FIELDS}
             if title:
                 params["title"] = title
             body = self._call("GET", "/api/projects/", "list projects", params=params)
@@ -72,7 +78,7 @@ class Projects(Http):
 
     def get_project(self, project_id: int) -> Project:
         path = f"/api/projects/{project_id}/"
-        return self._project(self._call("GET", path, f"read project {project_id}"), path)
+        return self._project(self._call("GET", path, f"read project {project_id}", params={"include": PROJECT_FIELDS}), path)
 
     def project_counts(self, project_id: int) -> tuple[int, int, int]:
         """A project's live counts, counted by Label Studio when asked: tasks, annotations (not skipped), skipped annotations."""
@@ -83,6 +89,27 @@ class Projects(Http):
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise self.nonsense("GET", path, {f: body.get(f) for f in fields})
         return values[0], values[1], values[2]
+
+    def projects_counts(self, project_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+        """``project_counts`` of several projects in one request (of those that exist)."""
+        fields = ("task_number", "total_annotations_number", "skipped_annotations_number")
+        counts: dict[int, tuple[int, int, int]] = {}
+        page = 1
+        while project_ids:
+            params = {"ids": ",".join(str(i) for i in project_ids), "include": ",".join(("id", *fields)), "page": page, "page_size": 100}
+            body = self._call("GET", "/api/projects/", "count the tasks of projects", params=params, expect=dict)
+            results = body.get("results")
+            if not isinstance(results, list):
+                raise self.nonsense("GET", "/api/projects/", body)
+            for project in results:
+                values = [project.get(f) for f in ("id", *fields)] if isinstance(project, dict) else [None]
+                if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                    raise self.nonsense("GET", "/api/projects/", project)
+                counts[values[0]] = (values[1], values[2], values[3])
+            if not body.get("next"):
+                break
+            page += 1
+        return counts
 
     def create_project(self, title: str, **fields: Any) -> Project:
         body = self._call("POST", "/api/projects/", f"create project {title!r}", json={"title": title, **fields})

@@ -165,8 +165,8 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
     last_listing = read_listing(folder)
     if not last_listing.tasks or "counts" not in last:
         return last, Listing(), f"{folder / INDEX} is missing or unreadable"
-    # The same file the last pull left (size, time and inode) is the state it hashed: hashing it again
-    # (0.5 s at 150,000 tasks) only for a file written since.
+    # The same file the last pull left (``file_identity``) is the state it hashed: hashed again (0.5 s at
+    # 150,000 tasks) only if written since.
     same = last_listing.state_file is not None and file_identity(folder / STATE) == last_listing.state_file
     actual = last_listing.state_sha256 if same else state_sha256(folder)
     if actual != last.get("state_sha256") or actual != last_listing.state_sha256:

@@ -1,7 +1,8 @@
 """Status: how far a project's annotation has come, from its latest pull, and whether that pull is stale.
 
 Counted from the pulled data through validate's one pass (``validate_tasks``), so an
-annotation counts as kept here exactly when ``validate`` and ``export`` keep it. The
+annotation counts as kept here exactly when ``validate`` and ``export`` keep it; counted once a
+pull and kept beside it (``store.FIGURES``). The
 server, when it answers, is asked only for its task listing (no texts), which it
 compares with what the pull recorded, as the next pull would.
 
@@ -25,7 +26,7 @@ from .files import write_json
 from .models import Counts, Schema
 from .listing import list_authors, list_projects
 from .store import (
-    EXPORTS, FIGURES, MANIFEST, STATE, Listing, latest_versions, places_of, project_folder, read_listing, read_manifest, read_state,
+    EXPORTS, FIGURES, MANIFEST, STATE, Listing, file_identity, latest_versions, places_of, project_folder, read_listing, read_manifest, read_state,
 )
 from .validate import validate_tasks
 
@@ -152,16 +153,17 @@ def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str, com
     """``compute()`` for the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the schema and ``repair``.
 
     Counting a pull means validating every task (20 s at 150,000 tasks), so it is done once a
-    pull. The key holds the state file's size and time: a state changed since its pull is read
-    again, and refused as every stage refuses it. A folder it cannot write is counted every time.
+    pull. The key holds the state file's identity (``store.file_identity``): a state changed since
+    its pull is read again, and refused as every stage refuses it. A folder it cannot write is
+    counted every time.
     """
     manifest = read_manifest(folder, title)
     try:
-        written = (folder / STATE).stat()
+        written = file_identity(folder / STATE)
     except OSError:
         return compute()  # it says what is wrong
     key = {
-        "state_sha256": manifest.get("state_sha256"), "state_bytes": written.st_size, "state_mtime_ns": written.st_mtime_ns,
+        "state_sha256": manifest.get("state_sha256"), "state_file": written,
         "schema_sha256": schema.sha256, "repair": repair, "tool_version": __version__,
     }
     try:

@@ -114,7 +114,7 @@ def run(n: int, annotators: int, overlap: int, home: Path | None, work: Path, se
         manifest = store.read_manifest(store.project_folder(title, pulled))
         assert manifest["counts"]["tasks"] == tasks and manifest["counts"]["tasks_fetched"] == 0, manifest["counts"]
         # 1% of the tasks skipped (by the owner's token: to the listing, the same as an annotator's save)
-        changed = change(client, title, tasks // 100)
+        changed = change(client, title, max(1, tasks // 100))
         measure(rows, [
             (f"{changed:,} tasks changed: status", ["status", *where, "--pulled", pulled]),
             (f"{changed:,} tasks changed: team status", ["team", "status", *where, "--pulled", pulled]),

@@ -43,6 +43,19 @@ def test_small_benchmark_run_covers_every_step(studio_home: Path, capsys: pytest
 
 
 @pytest.mark.studio
+def test_the_team_benchmark_runs_each_command_on_a_team_project(studio_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import team as team_bench
+
+    figures = tmp_path / "team.json"
+    rows = team_bench.main(["--n", "8", "--annotators", "2", "--overlap", "2", "--home", str(studio_home), "--json", str(figures)])
+    # Its own checks ran: the pull with nothing changed fetched nothing, the one after a change fetched exactly it.
+    assert [r[0] for r in rows][:3] == ["team status, nothing pulled", "first pull (--full)", "pull, nothing changed"]
+    assert len(rows) == 11 and all(seconds > 0 and peak > 0 for _, seconds, peak in rows)
+    assert [f["command"] for f in json.loads(figures.read_text(encoding="utf-8"))] == [r[0] for r in rows]
+    assert capsys.readouterr().out.count("\n| ") == 12
+
+
+@pytest.mark.studio
 def test_the_load_benchmark_counts_each_save_and_the_pull(studio_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """3 accounts × 4 saves at once while a 30-task project is pulled: every save accounted for."""
     import load

@@ -98,20 +98,21 @@ def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path
     first = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
     assert (folder / FIGURES).exists()
     read: list[Path] = []
-    counted = status_mod.read_state
+    counted = status_mod.iter_state
 
     def reading(at: Path, title: str | None = None) -> Any:
         read.append(at)
         return counted(at, title)
 
-    monkeypatch.setattr(status_mod, "read_state", reading)
+    monkeypatch.setattr(status_mod, "iter_state", reading)
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull == first and read == []
-    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull != first and len(read) == 1
-    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull is not None and len(read) == 1
+    # Counting reads the state twice (versions, then tasks).
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull != first and len(read) == 2
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull is not None and len(read) == 2
 
     write_pull(tmp_path, TASKS[:3])  # the next pull
     again = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
-    assert again is not None and again.tasks == 3 and len(read) == 2
+    assert again is not None and again.tasks == 3 and len(read) == 4
     # A state edited after its pull (its manifest unchanged) is read again, and refused as every stage refuses it.
     with (folder / "state.jsonl").open("a", encoding="utf-8") as state:
         state.write(json.dumps(task(9, "edited")) + "\n")

@@ -146,4 +146,8 @@ def list_authors(client: LabelStudioClient, project_ids: Sequence[int], previous
             return {**known, **(client.list_task_authors(project_id, ids=unknown) if unknown else {})}
 
         in_part = _in_part(client, project_ids, base, lambda p: client.list_task_authors(p, since=start), lambda row: row[0])
-    return {p: in_part.get(p) or client.list_task_authors(p) for p in project_ids}
+    listed: dict[int, dict[int, tuple[Listed, Who]]] = {}
+    for project_id in project_ids:
+        seen = in_part.get(project_id)
+        listed[project_id] = client.list_task_authors(project_id) if seen is None else seen  # an empty project adds up too
+    return listed

@@ -338,7 +338,7 @@ def team_status(
 
     parts = [pool.id, *(q.id for _, q in sorted(queues.items())), *([review_project.id] if review_project else [])]
     # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.
-    listed = list_authors(client, parts, _last_listing(folder, client.url, pool.id) if pulled else Listing())
+    listed = list_authors(client, parts, _last_listing(folder, client.url, pool.id))  # nothing pulled: nothing listed before
     people = {m.user_id: PersonStatus(m.email, m.user_id, True, None) for m in team.annotators}
     holders: dict[str, set[int]] = {}  # article -> team annotators whose queue has it
     submitted: dict[str, set[int]] = {}  # article -> everyone who submitted it

@@ -71,6 +71,8 @@ _ESCAPE_SEQUENCE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# In text decoded from UTF-8, a surrogate can only come from a JSON escape: lines without one skip the check.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,10 @@ def clean(text: str, rules: IngestRules) -> tuple[str, tuple[str, ...]]:
 
 def _drop_controls(text: str) -> tuple[str, bool]:
     """Remove terminal escape sequences whole, then every control character but newline and tab."""
+    # Every escape sequence opens with a control character (ESC, C1 CSI or OSC): a text without one
+    # has nothing to remove, and most texts have none (one scan instead of the two substitutions).
+    if _CONTROL.search(text) is None:
+        return text, False
     cleaned = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
     return cleaned, cleaned != text
 
@@ -173,22 +179,24 @@ def _bad_character(value: str) -> str | None:
 def _drop_teaser(text: str, rules: IngestRules) -> tuple[str, bool]:
     """Remove a line near the top that ends in an ellipsis and whose words open a later line."""
     lines = text.split("\n")
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
-    nonblank = [i for i, line in enumerate(lines) if line.strip()][: rules.teaser_lines]
-    for i in nonblank:
-        match = _ELLIPSIS.search(lines[i])
-        if not match:
-            continue
-        teaser = _SPACE.sub(" ", lines[i][: match.start()]).strip()
-        if len(teaser) < rules.teaser_min_chars:
-            continue
-        for later in starts[i + 1 :]:
-            # The lead may be split over paragraphs where the teaser runs on: compare words, not bytes.
-            window = _SPACE.sub(" ", text[later : later + 2 * len(teaser) + 16]).strip()
-            if window.startswith(teaser):
-                return text[: starts[i]] + text[starts[i] + len(lines[i]) + 1 :], True
+    start = 0  # where line i starts in text
+    seen = 0  # nonblank lines looked at; only the first teaser_lines can be a teaser
+    for i, line in enumerate(lines):
+        if seen == rules.teaser_lines:
+            break
+        if line.strip():
+            seen += 1
+            match = _ELLIPSIS.search(line)
+            teaser = _SPACE.sub(" ", line[: match.start()]).strip() if match else ""
+            if match and len(teaser) >= rules.teaser_min_chars:
+                later = start + len(line) + 1
+                for following in lines[i + 1 :]:
+                    # The lead may be split over paragraphs where the teaser runs on: compare words, not bytes.
+                    window = _SPACE.sub(" ", text[later : later + 2 * len(teaser) + 16]).strip()
+                    if window.startswith(teaser):
+                        return text[:start] + text[start + len(line) + 1 :], True
+                    later += len(following) + 1
+        start += len(line) + 1
     return text, False
 
 
@@ -316,13 +324,14 @@ def _jsonl_article(where: str, line: str, rules: IngestRules) -> Article:
     if not isinstance(record, dict):
         raise IngestError(f"{where}: each line must be a JSON object with at least \"text\".")
     values: dict[str, str | None] = {}
+    escaped = _SURROGATE_ESCAPE.search(line) is not None
     for key in JSONL_FIELDS:
         value = record.get(key)
         if (value is not None and not isinstance(value, (str, int))) or isinstance(value, bool):
             raise IngestError(f"{where}: field \"{key}\" must be text, not {type(value).__name__}.")
         values[key] = None if value is None else str(value)
         # A "\\ud800" escape decodes to a lone surrogate, which cannot be hashed, sent or saved.
-        surrogate = _SURROGATE.search(values[key] or "")
+        surrogate = _SURROGATE.search(values[key] or "") if escaped else None
         if surrogate:
             raise IngestError(
                 f"{where}: field \"{key}\" has an unpaired surrogate \\u{ord(surrogate.group()):04x}"

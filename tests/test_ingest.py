@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotate import ingest
 from annotate.cli import main
@@ -342,3 +345,35 @@ def test_a_jsonl_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + line.encode("utf-8") + b"\n")
     (article,) = ingest.read_articles([path])
     assert (article.id, article.title) == ("b1", "عنوان")
+
+
+def _teaser_as_specified(text: str, rules: ingest.IngestRules) -> str:
+    """The teaser rule read literally: of the first ``teaser_lines`` nonblank lines, the first that ends in an
+    ellipsis, has at least ``teaser_min_chars`` before it, and whose words open some later line (words compared
+    across line breaks) goes."""
+    lines = text.split("\n")
+    starts = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
+    for i in [i for i, line in enumerate(lines) if line.strip()][: rules.teaser_lines]:
+        match = re.search(r"(\.\.\.|…)\s*$", lines[i])
+        teaser = " ".join(lines[i][: match.start()].split()) if match else ""
+        if match and len(teaser) >= rules.teaser_min_chars:
+            if any(" ".join(text[s : s + 2 * len(teaser) + 16].split()).startswith(teaser) for s in starts[i + 1 :]):
+                return "\n".join(lines[:i] + lines[i + 1 :])
+    return text
+
+
+_LINE_WORDS = st.sampled_from(["قال", "المتحدث", "إن", "القوات", "...", "…", " ", "", "\x1b[31m", "\x85", "\u200f"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.lists(_LINE_WORDS, max_size=6).map(" ".join), max_size=8).map("\n".join),
+    st.integers(0, 4),
+    st.integers(0, 12),
+)
+def test_the_cleaning_shortcuts_change_nothing(text: str, teaser_lines: int, min_chars: int) -> None:
+    """Cleaning skips the work where nothing can change (a text without a control character, lines past the
+    teaser's reach): it must remove exactly what the rules say."""
+    rules = ingest.IngestRules(teaser_lines=teaser_lines, teaser_min_chars=min_chars)
+    assert ingest._drop_controls(text)[0] == ingest._CONTROL.sub("", ingest._ESCAPE_SEQUENCE.sub("", text))
+    assert ingest._drop_teaser(text, rules)[0] == _teaser_as_specified(text, rules)

@@ -200,8 +200,11 @@ class AgreementReport:
 class AgreementBuilder:
     """Agreement figures accumulated article by article (nothing per token is kept)."""
 
-    def __init__(self, lowest: int = 10) -> None:
+    def __init__(self, lowest: int = 10, *, spans_only: bool = False) -> None:
+        """``spans_only``: the span scores alone (overall, per label, per pair); no token tags, so no kappa or alpha
+        (``team status`` reads the pairs' F1, and tagging every text's tokens would be most of its time)."""
         self.lowest = lowest
+        self.spans_only = spans_only
         self.annotators: set[Any] = set()
         self.articles = 0
         self.scores: dict[str, Score] = defaultdict(Score)
@@ -218,7 +221,7 @@ class AgreementBuilder:
             return
         self.articles += 1
         self.annotators.update(a.annotator for a in article.annotations)
-        tags = token_tags(article.text, article.annotations)
+        tags = [] if self.spans_only else token_tags(article.text, article.annotations)
         for unit in zip(*tags):
             _add_unit(self.coincidence, unit)
         article_score = Score()
@@ -240,7 +243,8 @@ class AgreementBuilder:
                 theirs = [m for m in entity_keys(b) if m[0] == label]
                 self.per_label_exact[label].add(_exact(mine, theirs))
                 self.per_label_overlap[label].add(_overlapping(mine, theirs))
-            self.pair_tags[pair].update(zip(tags[i], tags[j]))
+            if tags:
+                self.pair_tags[pair].update(zip(tags[i], tags[j]))
         f1 = article_score.f1
         self.article_f1.append((article.article_id, 1.0 if math.isnan(f1) else f1))  # nothing to disagree on
 

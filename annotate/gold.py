@@ -20,7 +20,7 @@ from .errors import ConflictingCopiesError
 from .models import DEFAULT_THRESHOLD, Annotation, Counts, Argument, EntityMention, EventMention, Schema
 from .labelstudio import codec
 from .store import Latest, Mention, Places, iter_state, latest_versions, places_of, project_folder, read_manifest
-from .validate import check_tasks, copy_problems
+from .validate import TaskVerdicts, check_tasks, copy_problems
 
 MAJORITY_ID = -1  # the id of a merged annotation (it exists in no Label Studio)
 
@@ -83,13 +83,25 @@ def iter_articles(
     of all of them read together, when the last of them has been read; copies
     with different texts stop here with an error, as no gold can be chosen.
     """
+    refuse_conflicting_copies(latest)
+    yield from group_verdicts(check_tasks(tasks, schema, latest, repair=repair, places=places), totals, places)
+
+
+def refuse_conflicting_copies(latest: dict[str, Latest]) -> None:
+    """Raise ``ConflictingCopiesError`` if tasks hold one article version with different texts: no gold can be chosen."""
     conflicting = [p for p in copy_problems(latest) if p.severity == "error"]
     if conflicting:
         listing = "\n".join(f"  {p.message}" for p in conflicting[:10])
         more = f"\n  ... and {len(conflicting) - 10} more" if len(conflicting) > 10 else ""
         raise ConflictingCopiesError(f"{len(conflicting)} article(s) are held by tasks with different texts:\n{listing}{more}")
+
+
+def group_verdicts(
+    tasks: Iterable[TaskVerdicts], totals: Counts | None = None, places: Places = Places()
+) -> Iterator[tuple[dict[str, Any], ArticleAnnotations]]:
+    """``iter_articles`` over tasks validate's pass already checked (``check_tasks``), for a caller that reads the pass too."""
     pending: dict[str, tuple[dict[str, Any], list[Annotation], int]] = {}  # article -> first task, kept so far, tasks read
-    for checked in check_tasks(tasks, schema, latest, repair=repair, places=places):
+    for checked in tasks:
         kept = []
         in_review = places.review is not None and checked.task.get("project") == places.review
         for verdict in checked.verdicts:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,11 +28,15 @@ from .listing import list_authors, list_projects
 from .store import (
     EXPORTS, FIGURES, MANIFEST, STATE, Listing, file_identity, latest_versions, places_of, iter_state, project_folder, read_listing, read_manifest,
 )
-from .validate import check_tasks, copy_problems, roster_problems
+from .agreement import AgreementBuilder, AgreementReport
+from .gold import group_verdicts, refuse_conflicting_copies
+from .validate import TaskVerdicts, check_tasks, copy_problems, roster_problems
 
 if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect instead
     from .labelstudio.client import LabelStudioClient
 
+# What ``FIGURES`` holds; another number makes earlier files count again (2: agreement by user id, not pseudonym).
+FIGURES_FORMAT = 2
 REJECTED = Path("validated") / "rejected.jsonl"  # where validate.write_report puts them, in the project's folder
 
 
@@ -82,9 +86,12 @@ class ProjectStatus:
         return plain
 
 
-def _pull_counts(folder: Path, title: str, schema: Schema, repair: bool) -> PullCounts:
-    """The counts of the latest pull in ``folder``: validate's pass (``check_tasks``), streamed over the state read
-    twice (versions, then tasks), as ``validate_tasks`` counts but without holding every task (1.6 GiB at 150,000)."""
+def _pull_figures(folder: Path, title: str, schema: Schema, repair: bool, agreement: bool) -> dict[str, Any]:
+    """What status and team status keep of the latest pull in ``folder``, from one streamed pass of validate
+    (``check_tasks`` over the state read twice: versions, then tasks), as ``validate_tasks`` counts but without
+    holding every task (1.6 GiB at 150,000): ``"pull"``, the counts (``PullCounts``), and, if ``agreement``,
+    ``"agreement"``, each user's mean entity F1 with the others and the articles compared (``_by_user``), or
+    None where copies of an article conflict (asked for, it then refuses as the agreement stage does)."""
     manifest = read_manifest(folder, title)
     places = places_of(manifest)
     latest = latest_versions(iter_state(folder, title))
@@ -94,20 +101,38 @@ def _pull_counts(folder: Path, title: str, schema: Schema, repair: bool) -> Pull
     kept_any: set[str] = set()
     total = Counts()
     tasks = 0
-    for checked in check_tasks(iter_state(folder, title), schema, latest, repair=repair, places=places):
-        tasks += 1
-        for verdict in checked.verdicts:
-            total.add(verdict.status)
-            on_latest = verdict.task_id in current
-            if on_latest:
-                annotated.add(verdict.article_id)
-            if verdict.annotation is not None:
-                kept_any.add(verdict.article_id)
+
+    def counted(checked: Iterable[TaskVerdicts]) -> Iterator[TaskVerdicts]:
+        nonlocal tasks
+        for task in checked:
+            tasks += 1
+            for verdict in task.verdicts:
+                total.add(verdict.status)
+                on_latest = verdict.task_id in current
                 if on_latest:
-                    kept_latest.add(verdict.article_id)
+                    annotated.add(verdict.article_id)
+                if verdict.annotation is not None:
+                    kept_any.add(verdict.article_id)
+                    if on_latest:
+                        kept_latest.add(verdict.article_id)
+            yield task
+
     problems = copy_problems(latest) + roster_problems(places)  # the article problems validate reports
     blocked = {p.article_id for p in problems if p.severity == "error" and p.article_id}
-    return PullCounts(
+    checked = counted(check_tasks(iter_state(folder, title), schema, latest, repair=repair, places=places))
+    figures: dict[str, Any] = {}
+    if not agreement or any(p.severity == "error" for p in copy_problems(latest)):
+        for _ in checked:  # counted all the same
+            pass
+        if agreement:
+            figures["agreement"] = None
+    else:
+        # The same articles and votes as the agreement stage (``gold.iter_articles``), read off the same pass.
+        builder = AgreementBuilder(spans_only=True)
+        for _, grouped in group_verdicts(checked, places=places):
+            builder.add(grouped)
+        figures["agreement"] = _by_user(builder.report())
+    figures["pull"] = asdict(PullCounts(
         pulled_at=manifest.get("pulled_at"),
         tasks=tasks,
         articles=len(latest),
@@ -117,7 +142,25 @@ def _pull_counts(folder: Path, title: str, schema: Schema, repair: bool) -> Pull
         nothing_kept=len(annotated - kept_latest),
         blocked=len(blocked),
         annotations=total,
-    )
+    ))
+    return figures
+
+
+def _by_user(report: AgreementReport) -> dict[str, list[Any]]:
+    """Per user id (a JSON key): the mean entity F1 (exact) of their annotator pairs, and the articles compared."""
+    scores: dict[str, list[float]] = {}
+    compared: dict[str, int] = {}
+    for pair, figures in report.pairs.items():
+        f1 = figures["entities_exact"].f1
+        for user in pair:
+            name = str(user)
+            compared[name] = compared.get(name, 0) + int(figures["articles"])
+            if not math.isnan(f1):
+                scores.setdefault(name, []).append(f1)
+    return {
+        name: [round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None, n]
+        for name, n in compared.items()
+    }
 
 
 def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioClient]) -> ServerCounts:
@@ -158,22 +201,25 @@ def _pulled(folder: Path) -> bool:
     return (folder / STATE).exists() or (folder / MANIFEST).exists()
 
 
-def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` for the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the schema and ``repair``.
+def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str) -> Any:
+    """``kind`` of ``_pull_figures`` for the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the
+    schema and ``repair``.
 
-    Counting a pull means validating every task (20 s at 150,000 tasks), so it is done once a
-    pull. The key holds the state file's identity (``store.file_identity``): a state changed since
-    its pull is read again, and refused as every stage refuses it. A folder it cannot write is
-    counted every time.
+    Counting a pull means validating every task (20 s at 150,000 tasks), so it is done once a pull;
+    agreement, first asked for by ``team status``, comes from the same pass as the counts (``status``
+    alone does not compute it). The key holds the state file's identity (``store.file_identity``): a
+    state changed since its pull is read again, and refused as every stage refuses it. A folder it
+    cannot write is counted every time.
     """
     manifest = read_manifest(folder, title)
     try:
         written = file_identity(folder / STATE)
     except OSError:
-        return compute()  # it says what is wrong
+        return _pull_figures(folder, title, schema, repair, kind == "agreement")[kind]  # it says what is wrong
     key = {
         "state_sha256": manifest.get("state_sha256"), "state_file": written,
         "schema_sha256": schema.sha256, "repair": repair, "tool_version": __version__,
+        "figures": FIGURES_FORMAT,
     }
     try:
         kept = json.loads((folder / FIGURES).read_text(encoding="utf-8"))
@@ -182,7 +228,7 @@ def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str, com
     if not isinstance(kept, dict) or kept.get("key") != key:
         kept = {"key": key}
     if kind not in kept:
-        kept[kind] = compute()
+        kept.update(_pull_figures(folder, title, schema, repair, kind == "agreement"))
         try:
             write_json(folder / FIGURES, kept)
         except AnnotateError:
@@ -191,7 +237,7 @@ def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str, com
 
 
 def _counted_pull(folder: Path, title: str, schema: Schema, repair: bool) -> PullCounts:
-    plain = dict(_kept(folder, title, schema, repair, "pull", lambda: asdict(_pull_counts(folder, title, schema, repair))))
+    plain = dict(_kept(folder, title, schema, repair, "pull"))
     return PullCounts(**{**plain, "annotations": Counts(**plain["annotations"])})
 
 
@@ -288,31 +334,14 @@ class TeamStatus:
 
 def _agreement(title: str, schema: Schema, root: Path, repair: bool) -> Callable[[int], tuple[float | None, int]]:
     """Per user id: the mean entity F1 (exact) of their annotator pairs in the latest pull, and the articles compared."""
-    from .adjudicate import project_agreement
-    from .annotators import Pseudonyms
-
     folder = project_folder(title, root)
-
-    def by_pseudonym() -> dict[str, list[Any]]:
-        report = project_agreement(title, schema=schema, root=root, repair=repair)  # it saves the pseudonyms' key first
-        scores: dict[str, list[float]] = {}
-        compared: dict[str, int] = {}
-        for pair, figures in report.pairs.items():  # keyed by pseudonyms
-            f1 = figures["entities_exact"].f1
-            for name in pair:
-                compared[name] = compared.get(name, 0) + int(figures["articles"])
-                if not math.isnan(f1):
-                    scores.setdefault(name, []).append(f1)
-        return {
-            name: [round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None, n]
-            for name, n in compared.items()
-        }
-
-    figures = _kept(folder, title, schema, repair, "agreement", by_pseudonym)
-    pseudonyms = Pseudonyms(folder)
+    figures = _kept(folder, title, schema, repair, "agreement")
+    if figures is None:  # copies of an article conflict: refused as the agreement stage refuses it
+        refuse_conflicting_copies(latest_versions(iter_state(folder, title)))
+        figures = {}
 
     def of(user_id: int) -> tuple[float | None, int]:
-        mean, compared = figures.get(pseudonyms(user_id), (None, 0))
+        mean, compared = figures.get(str(user_id), (None, 0))
         return mean, int(compared)
 
     return of

@@ -19,7 +19,7 @@ from annotate import schema as schema_mod
 from annotate.cli import main
 from annotate.cli.team import _echo_team_status
 from annotate import status as status_mod
-from annotate.errors import DamagedStateError, ProjectError, UnreachableError
+from annotate.errors import ConflictingCopiesError, DamagedStateError, ProjectError, UnreachableError
 from annotate.files import write_json, write_jsonl
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import content_hash
@@ -123,6 +123,49 @@ def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path
         status_mod._counted_pull(folder, "another", SCHEMA, True)
 
 
+def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Team status asks for a pull's agreement and its counts: both come from one pass of validate, kept for status
+    too; status alone computes no agreement. The figures per person are those of `annotate agreement`."""
+    from annotate import adjudicate
+    from annotate.annotators import Pseudonyms
+
+    by = {3: "القاهرة", 4: "القاهرة", 5: "وزير"}  # users 3 and 4 agree, 5 marks another span
+    tasks = [
+        task(1, "a", *(annotation(10 + u, piece, completed_by=u) for u, piece in by.items())),
+        task(2, "b", annotation(20, completed_by=3), annotation(21, completed_by=4)),
+        *TASKS[2:],
+    ]
+    folder = write_pull(tmp_path, tasks)
+    checked: list[int] = []
+    validating = status_mod.check_tasks
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        checked.append(1)
+        return validating(*args, **kwargs)
+
+    from annotate import gold
+
+    monkeypatch.setattr(status_mod, "check_tasks", counting)
+    monkeypatch.setattr(gold, "check_tasks", counting)  # the agreement stage's pass
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull is not None and checked == [1]
+    assert "agreement" not in json.loads((folder / FIGURES).read_text(encoding="utf-8"))
+    write_pull(tmp_path, tasks[::-1])  # the next pull, as team status meets it
+    of = status_mod._agreement(TITLE, SCHEMA, tmp_path, True)
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull is not None
+    assert checked == [1, 1]  # one pass for both figures of the new pull
+
+    report = adjudicate.project_agreement(TITLE, schema=SCHEMA, root=tmp_path)
+    name = Pseudonyms(folder)
+    for user in by:
+        pairs = [f["entities_exact"].f1 for pair, f in report.pairs.items() if name(user) in pair]
+        compared = sum(int(f["articles"]) for pair, f in report.pairs.items() if name(user) in pair)
+        assert of(user) == (round(sum(pairs) / len(pairs), 6), compared)
+    assert of(3) == (0.5, 3) and of(5) == (0.0, 2)  # 3 and 4 agree on both articles, neither with 5
+    assert of(99) == (None, 0)
+
+
 def test_status_cli_prints_counts_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_pull(tmp_path, TASKS)
     no_studio = tmp_path / "no-studio"
@@ -164,6 +207,11 @@ def test_an_article_in_two_tasks_with_different_texts_is_not_ready(tmp_path: Pat
     write_pull(tmp_path, [*TASKS, other])
     pull = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
     assert pull is not None and pull.blocked == 1 and pull.ready == 1
+    # Team status's agreement refuses them as the agreement stage does, each time it is asked.
+    for _ in range(2):
+        with pytest.raises(ConflictingCopiesError, match="1 article"):
+            status_mod._agreement(TITLE, SCHEMA, tmp_path, True)
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull == pull
 
 
 def test_team_status_prints_a_line_a_person_the_coverage_and_the_review(capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,9 +35,12 @@ def test_synthetic_articles_are_valid_and_carry_the_hazards() -> None:
 
 @pytest.mark.studio
 def test_small_benchmark_run_covers_every_step(studio_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = bench.main(["--n", "20", "--memory", "10,30", "--home", str(studio_home)])
+    rows = bench.main(["--n", "20", "--memory", "10,30", "--home", str(studio_home), "--rounds", "2"])
     assert [r.step.split(" ")[0] for r in rows] == ["push", "push", "pull", "incremental", "validate", "peak"]
     assert all(r.ours > 0 and r.floor > 0 for r in rows)
+    # Push, re-push and export in two rounds each: their medians, and the median of the two ratios.
+    assert [len(r.ratios) for r in rows] == [2, 2, 0, 0, 2, 0] and "(median of 2)" in rows[0].step
+    assert all(min(r.ratios) <= r.ratio <= max(r.ratios) for r in rows if r.ratios)
     out = capsys.readouterr().out
     assert out.count("\n| ") == 7 and "machine:" in out
 

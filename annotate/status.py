@@ -121,7 +121,7 @@ def _pull_figures(folder: Path, title: str, schema: Schema, repair: bool, agreem
     blocked = {p.article_id for p in problems if p.severity == "error" and p.article_id}
     checked = counted(check_tasks(iter_state(folder, title), schema, latest, repair=repair, places=places))
     figures: dict[str, Any] = {}
-    if not agreement or any(p.severity == "error" for p in copy_problems(latest)):
+    if not agreement or blocked:  # blocked: copies of an article conflict
         for _ in checked:  # counted all the same
             pass
         if agreement:

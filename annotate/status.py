@@ -201,7 +201,9 @@ def _pulled(folder: Path) -> bool:
     return (folder / STATE).exists() or (folder / MANIFEST).exists()
 
 
-def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str) -> Any:
+def _kept(
+    folder: Path, title: str, schema: Schema, repair: bool, kind: str, on_count: Callable[[int | None], None] | None = None
+) -> Any:
     """``kind`` of ``_pull_figures`` for the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the
     schema and ``repair``.
 
@@ -209,7 +211,7 @@ def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str) -> 
     agreement, first asked for by ``team status``, comes from the same pass as the counts (``status``
     alone does not compute it). The key holds the state file's identity (``store.file_identity``): a
     state changed since its pull is read again, and refused as every stage refuses it. A folder it
-    cannot write is counted every time.
+    cannot write is counted every time. ``on_count`` is told the pull's tasks before they are counted.
     """
     manifest = read_manifest(folder, title)
     try:
@@ -228,6 +230,9 @@ def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str) -> 
     if not isinstance(kept, dict) or kept.get("key") != key:
         kept = {"key": key}
     if kind not in kept:
+        if on_count is not None:
+            tasks = (manifest.get("counts") or {}).get("tasks")
+            on_count(tasks if isinstance(tasks, int) else None)
         kept.update(_pull_figures(folder, title, schema, repair, kind == "agreement"))
         try:
             write_json(folder / FIGURES, kept)
@@ -236,8 +241,10 @@ def _kept(folder: Path, title: str, schema: Schema, repair: bool, kind: str) -> 
     return kept[kind]
 
 
-def _counted_pull(folder: Path, title: str, schema: Schema, repair: bool) -> PullCounts:
-    plain = dict(_kept(folder, title, schema, repair, "pull"))
+def _counted_pull(
+    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int | None], None] | None = None
+) -> PullCounts:
+    plain = dict(_kept(folder, title, schema, repair, "pull", on_count))
     return PullCounts(**{**plain, "annotations": Counts(**plain["annotations"])})
 
 
@@ -248,16 +255,18 @@ def project_status(
     root: Path = EXPORTS,
     repair: bool = True,
     connect: Callable[[], LabelStudioClient] | None = None,
+    on_count: Callable[[int | None], None] | None = None,
 ) -> ProjectStatus:
     """The project's counts from its latest pull in ``root``, and, given ``connect``, the server's now.
 
     Nothing pulled yet is a status, not an error; pulled data that is damaged or another
-    project's is refused as every stage refuses it.
+    project's is refused as every stage refuses it. ``on_count``: told the number of tasks when a pull
+    is about to be counted (once a pull: it takes a while on a large one).
     """
     folder = project_folder(title, root)
     pull = None
     if _pulled(folder):
-        pull = _counted_pull(folder, title, schema, repair)
+        pull = _counted_pull(folder, title, schema, repair, on_count)
     server = _server_counts(title, folder, connect) if connect is not None else None
     return ProjectStatus(title, folder, pull, server)
 
@@ -332,10 +341,12 @@ class TeamStatus:
         return plain
 
 
-def _agreement(title: str, schema: Schema, root: Path, repair: bool) -> Callable[[int], tuple[float | None, int]]:
+def _agreement(
+    title: str, schema: Schema, root: Path, repair: bool, on_count: Callable[[int | None], None] | None = None
+) -> Callable[[int], tuple[float | None, int]]:
     """Per user id: the mean entity F1 (exact) of their annotator pairs in the latest pull, and the articles compared."""
     folder = project_folder(title, root)
-    figures = _kept(folder, title, schema, repair, "agreement")
+    figures = _kept(folder, title, schema, repair, "agreement", on_count)
     if figures is None:  # copies of an article conflict: refused as the agreement stage refuses it
         refuse_conflicting_copies(latest_versions(iter_state(folder, title)))
         figures = {}
@@ -348,12 +359,13 @@ def _agreement(title: str, schema: Schema, root: Path, repair: bool) -> Callable
 
 
 def team_status(
-    client: LabelStudioClient, title: str, *, schema: Schema, root: Path = EXPORTS, repair: bool = True
+    client: LabelStudioClient, title: str, *, schema: Schema, root: Path = EXPORTS, repair: bool = True,
+    on_count: Callable[[int | None], None] | None = None,
 ) -> TeamStatus:
     """Each annotator's queue as Label Studio holds it now, the articles' coverage, the review; agreement from the latest pull.
 
     Live counts come from the task listings (no texts). Queues of people removed from the
-    roster are shown too: what they submitted still counts.
+    roster are shown too: what they submitted still counts. ``on_count`` as for ``project_status``.
     """
     from .team import project_url, read_team, team_projects
 
@@ -363,7 +375,7 @@ def team_status(
     queues, review_project = team_projects(client, title)
     folder = project_folder(title, root)
     pulled = _pulled(folder)
-    agreement = _agreement(title, schema, root, repair) if pulled else (lambda user_id: (None, 0))
+    agreement = _agreement(title, schema, root, repair, on_count) if pulled else (lambda user_id: (None, 0))
 
     parts = [pool.id, *(q.id for _, q in sorted(queues.items())), *([review_project.id] if review_project else [])]
     # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.

@@ -167,10 +167,14 @@ def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(
 
 
 def test_status_cli_prints_counts_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_pull(tmp_path, TASKS)
+    folder = write_pull(tmp_path, TASKS)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    write_json(folder / MANIFEST, {**manifest, "counts": {"tasks": len(TASKS)}})  # as a pull records them
     no_studio = tmp_path / "no-studio"
     assert main(cli("status", "--home", str(no_studio), pulled=tmp_path)) == 0
-    out = capsys.readouterr().out
+    out, said = capsys.readouterr()
+    # The first status after a pull says it is counting it (a while on a large one); the next reads what it kept.
+    assert said.count("Counting the latest pull (7 task(s)): once a pull") == 1 and "Counting" not in out
     assert f"pulled data in {project_folder(TITLE, tmp_path)}" in out
     lines = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("  ") and "nothing kept" not in line}
     assert lines == {"articles": "6", "labelled": "2", "ready": "2", "remaining": "2", "rejected": "2"}
@@ -178,7 +182,9 @@ def test_status_cli_prints_counts_and_json(tmp_path: Path, capsys: pytest.Captur
     assert f"{no_studio} has no embedded studio yet" in out  # the server could not be asked, and why
 
     assert main(cli("status", "--json", "--home", str(no_studio), pulled=tmp_path)) == 0
-    data = json.loads(capsys.readouterr().out)
+    out, said = capsys.readouterr()
+    data = json.loads(out)
+    assert "Counting" not in said
     assert data["pull"]["ready"] == 2 and data["pull"]["annotations"]["rejected"] == 2
     assert data["folder"] == str(project_folder(TITLE, tmp_path)) and data["stale"] is None
     assert data["server"]["tasks"] is None and "no embedded studio" in data["server"]["error"]

@@ -42,6 +42,7 @@ class Owner:
         done = main([*args, "--project", self.title, "--home", str(self.home)])
         out = self.capsys.readouterr()
         assert done == code, (args, out.out, out.err)
+        self.err = out.err
         return out.out if code == 0 else out.err
 
     def json(self, *args: str) -> Any:
@@ -144,6 +145,7 @@ def test_a_team_from_the_command_line_add_push_status_review_remove_rebalance(
     assert before_pull[a]["agreement"] is None and before_pull[a]["compared"] == 0  # nothing pulled yet
     owner("pull", "--pulled", str(owner.pulled))
     status = owner.status()
+    assert owner.err.count("Counting the latest pull (") == 1  # once a pull: the figures are kept
     now = people(status)
     assert set(now) == {a, b, c}  # the reviewer has no queue
     counts = {email: [now[email][k] for k in ("assigned", "submitted", "skipped", "remaining")] for email in now}
@@ -161,6 +163,7 @@ def test_a_team_from_the_command_line_add_push_status_review_remove_rebalance(
     # The disagreement goes to the reviewer; the status follows their decision live.
     pushed = owner("adjudicate", "--push", "--pulled", str(owner.pulled))
     assert owner.status()["review"] | {"url": None} == {"reviewers": [r], "tasks": 1, "decided": 0, "open": 1, "url": None, "by_others": 0}
+    assert "Counting" not in owner.err
     review = client.find_project(queues.review_title(project_title))
     assert review is not None
     # It says where reviewers go and what they do, the same as the review project's instructions: no star.

@@ -142,6 +142,12 @@ def _stages() -> Iterator[StageProgress]:
         yield update
 
 
+def _counting(tasks: int | None) -> None:
+    """Said on stderr before status or team status validates a pull (once a pull), so that the wait is not a mystery."""
+    size = f" ({tasks:,} task(s))" if tasks is not None else ""
+    echo(f"Counting the latest pull{size}: once a pull, kept for the next status.", err=True)
+
+
 def _project(project: str | None, schema: Path | None) -> tuple[str, Schema]:
     """The project title and its loaded schema: the options, else the environment, else annotate.toml, else defaults."""
     chosen = settings_mod.resolve(project, schema)

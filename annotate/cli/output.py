@@ -27,6 +27,7 @@ from .common import (
     ThresholdOpt,
     _project,
     _command,
+    _counting,
 )
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
@@ -175,6 +176,7 @@ def status(
 
     title, loaded = _project(project, schema)
     found = status_mod.project_status(
-        title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, connect=lambda: studio_mod.connect(home)
+        title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, connect=lambda: studio_mod.connect(home),
+        on_count=_counting,
     )
     _echo_status(found, as_json)

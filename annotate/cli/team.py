@@ -23,6 +23,7 @@ from .common import (
     NoRepairOpt,
     _project,
     _command,
+    _counting,
 )
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
@@ -233,5 +234,7 @@ def team_status(
 
     title, loaded = _project(project, schema)
     with studio_mod.connect(home) as client:
-        found = status_mod.team_status(client, title, schema=loaded, root=pulled_root(pulled), repair=not no_repair)
+        found = status_mod.team_status(
+            client, title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, on_count=_counting
+        )
     _echo_team_status(found, as_json)

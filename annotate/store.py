@@ -42,8 +42,6 @@ MODELS = "models"
 MODEL_INFO = "model.json"
 SUGGESTIONS = "suggestions"
 
-# What Label Studio lists of a task without its text: enough to know it changed.
-
 
 def pulled_root(path: Path | None = None, start: Path | None = None) -> Path:
     """The folder of pulled data, absolute: ``path`` (``--pulled``), else ``exports/`` in the project root, else ``./exports``.

@@ -157,7 +157,8 @@ class Tasks(Http):
         if without_meta:  # imported some other way: the article id is in its data
             for task in self.iter_tasks(project_id, include="id,data", ids=without_meta):
                 task_id = int(task["id"])
-                rows[task_id] = (rows[task_id][0], (codec.task_ref(task_id, task.get("data") or {}).article_id, rows[task_id][1][1]))
+                listed, (_, authors) = rows[task_id]
+                rows[task_id] = (listed, (codec.task_ref(task_id, task.get("data") or {}).article_id, authors))
         return rows
 
     def task_refs(self, project_id: int, *, after_id: int | None = None, skip: Sequence[int] = ()) -> list[TaskRef]:

@@ -200,6 +200,10 @@ def test_tasks_imported_without_meta_are_still_recognised(client: LabelStudioCli
     client.import_tasks(report.project.id, [{"data": codec.task_data(articles[1])}])  # by hand: no meta
     again = push.push_articles(client, articles, title=project_title, schema=s)
     assert again.imported == ["art-0002"] and again.unchanged == 2
+    # Team status's listing reads the article of such a task from its data as well.
+    listed = client.list_task_authors(report.project.id)
+    assert sorted(who[0] for _, who in listed.values()) == ["art-0000", "art-0001", "art-0002"]
+    assert all(who[1] == () and seen[1:] == (0, 0) for seen, who in listed.values())
 
 
 def test_cached_task_index_is_verified_against_the_server(

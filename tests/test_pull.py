@@ -25,7 +25,7 @@ from annotate.cli import main
 from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AnnotateError, DamagedStateError, ProjectError, ServerError
-from annotate.models import ExportConfig
+from annotate.models import ExportConfig, TaskRef
 from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS
 from proxy import BreakingProxy, NonsenseProxy
@@ -339,11 +339,17 @@ def test_a_save_between_the_counts_and_the_listing_is_counted_again_not_listed_w
 
 
 def _edit_randomly(url: str, token: str, project_id: int, rng: random.Random, steps: int, errors: list[str]) -> None:
-    """One annotator at work: create, change and delete annotations, now and then delete or add a task."""
+    """One annotator at work: create, change and delete annotations, now and then delete or add a task.
+
+    Like an annotator's data manager, the task list is read again only when it is known to have
+    changed (a task this annotator deleted or added, or one found gone): the server's time goes to
+    the edits and the pulls under test.
+    """
     with LabelStudioClient(url, token, retries=1) as c:
+        refs: list[TaskRef] = []
         for step in range(steps):
             try:
-                refs = c.task_refs(project_id)
+                refs = refs or c.task_refs(project_id)
                 task = c.get_task(rng.choice(refs).id)
                 text = task["data"]["text"]
                 piece = rng.choice(["الرقة", "التحالف الدولي", "الطائرات"])
@@ -358,11 +364,14 @@ def _edit_randomly(url: str, token: str, project_id: int, rng: random.Random, st
                     c.delete_annotation(rng.choice(mine)["id"])
                 elif roll < 0.97 and len(refs) > 5:
                     c.delete_task(task["id"])
+                    refs = []
                 else:
                     extra = synthetic(1, prefix=f"late-{rng.randrange(10**9)}")[0]
                     c.import_tasks(project_id, [codec.task(extra)])
+                    refs = []
             except AnnotateError as exc:  # an edit that lost a race (a task deleted meanwhile) is an annotator's problem
                 errors.append(f"step {step}: {exc.message}")
+                refs = []
 
 
 def test_incremental_pulls_under_concurrent_edits_equal_a_full_pull(

@@ -39,9 +39,10 @@ postgresql:
 test: install-test browser-deps postgresql
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=15
 
-# The offline tests only (no Label Studio, no browser, no PostgreSQL): the quick loop while editing.
+# The quick loop while editing: the offline tests (no Label Studio, no browser, no PostgreSQL) but the
+# slow ones (a model trained, fresh interpreters, benchmark runs), which `make test` runs with the rest.
 check: install-test
-	$(BIN)/python -m pytest -q -n 2 -m "not studio and not browser"
+	$(BIN)/python -m pytest -q -n 2 -m "not studio and not browser and not slow"
 
 clean:
 	-$(BIN)/annotate studio stop

@@ -46,7 +46,7 @@ POSTGRESQL_GROUP = "postgresql"
 POSTGRESQL_TESTS = ("tests/test_studio_postgres.py::", "tests/test_browser.py::")  # the latter: its [production] ones
 # Rough cost of a test, by what it runs, to hand out the heaviest groups first (in collection order,
 # given --no-loadscope-reorder): then the offline tests fill the end.
-WEIGHT = {"browser": 15.0, "studio": 4.0}
+WEIGHT = {"browser": 15.0, "studio": 4.0, "slow": 2.0}
 
 
 def group_of(nodeid: str) -> str:

@@ -11,7 +11,6 @@ import datasets
 import krippendorff
 import numpy as np
 import pytest
-from sklearn.metrics import cohen_kappa_score
 
 from annotate import adjudicate, export, pull, push, schema, store
 from annotate.agreement import token_tags
@@ -21,6 +20,7 @@ from annotate.cli import main
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
 from conftest import DATA
+from test_agreement import cohen_kappa_score
 from test_pull import ent, tasks_by_article
 from test_validate import answer, rel
 

@@ -81,6 +81,7 @@ def test_the_load_benchmark_names_each_kind_of_failure() -> None:
     assert load._why(ServerError("The connection to Label Studio at u failed during POST /api")) == "dropped"
 
 
+@pytest.mark.slow
 def test_the_formats_benchmark_exports_each_format_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
     import formats
 
@@ -90,6 +91,7 @@ def test_the_formats_benchmark_exports_each_format_asked_for(capsys: pytest.Capt
     assert "| conll |" in table and "| wojood |" in table and "| hf |" not in table
 
 
+@pytest.mark.slow
 def test_the_model_benchmark_trains_through_the_cli_and_scores_on_names_never_seen(capsys: pytest.CaptureFixture[str]) -> None:
     import model as model_bench
 

@@ -222,6 +222,7 @@ def test_agreement_with_nothing_to_compare_says_so(capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == "No article was labelled by two or more annotators yet.\n"
 
 
+@pytest.mark.slow
 def test_startup_benchmark_runs_and_reports_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     """A correctness check of benchmarks/startup.py (nothing is timed here)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -235,6 +236,7 @@ def test_startup_benchmark_runs_and_reports_both_commands(capsys: pytest.Capture
     assert out.count("\n| ") == 3 and "annotate.cli" in out
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_2_on_the_oldest_typer_pyproject_allows(tmp_path: Path) -> None:
     """typer moves under us (0.29 vendors click): the CLI must also work on the oldest release we allow.
 

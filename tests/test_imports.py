@@ -6,6 +6,8 @@ import ast
 import os
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "annotate"
 
 
@@ -90,6 +92,7 @@ def test_the_cycle_finder_finds_one() -> None:
 DJANGO_SETTINGS = {"annotate.labelstudio.guard_settings", "annotate.labelstudio.studio_settings"}
 
 
+@pytest.mark.slow
 def test_every_module_imports_in_a_fresh_interpreter(tmp_path: Path) -> None:
     import subprocess
     import sys

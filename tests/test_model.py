@@ -77,6 +77,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, train_mod.T
     return root, train_mod.train(TITLE, root=root), names
 
 
+@pytest.mark.slow
 def test_the_taggers_find_names_never_seen_in_training_by_their_context(
     trained: tuple[Path, train_mod.TrainReport, dict[str, list[str]]],
 ) -> None:
@@ -102,6 +103,7 @@ def test_the_taggers_find_names_never_seen_in_training_by_their_context(
     assert (found, right) == (entities["all"]["found"], round(entities["all"]["recall"] * entities["all"]["gold"]))
 
 
+@pytest.mark.slow
 def test_a_model_is_saved_with_its_version_pull_figures_and_time_and_the_next_is_a_new_version(
     trained: tuple[Path, train_mod.TrainReport, dict[str, list[str]]], tmp_path: Path
 ) -> None:
@@ -126,6 +128,7 @@ def test_a_model_is_saved_with_its_version_pull_figures_and_time_and_the_next_is
     assert sorted(p.name for p in second.folder.parent.iterdir()) == [".train.lock", "crf-1", "crf-2"]
 
 
+@pytest.mark.slow
 def test_train_without_gold_or_without_a_pull_says_what_to_do(tmp_path: Path) -> None:
     """As a user meets it: a process, its exit status and message."""
     done = run("model", "train", "--project", TITLE, "--pulled", str(tmp_path))
@@ -164,6 +167,7 @@ def test_each_suggested_and_submitted_mention_has_exactly_one_outcome() -> None:
     }
 
 
+@pytest.mark.slow
 def test_the_dataset_says_how_each_mention_came_and_the_card_gives_the_share_and_the_baseline(
     trained: tuple[Path, train_mod.TrainReport, dict[str, list[str]]], tmp_path: Path
 ) -> None:
@@ -264,6 +268,7 @@ def test_the_report_compares_time_and_agreement_with_the_control_slice_and_names
     assert anchored["annotator"] == name(1) and anchored["accepted_share"] == 1.0
 
 
+@pytest.mark.slow
 def test_a_damaged_model_or_suggestion_record_is_named_with_what_to_do(
     trained: tuple[Path, train_mod.TrainReport, dict[str, list[str]]], tmp_path: Path
 ) -> None:

@@ -281,11 +281,15 @@ def _up_to_date(
     return list(current.values())
 
 
-def _parts(client: LabelStudioClient, title: str) -> list[Project]:
-    """The queue and review projects of a team project (none for a project one person labels)."""
-    found = {p.title: p for p in client.list_projects(title=title)}
+def _now_with_parts(client: LabelStudioClient, title: str, project: Project) -> tuple[Project, list[Project]]:
+    """The project as it is now, and the queue and review projects of a team project (none for a project one
+    person labels): one listing of the projects whose title holds ``title``, which has them all."""
+    listed = client.list_projects(title=title)
+    found = {p.title: p for p in listed}
     queues, review = parts(title, found)
-    return [found[t] for _, t in sorted(queues.items())] + ([found[review]] if review else [])
+    # Renamed since it was found: read by its id, as the pull goes on with the project it began with.
+    current = next((p for p in listed if p.id == project.id), None) or client.get_project(project.id)
+    return current, [found[t] for _, t in sorted(queues.items())] + ([found[review]] if review else [])
 
 
 def _roster_annotations(client: LabelStudioClient, title: str) -> int:
@@ -325,10 +329,10 @@ def _pull(
     index = previous.tasks
     server = client.server_info()
     owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
-    current = client.get_project(project.id)
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
     # A team project has parts: a queue a annotator and a review project, all read as one.
-    projects = [project, *_parts(client, title)]
+    current, team_parts = _now_with_parts(client, title, project)
+    projects = [project, *team_parts]
     now_listed = listing.list_projects(
         client, [p.id for p in projects], previous, lambda done, total: progress("listing", done, total)
     )

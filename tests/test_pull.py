@@ -173,6 +173,31 @@ def _same_as_full(client: LabelStudioClient, title: str, incremental: pull.PullR
     assert (incremental.tasks, incremental.annotations, incremental.cancelled) == (full.tasks, full.annotations, full.cancelled)
 
 
+def test_a_pull_with_nothing_changed_reads_the_project_from_its_listing_by_title(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request of a pull is a round trip the server serves while annotators save: the listing by title that
+    gives a team project's parts (made once the pull has its folder) gives the project as it is now too; it was
+    also read by id. Nothing else is asked twice: the other listing by title finds the project, before that."""
+    push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
+    pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    asked: list[tuple[str, str, str]] = []
+    send = type(client)._send
+
+    def counted(self: LabelStudioClient, method: str, path: str, **kwargs: Any) -> Any:
+        asked.append((method, path, json.dumps(kwargs.get("params"), sort_keys=True, default=str)))
+        return send(self, method, path, **kwargs)
+
+    monkeypatch.setattr(type(client), "_send", counted)
+    again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert again.mode == "incremental" and again.fetched == 0
+    by_title = [a for a in asked if a[1] == "/api/projects/" and project_title in a[2]]
+    assert len(by_title) == 2 and by_title[0] == by_title[1]
+    rest = [a for a in asked if a not in by_title]
+    assert len(rest) == len(set(rest)), sorted(a for a in rest if rest.count(a) > 1)
+    assert not [a for a in asked if a[1].rstrip("/") == f"/api/projects/{again.manifest['project_id']}"]
+
+
 def test_incremental_pull_equals_a_full_pull(client: LabelStudioClient, project_title: str, tmp_path: Path) -> None:
     report = push.push_articles(client, synthetic(6), title=project_title, schema=SCHEMA)
     refs = client.task_refs(report.project.id)

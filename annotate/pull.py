@@ -42,8 +42,8 @@ from .labelstudio.client import LabelStudioClient
 from .errors import DamagedStateError, NotFoundError, ProjectError, ServerError, UnreachableError
 from .files import AtomicFile, exclusive, remove_leftovers, write_json, write_jsonl
 from .models import Project, Schema
-from .queues import parts, roster_title
-from .team import read_team
+from .queues import parts
+from .team import read_team_counted
 from .store import (
     EXPORTS,
     FIGURES,
@@ -281,20 +281,14 @@ def _up_to_date(
     return list(current.values())
 
 
-def _now_with_parts(client: LabelStudioClient, title: str, project: Project) -> tuple[Project, list[Project]]:
+def _now_with_parts(client: LabelStudioClient, title: str, project: Project, listed: list[Project]) -> tuple[Project, list[Project]]:
     """The project as it is now, and the queue and review projects of a team project (none for a project one
-    person labels): one listing of the projects whose title holds ``title``, which has them all."""
-    listed = client.list_projects(title=title)
+    person labels), from ``listed``: the projects whose title holds ``title``, which has them all."""
     found = {p.title: p for p in listed}
     queues, review = parts(title, found)
     # Renamed since it was found: read by its id, as the pull goes on with the project it began with.
     current = next((p for p in listed if p.id == project.id), None) or client.get_project(project.id)
     return current, [found[t] for _, t in sorted(queues.items())] + ([found[review]] if review else [])
-
-
-def _roster_annotations(client: LabelStudioClient, title: str) -> int:
-    """How many annotations were made in the team's roster (listed, not fetched: there should be none)."""
-    return sum(total for roster in client.projects_titled(roster_title(title)) for _, total, _ in client.list_task_changes(roster.id).values())
 
 
 def pull(
@@ -331,7 +325,8 @@ def _pull(
     owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
     # A team project has parts: a queue a annotator and a review project, all read as one.
-    current, team_parts = _now_with_parts(client, title, project)
+    listed_projects = client.list_projects(title=title)  # the project now, and a team's parts and roster: their titles hold it
+    current, team_parts = _now_with_parts(client, title, project, listed_projects)
     projects = [project, *team_parts]
     now_listed = listing.list_projects(
         client, [p.id for p in projects], previous, lambda done, total: progress("listing", done, total)
@@ -377,6 +372,7 @@ def _pull(
         who = {i: w for i, w in previous.who.items() if i in new_index}  # unchanged tasks: as the last pull had them
         who.update((int(t["id"]), _who(t)) for t in fetched if int(t["id"]) in new_index)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        team_now, roster_annotations = read_team_counted(client, title, listed_projects) if len(projects) > 1 else (None, 0)
         state_hash, lines = (last["state_sha256"], last["counts"]["tasks"]) if kept else (out.digest.hexdigest(), out.lines)
         manifest = {
             "tool_version": __version__,
@@ -387,9 +383,9 @@ def _pull(
             "parts": {str(p.id): p.title for p in projects[1:]},  # queues and review of a team project
             # Where each person's annotations belong (store.Places): who reviews, who owns the pool, and
             # what was made in the roster, which holds no articles.
-            "reviewers": sorted(m.user_id for m in read_team(client, title).reviewers) if len(projects) > 1 else [],
+            "reviewers": sorted(m.user_id for m in team_now.reviewers) if team_now else [],
             "owner_id": owner,
-            "roster_annotations": _roster_annotations(client, title) if len(projects) > 1 else 0,
+            "roster_annotations": roster_annotations,
             "label_config_sha256": schema_mod.config_hash(current.label_config),
             "schema_name": schema.name,
             "schema_sha256": schema.sha256,

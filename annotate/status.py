@@ -172,8 +172,8 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
             from .team import team_projects
 
             # Like with like: the pull listed the pool and every part of a team project (queues, review).
-            project = client.project_titled(title)
-            queues, review = team_projects(client, title)
+            project, found = client.project_listed(title)
+            queues, review = team_projects(client, title, found)
             parts = [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]
             previous = _last_listing(folder, client.url, project.id)
             # As pull lists them (listing.WINDOW), at any age of the last full listing: status keeps nothing.
@@ -369,10 +369,10 @@ def team_status(
     """
     from .team import project_url, read_team, team_projects
 
-    pool = client.project_titled(title)
-    team = read_team(client, title)
+    pool, found = client.project_listed(title)  # the pool, and the queues, review and roster: their titles hold it
+    team = read_team(client, title, found)
     emails = {int(u["id"]): str(u.get("email") or "") or None for u in client.list_users() if isinstance(u.get("id"), int)}
-    queues, review_project = team_projects(client, title)
+    queues, review_project = team_projects(client, title, found)
     folder = project_folder(title, root)
     pulled = _pulled(folder)
     agreement = _agreement(title, schema, root, repair, on_count) if pulled else (lambda user_id: (None, 0))

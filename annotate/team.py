@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,16 +133,20 @@ class PendingLogins:
 class _Roster:
     """The roster project's tasks by email: what ``read_team`` returns, and where ``save`` writes."""
 
-    def __init__(self, client: LabelStudioClient, title: str) -> None:
+    def __init__(self, client: LabelStudioClient, title: str, listed: Sequence[Project] | None = None) -> None:
+        """``listed``: the projects whose title holds ``title``, listed already (the roster's title holds it too)."""
         self.client = client
         self.title = roster_title(title)
-        projects = sorted(client.projects_titled(self.title), key=lambda p: p.id)
+        found = client.list_projects(title=self.title) if listed is None else listed
+        projects = sorted((p for p in found if p.title == self.title), key=lambda p: p.id)
         # Two roster projects only come from two first `team add`s at once: the oldest is kept, both are read.
         self.project_id: int | None = projects[0].id if projects else None
         self.entries: dict[str, tuple[int, Member]] = {}
         self.tasks: dict[str, list[int]] = {}  # every entry of an email, to forget them all
+        self.annotations = 0  # made in the roster, which holds no articles: there should be none
         for project in projects:
-            for task in client.iter_tasks(project.id, include="id,data"):
+            for task in client.iter_tasks(project.id, include="id,data,total_annotations"):
+                self.annotations += int(task.get("total_annotations") or 0)
                 member = _member(task, self.title)
                 self.tasks.setdefault(member.email, []).append(int(task["id"]))
                 known = self.entries.get(member.email)
@@ -194,9 +198,18 @@ def _member(task: dict[str, Any], roster: str) -> Member:
     return Member(email=email.strip().lower(), user_id=user_id, reviewer=reviewer)
 
 
-def read_team(client: LabelStudioClient, title: str) -> Team:
-    """The team of the project titled ``title`` as stored in Label Studio (reviewers first); empty when nobody was added."""
-    return _Roster(client, title).team()
+def read_team(client: LabelStudioClient, title: str, listed: Sequence[Project] | None = None) -> Team:
+    """The team of the project titled ``title`` as stored in Label Studio (reviewers first); empty when nobody was added.
+
+    ``listed``: the projects whose title holds ``title`` (``client.list_projects(title=title)``), if listed already.
+    """
+    return _Roster(client, title, listed).team()
+
+
+def read_team_counted(client: LabelStudioClient, title: str, listed: Sequence[Project] | None = None) -> tuple[Team, int]:
+    """``read_team``, and how many annotations were made in the roster (listed with it, not fetched: there should be none)."""
+    roster = _Roster(client, title, listed)
+    return roster.team(), roster.annotations
 
 
 def save_member(client: LabelStudioClient, title: str, member: Member) -> None:
@@ -320,10 +333,15 @@ def project_url(url: str, project_id: int) -> str:
     return f"{url}/projects/{project_id}/data"
 
 
-def team_projects(client: LabelStudioClient, title: str) -> tuple[dict[int, Project], Project | None]:
-    """The queue projects of ``title`` by user id, and its review project (of two with one title, the oldest)."""
+def team_projects(
+    client: LabelStudioClient, title: str, listed: Sequence[Project] | None = None
+) -> tuple[dict[int, Project], Project | None]:
+    """The queue projects of ``title`` by user id, and its review project (of two with one title, the oldest).
+
+    ``listed``: as for ``read_team``.
+    """
     found: dict[str, Project] = {}
-    for project in sorted(client.list_projects(title=title), key=lambda p: -p.id):
+    for project in sorted(client.list_projects(title=title) if listed is None else listed, key=lambda p: -p.id):
         found[project.title] = project  # the lowest id is written last, so it wins
     queues, review = parts(title, found)
     return {user_id: found[queue] for user_id, queue in queues.items()}, (found[review] if review else None)

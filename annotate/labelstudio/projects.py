@@ -58,10 +58,15 @@ class Projects(Http):
         Two are first looked at again a few times: pushes that created a project at the
         same moment delete all but one of them within a round trip (push's ``resolve_title``).
         """
+        return self._find_listed(title)[0]
+
+    def _find_listed(self, title: str) -> tuple[Project | None, list[Project]]:
+        """``find_project``, and the listing it was found in: every project whose title holds ``title``."""
         for wait in (*SETTLE_WAITS, None):
-            matches = self.projects_titled(title)
+            listed = self.list_projects(title=title)
+            matches = [p for p in listed if p.title == title]
             if len(matches) <= 1:
-                return matches[0] if matches else None
+                return (matches[0] if matches else None), listed
             if wait is not None:
                 time.sleep(wait)
         ids = ", ".join(str(p.id) for p in sorted(matches, key=lambda p: p.id))
@@ -71,10 +76,15 @@ class Projects(Http):
 
     def project_titled(self, title: str) -> Project:
         """``find_project`` for a project that must exist (pull, adjudicate)."""
-        project = self.find_project(title)
+        return self.project_listed(title)[0]
+
+    def project_listed(self, title: str) -> tuple[Project, list[Project]]:
+        """``project_titled``, and every project the same listing found: those whose title holds ``title`` (a team
+        project's queues, review and roster among them), for the caller that needs them too."""
+        project, listed = self._find_listed(title)
         if project is None:
             raise ProjectError(f"Label Studio has no project titled {title!r}.", "Check --project, or push articles first.")
-        return project
+        return project, listed
 
     def get_project(self, project_id: int) -> Project:
         path = f"/api/projects/{project_id}/"

@@ -44,6 +44,9 @@ SMALL_SCHEMA = SCHEMAS / "entities_small.yaml"
 # longer lets a plugin change: pytest-xdist issue 1386.)
 POSTGRESQL_GROUP = "postgresql"
 POSTGRESQL_TESTS = ("tests/test_studio_postgres.py::", "tests/test_browser.py::")  # the latter: its [production] ones
+# The tests of the studio without the guard (``plain_studio_home``), in one group: one worker boots that studio.
+PLAIN_GROUP = "plain-studio"
+PLAIN_TESTS = ("tests/test_guard.py::test_without_the_guard_an_annotator_reaches_everything", "tests/test_misplaced.py::")
 # Rough cost of a test, by what it runs, to hand out the heaviest groups first (in collection order,
 # given --no-loadscope-reorder): then the offline tests fill the end.
 WEIGHT = {"browser": 15.0, "studio": 4.0, "slow": 2.0}
@@ -52,6 +55,8 @@ WEIGHT = {"browser": 15.0, "studio": 4.0, "slow": 2.0}
 def group_of(nodeid: str) -> str:
     if nodeid.startswith(POSTGRESQL_TESTS[0]) or (nodeid.startswith(POSTGRESQL_TESTS[1]) and nodeid.endswith("[production]")):
         return POSTGRESQL_GROUP
+    if nodeid.startswith(PLAIN_TESTS):
+        return PLAIN_GROUP
     return nodeid.split("::")[0]
 
 

@@ -324,7 +324,7 @@ def _pull(
     server = client.server_info()
     owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
     # Listed before anything is fetched: whatever changes after this shows up in the next pull.
-    # A team project has parts: a queue a annotator and a review project, all read as one.
+    # A team project has parts: a queue per annotator and a review project, all read as one.
     listed_projects = client.list_projects(title=title)  # the project now, and a team's parts and roster: their titles hold it
     current, team_parts = _now_with_parts(client, title, project, listed_projects)
     projects = [project, *team_parts]

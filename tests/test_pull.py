@@ -173,6 +173,19 @@ def _same_as_full(client: LabelStudioClient, title: str, incremental: pull.PullR
     assert (incremental.tasks, incremental.annotations, incremental.cancelled) == (full.tasks, full.annotations, full.cancelled)
 
 
+def requests_sent(client: LabelStudioClient, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Every request the client sends from now on, as (method, path, its query as JSON), in the list returned."""
+    sent: list[tuple[str, str, str]] = []
+    send = type(client)._send
+
+    def recorded(self: LabelStudioClient, method: str, path: str, **kwargs: Any) -> Any:
+        sent.append((method, path, json.dumps(kwargs.get("params"), sort_keys=True, default=str)))
+        return send(self, method, path, **kwargs)
+
+    monkeypatch.setattr(type(client), "_send", recorded)
+    return sent
+
+
 def test_a_pull_with_nothing_changed_reads_the_project_from_its_listing_by_title(
     client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,14 +194,7 @@ def test_a_pull_with_nothing_changed_reads_the_project_from_its_listing_by_title
     also read by id. Nothing else is asked twice: the other listing by title finds the project, before that."""
     push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
     pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
-    asked: list[tuple[str, str, str]] = []
-    send = type(client)._send
-
-    def counted(self: LabelStudioClient, method: str, path: str, **kwargs: Any) -> Any:
-        asked.append((method, path, json.dumps(kwargs.get("params"), sort_keys=True, default=str)))
-        return send(self, method, path, **kwargs)
-
-    monkeypatch.setattr(type(client), "_send", counted)
+    asked = requests_sent(client, monkeypatch)
     again = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
     assert again.mode == "incremental" and again.fetched == 0
     by_title = [a for a in asked if a[1] == "/api/projects/" and project_title in a[2]]

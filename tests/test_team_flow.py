@@ -20,7 +20,7 @@ from annotate import adjudicate, distribute, export, pull, queues, schema, statu
 from annotate import listing as task_listing
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import ExportConfig
-from test_pull import ent
+from test_pull import ent, requests_sent
 from test_push import synthetic
 from test_validate import answer
 
@@ -181,17 +181,10 @@ def test_team_status_after_a_pull_lists_only_what_changed_and_counts_as_one_list
     # The pool, its queues, review and roster come from one listing by title (pull lists once more, after
     # waiting for its folder), and the roster's tasks are read once: its people and annotations together.
     [roster] = client.projects_titled(queues.roster_title(project_title))
-    asked: list[tuple[str, str]] = []
-    send = type(client)._send
-
-    def recorded(self: LabelStudioClient, method: str, path: str, **kwargs: Any) -> Any:
-        asked.append((path, json.dumps(kwargs.get("params"), sort_keys=True, default=str)))
-        return send(self, method, path, **kwargs)
-
-    monkeypatch.setattr(type(client), "_send", recorded)
+    asked = requests_sent(client, monkeypatch)
     for command, by_title in ((lambda: status.team_status(client, project_title, schema=SCHEMA, root=pulled), 1),
                               (lambda: pull.pull(client, title=project_title, schema=SCHEMA, root=pulled), 2)):
         asked.clear()
         command()
-        assert len([a for a in asked if a[0] == "/api/projects/" and '"title":' in a[1]]) == by_title, asked
-        assert len([a for a in asked if a[0] == "/api/tasks/" and f'"project": {roster.id},' in a[1]]) == 1, asked
+        assert len([a for a in asked if a[1] == "/api/projects/" and '"title":' in a[2]]) == by_title, asked
+        assert len([a for a in asked if a[1] == "/api/tasks/" and f'"project": {roster.id},' in a[2]]) == 1, asked

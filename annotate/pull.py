@@ -46,6 +46,7 @@ from .queues import parts
 from .team import read_team_counted
 from .store import (
     EXPORTS,
+    ARTICLE_FIGURES,
     FIGURES,
     INDEX,
     MANIFEST,
@@ -311,7 +312,7 @@ def pull(
     with exclusive(folder / LOCK, lambda: progress("waiting for another pull into this folder", 0, 0)):
         # Temporary files of a pull that was killed: the state (often large), its index and manifest,
         # the key, status's figures, and those in the snapshots of each pull.
-        remove_leftovers(folder, (STATE, INDEX, MANIFEST, MAPPING, FIGURES))
+        remove_leftovers(folder, (STATE, INDEX, MANIFEST, MAPPING, FIGURES, ARTICLE_FIGURES))
         remove_leftovers(folder / SNAPSHOTS, ())
         return _pull(client, project, title, schema, folder, full, progress)
 

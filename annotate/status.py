@@ -2,8 +2,8 @@
 
 Counted from the pulled data through validate's one pass (``check_tasks``, streamed), so an
 annotation counts as kept here exactly when ``validate`` and ``export`` keep it; counted once a
-pull and kept beside it (``store.FIGURES``). The
-server, when it answers, is asked only for its task listing (no texts), which it
+pull and kept beside it (``store.FIGURES``), validating only the articles that changed since the
+last count (``figures``). The server, when it answers, is asked only for its task listing (no texts), which it
 compares with what the pull recorded, as the next pull would.
 
 ``team_status`` is the team's view (``annotate team status``): each annotator's queue as
@@ -14,8 +14,7 @@ latest pull, each person's agreement with the others and what is ready for expor
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,33 +25,18 @@ from .files import write_json
 from .models import Counts, Schema
 from .listing import list_authors, list_projects
 from .store import (
-    EXPORTS, FIGURES, MANIFEST, STATE, Listing, file_identity, latest_versions, places_of, iter_state, project_folder, read_listing, read_manifest,
+    EXPORTS, FIGURES, MANIFEST, STATE, Listing, file_identity, latest_versions, iter_state, project_folder, read_listing, read_manifest,
 )
-from .agreement import AgreementBuilder, AgreementReport
-from .gold import group_verdicts, refuse_conflicting_copies
-from .validate import TaskVerdicts, check_tasks, copy_problems, roster_problems
+from .figures import PullCounts, pull_figures
+from .gold import refuse_conflicting_copies
 
 if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect instead
     from .labelstudio.client import LabelStudioClient
 
-# What ``FIGURES`` holds; another number makes earlier files count again (2: agreement by user id, not pseudonym).
-FIGURES_FORMAT = 2
+# What ``FIGURES`` holds; another number makes earlier files count again (2: agreement by user id, not pseudonym;
+# 3: agreement always counted with the rest).
+FIGURES_FORMAT = 3
 REJECTED = Path("validated") / "rejected.jsonl"  # where validate.write_report puts them, in the project's folder
-
-
-@dataclass
-class PullCounts:
-    """What the latest pull holds, article by article (each article counted once, at its latest version)."""
-
-    pulled_at: str | None
-    tasks: int
-    articles: int
-    labelled: int  # articles with at least one kept annotation
-    ready: int  # articles whose latest version has a kept annotation, export not stopped for them
-    remaining: int  # articles whose latest version has no annotation yet
-    nothing_kept: int  # annotated, but every annotation of the latest version rejected or skipped
-    blocked: int  # articles held by tasks with different texts: export stops until one is deleted
-    annotations: Counts = field(default_factory=Counts)
 
 
 @dataclass
@@ -84,83 +68,6 @@ class ProjectStatus:
         plain["folder"] = str(self.folder)
         plain["stale"] = self.stale
         return plain
-
-
-def _pull_figures(folder: Path, title: str, schema: Schema, repair: bool, agreement: bool) -> dict[str, Any]:
-    """What status and team status keep of the latest pull in ``folder``, from one streamed pass of validate
-    (``check_tasks`` over the state read twice: versions, then tasks), as ``validate_tasks`` counts but without
-    holding every task (1.6 GiB at 150,000): ``"pull"``, the counts (``PullCounts``), and, if ``agreement``,
-    ``"agreement"``, each user's mean entity F1 with the others and the articles compared (``_by_user``), or
-    None where copies of an article conflict (asked for, it then refuses as the agreement stage does)."""
-    manifest = read_manifest(folder, title)
-    places = places_of(manifest)
-    latest = latest_versions(iter_state(folder, title))
-    current = {task_id for info in latest.values() for task_id in info.task_ids}
-    annotated: set[str] = set()  # latest version has an annotation (any outcome)
-    kept_latest: set[str] = set()
-    kept_any: set[str] = set()
-    total = Counts()
-    tasks = 0
-
-    def counted(checked: Iterable[TaskVerdicts]) -> Iterator[TaskVerdicts]:
-        nonlocal tasks
-        for task in checked:
-            tasks += 1
-            for verdict in task.verdicts:
-                total.add(verdict.status)
-                on_latest = verdict.task_id in current
-                if on_latest:
-                    annotated.add(verdict.article_id)
-                if verdict.annotation is not None:
-                    kept_any.add(verdict.article_id)
-                    if on_latest:
-                        kept_latest.add(verdict.article_id)
-            yield task
-
-    problems = copy_problems(latest) + roster_problems(places)  # the article problems validate reports
-    blocked = {p.article_id for p in problems if p.severity == "error" and p.article_id}
-    checked = counted(check_tasks(iter_state(folder, title), schema, latest, repair=repair, places=places))
-    figures: dict[str, Any] = {}
-    if not agreement or blocked:  # blocked: copies of an article conflict
-        for _ in checked:  # counted all the same
-            pass
-        if agreement:
-            figures["agreement"] = None
-    else:
-        # The same articles and votes as the agreement stage (``gold.iter_articles``), read off the same pass.
-        builder = AgreementBuilder(spans_only=True)
-        for _, grouped in group_verdicts(checked, places=places):
-            builder.add(grouped)
-        figures["agreement"] = _by_user(builder.report())
-    figures["pull"] = asdict(PullCounts(
-        pulled_at=manifest.get("pulled_at"),
-        tasks=tasks,
-        articles=len(latest),
-        labelled=len(kept_any),
-        ready=len(kept_latest - blocked),
-        remaining=len(set(latest) - annotated),
-        nothing_kept=len(annotated - kept_latest),
-        blocked=len(blocked),
-        annotations=total,
-    ))
-    return figures
-
-
-def _by_user(report: AgreementReport) -> dict[str, list[Any]]:
-    """Per user id (a JSON key): the mean entity F1 (exact) of their annotator pairs, and the articles compared."""
-    scores: dict[str, list[float]] = {}
-    compared: dict[str, int] = {}
-    for pair, figures in report.pairs.items():
-        f1 = figures["entities_exact"].f1
-        for user in pair:
-            name = str(user)
-            compared[name] = compared.get(name, 0) + int(figures["articles"])
-            if not math.isnan(f1):
-                scores.setdefault(name, []).append(f1)
-    return {
-        name: [round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None, n]
-        for name, n in compared.items()
-    }
 
 
 def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioClient]) -> ServerCounts:
@@ -202,22 +109,22 @@ def _pulled(folder: Path) -> bool:
 
 
 def _kept(
-    folder: Path, title: str, schema: Schema, repair: bool, kind: str, on_count: Callable[[int | None], None] | None = None
+    folder: Path, title: str, schema: Schema, repair: bool, kind: str, on_count: Callable[[int, int], None] | None = None
 ) -> Any:
-    """``kind`` of ``_pull_figures`` for the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the
-    schema and ``repair``.
+    """``kind`` (``"pull"`` or ``"agreement"``) of ``figures.pull_figures`` for the latest pull in ``folder``, kept in
+    ``FIGURES`` under a key of that pull, the schema and ``repair``.
 
-    Counting a pull means validating every task (20 s at 150,000 tasks), so it is done once a pull;
-    agreement, first asked for by ``team status``, comes from the same pass as the counts (``status``
-    alone does not compute it). The key holds the state file's identity (``store.file_identity``): a
-    state changed since its pull is read again, and refused as every stage refuses it. A folder it
-    cannot write is counted every time. ``on_count`` is told the pull's tasks before they are counted.
+    Counting a pull means validating the tasks no count has validated before (``figures``), so it is
+    done once a pull, for both kinds at once (``status`` and ``team status`` share it). The key holds
+    the state file's identity (``store.file_identity``): a state changed since its pull is read again,
+    and refused as every stage refuses it. A folder it cannot write is counted every time.
+    ``on_count(tasks, of)`` is told how many tasks are validated before they are.
     """
     manifest = read_manifest(folder, title)
     try:
         written = file_identity(folder / STATE)
     except OSError:
-        return _pull_figures(folder, title, schema, repair, kind == "agreement")[kind]  # it says what is wrong
+        return pull_figures(folder, title, schema, repair)[kind]  # it says what is wrong
     key = {
         "state_sha256": manifest.get("state_sha256"), "state_file": written,
         "schema_sha256": schema.sha256, "repair": repair, "tool_version": __version__,
@@ -227,13 +134,8 @@ def _kept(
         kept = json.loads((folder / FIGURES).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         kept = None
-    if not isinstance(kept, dict) or kept.get("key") != key:
-        kept = {"key": key}
-    if kind not in kept:
-        if on_count is not None:
-            tasks = (manifest.get("counts") or {}).get("tasks")
-            on_count(tasks if isinstance(tasks, int) else None)
-        kept.update(_pull_figures(folder, title, schema, repair, kind == "agreement"))
+    if not isinstance(kept, dict) or kept.get("key") != key or kind not in kept:
+        kept = {"key": key, **pull_figures(folder, title, schema, repair, on_count)}
         try:
             write_json(folder / FIGURES, kept)
         except AnnotateError:
@@ -242,7 +144,7 @@ def _kept(
 
 
 def _counted_pull(
-    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int | None], None] | None = None
+    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int, int], None] | None = None
 ) -> PullCounts:
     plain = dict(_kept(folder, title, schema, repair, "pull", on_count))
     return PullCounts(**{**plain, "annotations": Counts(**plain["annotations"])})
@@ -255,13 +157,13 @@ def project_status(
     root: Path = EXPORTS,
     repair: bool = True,
     connect: Callable[[], LabelStudioClient] | None = None,
-    on_count: Callable[[int | None], None] | None = None,
+    on_count: Callable[[int, int], None] | None = None,
 ) -> ProjectStatus:
     """The project's counts from its latest pull in ``root``, and, given ``connect``, the server's now.
 
     Nothing pulled yet is a status, not an error; pulled data that is damaged or another
-    project's is refused as every stage refuses it. ``on_count``: told the number of tasks when a pull
-    is about to be counted (once a pull: it takes a while on a large one).
+    project's is refused as every stage refuses it. ``on_count(tasks, of)``: told how many of the pull's
+    tasks are about to be validated (once a pull, and only those no count validated before).
     """
     folder = project_folder(title, root)
     pull = None
@@ -342,7 +244,7 @@ class TeamStatus:
 
 
 def _agreement(
-    title: str, schema: Schema, root: Path, repair: bool, on_count: Callable[[int | None], None] | None = None
+    title: str, schema: Schema, root: Path, repair: bool, on_count: Callable[[int, int], None] | None = None
 ) -> Callable[[int], tuple[float | None, int]]:
     """Per user id: the mean entity F1 (exact) of their annotator pairs in the latest pull, and the articles compared."""
     folder = project_folder(title, root)
@@ -360,7 +262,7 @@ def _agreement(
 
 def team_status(
     client: LabelStudioClient, title: str, *, schema: Schema, root: Path = EXPORTS, repair: bool = True,
-    on_count: Callable[[int | None], None] | None = None,
+    on_count: Callable[[int, int], None] | None = None,
 ) -> TeamStatus:
     """Each annotator's queue as Label Studio holds it now, the articles' coverage, the review; agreement from the latest pull.
 

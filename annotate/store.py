@@ -6,6 +6,8 @@
   server's clock) and when every task was last listed, so the next pull can tell what changed
   (``listing``);
 * ``manifest.json``: the manifest of the latest pull, with the SHA-256 of the state;
+* ``status.json`` and ``status-articles.json``: what status counted of the latest pull, and each
+  article's share of it, kept for the next count (``status``, ``figures``);
 * ``pulls/<time>/tasks.jsonl`` + ``manifest.json``: the raw snapshot of each pull;
 * ``models/crf-<n>/``: the models ``annotate model train`` saved (``model.json`` and the taggers);
 * ``suggestions/<time>.jsonl``: what each ``annotate model suggest`` sent, task by task.
@@ -37,6 +39,7 @@ STATE = "state.jsonl"
 MANIFEST = "manifest.json"
 INDEX = "index.json"
 FIGURES = "status.json"  # what status counted of the latest pull (status._kept): a pull is validated once
+ARTICLE_FIGURES = "status-articles.json"  # each article's share of those figures (figures.py): kept from pull to pull
 SNAPSHOTS = "pulls"
 MODELS = "models"
 MODEL_INFO = "model.json"
@@ -96,33 +99,76 @@ def state_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
+class StateLines:
+    """The state's lines as bytes, checked as they are read (``iter_state`` decodes them); open it with ``with``.
+
+    ``task(n)`` decodes line ``n`` (from 0) again from the same open file, after the lines were read: a
+    reader can look at some lines twice without holding them, and a pull replacing the state meanwhile
+    (a new file, renamed over it) changes nothing it reads. A state that is not the one its manifest
+    names (a truncated line, a lost newline) raises ``DamagedStateError`` once every line was read.
+    """
+
+    def __init__(self, folder: Path, title: str | None = None) -> None:
+        self.folder = folder
+        self.expected = read_manifest(folder, title).get("state_sha256")
+        self.offsets: list[int] = []
+
+    def __enter__(self) -> StateLines:
+        try:
+            self._file = (self.folder / STATE).open("rb")
+        except OSError as exc:
+            raise _damaged(self.folder, str(exc)) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        offset = 0
+        self.offsets = []
+        try:
+            self._file.seek(0)
+            for number, line in enumerate(self._file, start=1):
+                digest.update(line)
+                if not line.endswith(b"\n"):
+                    raise _damaged(self.folder, f"{STATE} line {number} is cut off")
+                self.offsets.append(offset)
+                offset += len(line)
+                yield line
+        except OSError as exc:
+            raise _damaged(self.folder, str(exc)) from None
+        if self.expected and digest.hexdigest() != self.expected:
+            raise _damaged(self.folder, f"{STATE} differs from the one the last pull wrote")
+
+    def task(self, number: int) -> dict[str, Any]:
+        try:
+            self._file.seek(self.offsets[number])
+            line = self._file.readline()
+        except OSError as exc:
+            raise _damaged(self.folder, str(exc)) from None
+        return self.decode(line, number)
+
+    def decode(self, line: bytes, number: int) -> dict[str, Any]:
+        """Line ``number`` (from 0) as a task."""
+        try:
+            task = json.loads(line)
+        except ValueError as exc:
+            raise _damaged(self.folder, f"{STATE} line {number + 1}: {exc}") from None
+        if not isinstance(task, dict) or "id" not in task:
+            raise _damaged(self.folder, f"{STATE} line {number + 1} is not a task")
+        return task
+
+
 def iter_state(folder: Path, title: str | None = None) -> Iterator[dict[str, Any]]:
     """The merged tasks one by one, so later stages need not hold them all.
 
     The bytes read are hashed on the way: a state that is not the one its
-    manifest names (a truncated line, a lost newline) raises ``DamagedStateError``
-    at the end, before a stage can finish with it.
+    manifest names raises ``DamagedStateError`` at the end, before a stage can finish with it.
     """
-    manifest = read_manifest(folder, title)
-    expected = manifest.get("state_sha256")
-    digest = hashlib.sha256()
-    try:
-        with (folder / STATE).open("rb") as f:
-            for number, line in enumerate(f, start=1):
-                digest.update(line)
-                if not line.endswith(b"\n"):
-                    raise _damaged(folder, f"{STATE} line {number} is cut off")
-                try:
-                    task = json.loads(line)
-                except ValueError as exc:
-                    raise _damaged(folder, f"{STATE} line {number}: {exc}") from None
-                if not isinstance(task, dict) or "id" not in task:
-                    raise _damaged(folder, f"{STATE} line {number} is not a task")
-                yield task
-    except OSError as exc:
-        raise _damaged(folder, str(exc)) from None
-    if expected and digest.hexdigest() != expected:
-        raise _damaged(folder, f"{STATE} differs from the one the last pull wrote")
+    with StateLines(folder, title) as lines:
+        for number, line in enumerate(lines):
+            yield lines.decode(line, number)
 
 
 def read_state(folder: Path, title: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:

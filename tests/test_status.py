@@ -18,13 +18,13 @@ from annotate import push
 from annotate import schema as schema_mod
 from annotate.cli import main
 from annotate.cli.team import _echo_team_status
-from annotate import status as status_mod
+from annotate import figures as figures_mod, status as status_mod
 from annotate.errors import ConflictingCopiesError, DamagedStateError, ProjectError, UnreachableError
 from annotate.files import write_json, write_jsonl
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import content_hash
 from annotate.status import REJECTED, PersonStatus, ReviewStatus, TeamStatus, project_status, rejected_listing
-from annotate.store import FIGURES, MANIFEST, project_folder, state_sha256
+from annotate.store import ARTICLE_FIGURES, FIGURES, MANIFEST, project_folder, state_sha256
 from conftest import DATA, SEEDS, SMALL_SCHEMA
 from test_cli import run
 
@@ -98,21 +98,21 @@ def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path
     first = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
     assert (folder / FIGURES).exists()
     read: list[Path] = []
-    counted = status_mod.iter_state
+    opened = figures_mod.StateLines
 
     def reading(at: Path, title: str | None = None) -> Any:
         read.append(at)
-        return counted(at, title)
+        return opened(at, title)
 
-    monkeypatch.setattr(status_mod, "iter_state", reading)
+    monkeypatch.setattr(figures_mod, "StateLines", reading)
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull == first and read == []
-    # Counting reads the state twice (versions, then tasks).
-    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull != first and len(read) == 2
-    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull is not None and len(read) == 2
+    # Counting reads the state once (its lines; those of the articles to validate again from the same file).
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull != first and len(read) == 1
+    assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull is not None and len(read) == 1
 
     write_pull(tmp_path, TASKS[:3])  # the next pull
     again = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
-    assert again is not None and again.tasks == 3 and len(read) == 4
+    assert again is not None and again.tasks == 3 and len(read) == 2
     # A state edited after its pull (its manifest unchanged) is read again, and refused as every stage refuses it.
     with (folder / "state.jsonl").open("a", encoding="utf-8") as state:
         state.write(json.dumps(task(9, "edited")) + "\n")
@@ -123,11 +123,73 @@ def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path
         status_mod._counted_pull(folder, "another", SCHEMA, True)
 
 
+def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds_up_the_same(tmp_path: Path) -> None:
+    """Each article's share of the figures is kept from one count to the next: the next pull's count validates only
+    the articles with a task not counted before (edited, new, a new version, a task gone), and its figures are those of
+    counting everything afresh. Another schema, repair setting or team places counts everything again."""
+    from annotate.queues import queue_title
+
+    def count(root: Path, *, repair: bool = True, schema: Any = SCHEMA) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+        told: list[tuple[int, int]] = []
+        figures = figures_mod.pull_figures(project_folder(TITLE, root), TITLE, schema, repair, lambda *n: told.append(n))
+        return figures, told
+
+    def afresh(tasks: list[dict[str, Any]], manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+        fresh = tmp_path / "afresh" / str(len(list((tmp_path / "afresh").glob("*"))) if (tmp_path / "afresh").exists() else 0)
+        folder = write_pull(fresh, tasks)
+        if manifest:
+            write_json(folder / MANIFEST, {**json.loads((folder / MANIFEST).read_text(encoding="utf-8")), **manifest})
+        return count(fresh)[0]
+
+    pairs = [task(10 + i, f"pair-{i}", annotation(100 + i, completed_by=3), annotation(200 + i, "وزير", completed_by=4))
+             for i in range(4)]
+    first = [*TASKS, *pairs, task(20, "copy", annotation(300)), task(21, "copy")]
+    root = tmp_path / "pulls"
+    write_pull(root, first)
+    figures, told = count(root)
+    assert told == [(len(first), len(first))] and figures == afresh(first)
+    assert figures["agreement"] == {"3": [0.0, 4], "4": [0.0, 4]} and figures["pull"]["articles"] == 11
+
+    # The next pull: one pair agreed on since, a new article, a task gone, a new version of "kept", a copy's text changed.
+    second = [t for t in first if t["id"] not in (3, 21)]
+    second[second.index(pairs[0])] = task(10, "pair-0", annotation(100, completed_by=3), annotation(200, completed_by=4))
+    changed_copy = task(21, "copy")
+    changed_copy["data"]["text"] = TEXT + " ثم عاد."
+    second += [task(30, "kept", version=2), task(31, "brand-new", annotation(310)), changed_copy]
+    write_pull(root, second)
+    figures, told = count(root)
+    # pair-0 (1 task), kept (2), brand-new (1), copy (2): "waiting" is gone with its task and counts no more.
+    assert told == [(6, len(second))]
+    assert figures == afresh(second)
+    assert figures["agreement"] is None and figures["pull"]["blocked"] == 1  # the copies now conflict
+    second.remove(changed_copy)
+    write_pull(root, second)
+    figures, told = count(root)
+    assert told == [(1, len(second))] and figures == afresh(second)  # only "copy" again
+    assert figures["agreement"] == {"3": [0.25, 4], "4": [0.25, 4]}  # one pair: 1 span of their 4 each matched
+    assert count(root) == (figures, [])  # nothing changed: nothing validated
+
+    # What the whole count depends on: each counts everything again.
+    assert count(root, repair=False)[1] == [(len(second), len(second))]
+    other = schema_mod.load(DATA.parent.parent / "schemas" / "ace2005_conflict.yaml")
+    assert count(root, schema=other)[1] == [(len(second), len(second))]
+    assert count(root)[1] == [(len(second), len(second))]
+    # The same tasks, the places of the team's people changed: user 4's annotations are in user 3's queue (misplaced).
+    placed = [{**t, "project": 1} for t in second]
+    folder = write_pull(root, placed)
+    assert count(root)[0]["pull"]["annotations"]["misplaced"] == 0
+    queue = {"parts": {"1": queue_title(TITLE, 3)}}
+    write_json(folder / MANIFEST, {**json.loads((folder / MANIFEST).read_text(encoding="utf-8")), **queue})
+    figures, told = count(root)
+    assert told == [(len(placed), len(placed))] and figures == afresh(placed, queue)
+    assert figures["pull"]["annotations"]["misplaced"] == 4
+
+
 def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Team status asks for a pull's agreement and its counts: both come from one pass of validate, kept for status
-    too; status alone computes no agreement. The figures per person are those of `annotate agreement`."""
+    """Status and team status keep a pull's counts and its agreement: both come from one pass of validate, whichever
+    asks first. The figures per person are those of `annotate agreement`."""
     from annotate import adjudicate
     from annotate.annotators import Pseudonyms
 
@@ -139,7 +201,7 @@ def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(
     ]
     folder = write_pull(tmp_path, tasks)
     checked: list[int] = []
-    validating = status_mod.check_tasks
+    validating = figures_mod.check_tasks
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         checked.append(1)
@@ -147,10 +209,13 @@ def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(
 
     from annotate import gold
 
-    monkeypatch.setattr(status_mod, "check_tasks", counting)
+    monkeypatch.setattr(figures_mod, "check_tasks", counting)
     monkeypatch.setattr(gold, "check_tasks", counting)  # the agreement stage's pass
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull is not None and checked == [1]
-    assert "agreement" not in json.loads((folder / FIGURES).read_text(encoding="utf-8"))
+    assert "agreement" in json.loads((folder / FIGURES).read_text(encoding="utf-8"))
+    status_mod._agreement(TITLE, SCHEMA, tmp_path, True)
+    assert checked == [1]  # team status after status: counted
+    (folder / ARTICLE_FIGURES).unlink()  # nothing kept of the articles: the next pull is counted afresh
     write_pull(tmp_path, tasks[::-1])  # the next pull, as team status meets it
     of = status_mod._agreement(TITLE, SCHEMA, tmp_path, True)
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull is not None

@@ -142,10 +142,10 @@ def _stages() -> Iterator[StageProgress]:
         yield update
 
 
-def _counting(tasks: int | None) -> None:
+def _counting(tasks: int, of: int) -> None:
     """Said on stderr before status or team status validates a pull (once a pull), so that the wait is not a mystery."""
-    size = f" ({tasks:,} task(s))" if tasks is not None else ""
-    echo(f"Counting the latest pull{size}: once a pull, kept for the next status.", err=True)
+    some = f"{tasks:,} of its {of:,} task(s), those not counted before" if tasks < of else f"{of:,} task(s)"
+    echo(f"Counting the latest pull ({some}): once a pull, kept for the next status.", err=True)
 
 
 def _project(project: str | None, schema: Path | None) -> tuple[str, Schema]:

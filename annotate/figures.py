@@ -1,0 +1,231 @@
+"""What status and team status count of a pull, article by article, kept from one count to the next.
+
+Counting a pull means validating every task (``check_tasks``): 30 s at 150,000 tasks. Most of a
+pull is what the pull before held, so each article's share of the figures is kept
+(``store.ARTICLE_FIGURES``) under a key of its tasks' lines, byte for byte as the state holds them.
+The next count reads every line (hashing it), validates only the articles with a line it has not
+counted before, and adds up the rest: a pull that changed 1% of the tasks is counted in a few
+seconds. What else an article's figures depend on (the schema, ``--no-repair``, the team's
+places, this tool's version) is the key of the whole file: another one counts everything again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .agreement import AgreementBuilder
+from .errors import AnnotateError
+from .files import write_json
+from .gold import group_verdicts
+from .labelstudio import codec
+from .models import Counts, Schema
+from .store import ARTICLE_FIGURES, Places, StateLines, latest_versions, places_of, read_manifest
+from .validate import TaskVerdicts, check_tasks, copy_problems
+
+FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
+STATUSES = [f.name for f in fields(Counts)][1:]  # what became of an annotation (``pulled`` is their sum)
+
+
+@dataclass
+class PullCounts:
+    """What the latest pull holds, article by article (each article counted once, at its latest version)."""
+
+    pulled_at: str | None
+    tasks: int
+    articles: int
+    labelled: int  # articles with at least one kept annotation
+    ready: int  # articles whose latest version has a kept annotation, export not stopped for them
+    remaining: int  # articles whose latest version has no annotation yet
+    nothing_kept: int  # annotated, but every annotation of the latest version rejected or skipped
+    blocked: int  # articles held by tasks with different texts: export stops until one is deleted
+    annotations: Counts = field(default_factory=Counts)
+
+
+@dataclass
+class ArticleFigures:
+    """One article's share of a pull's figures (kept as a JSON list: ``as_row``)."""
+
+    tasks: int = 0
+    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    annotated: bool = False  # its latest version has an annotation (any outcome)
+    kept_any: bool = False  # an annotation of any version is kept
+    kept_latest: bool = False  # an annotation of the latest version is kept
+    blocked: bool = False  # its copies have different texts
+    # Per pair of annotators who both have a vote: [one, other, matched, one's mentions, other's] (exact entity
+    # spans, as ``AgreementBuilder``).
+    pairs: list[list[Any]] = field(default_factory=list)
+
+    def as_row(self) -> list[Any]:
+        return [self.tasks, [self.statuses[s] for s in STATUSES], self.annotated, self.kept_any, self.kept_latest,
+                self.blocked, self.pairs]
+
+    @classmethod
+    def of_row(cls, row: list[Any]) -> ArticleFigures:
+        tasks, statuses, annotated, kept_any, kept_latest, blocked, pairs = row
+        return cls(tasks, dict(zip(STATUSES, statuses)), annotated, kept_any, kept_latest, blocked, pairs)
+
+
+def pull_figures(
+    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """``"pull"``: the counts of the latest pull in ``folder`` (``PullCounts``, as a dict), as ``validate_tasks``
+    counts them; and ``"agreement"``: each user's mean entity F1 with the others and the articles compared
+    (``_by_user``), or None where copies of an article conflict (asked for, ``team status`` then refuses as the
+    agreement stage does). Both come from one pass: ``status`` then ``team status`` validate a pull once.
+    ``on_count(tasks, of)`` is told how many tasks it validates, when it validates any."""
+    manifest = read_manifest(folder, title)
+    places = places_of(manifest)
+    context = _context(schema, repair, places)
+    kept_lines, kept_articles = _read_kept(folder, context)
+    line_keys: list[str] = []
+    lines_of: dict[str, list[int]] = {}  # article -> the numbers of its lines, in the state's order
+    with StateLines(folder, title) as state:
+        for number, line in enumerate(state):
+            key = hashlib.blake2b(line, digest_size=12).hexdigest()
+            line_keys.append(key)
+            article = kept_lines.get(key)
+            if article is None:
+                article = codec.article_id_of(state.decode(line, number))
+            lines_of.setdefault(article, []).append(number)
+        # Read whole and checked (``StateLines``): what follows reads the lines it needs again from the same file.
+        keys = {a: _article_key(line_keys[n] for n in numbers) for a, numbers in lines_of.items()}
+        articles: dict[str, ArticleFigures] = {}
+        for article, key in keys.items():
+            row = kept_articles.get(key)
+            if row is not None:
+                try:
+                    articles[article] = ArticleFigures.of_row(row)
+                except (TypeError, ValueError):
+                    pass  # not as this version writes it: counted again
+        numbers = sorted(n for a, ns in lines_of.items() if a not in articles for n in ns)
+        if numbers:
+            if on_count is not None:
+                on_count(len(numbers), len(line_keys))
+            articles.update(_counted(lambda: (state.task(n) for n in numbers), schema, repair, places))
+    if numbers or kept_lines.keys() != set(line_keys):
+        _keep(folder, context, dict(_line_articles(line_keys, lines_of)), {keys[a]: f.as_row() for a, f in articles.items()})
+    return _added(manifest, len(line_keys), articles)
+
+
+def _counted(
+    tasks: Callable[[], Iterable[dict[str, Any]]], schema: Schema, repair: bool, places: Places
+) -> dict[str, ArticleFigures]:
+    """The figures of the articles of ``tasks`` (every task of each, read twice: versions, then validation)."""
+    latest = latest_versions(tasks())
+    current = {task_id for info in latest.values() for task_id in info.task_ids}
+    blocked = {p.article_id for p in copy_problems(latest) if p.severity == "error" and p.article_id}
+    articles: dict[str, ArticleFigures] = {}
+
+    def counted(checked: Iterable[TaskVerdicts]) -> Iterator[TaskVerdicts]:
+        for task in checked:
+            figures = articles.setdefault(codec.article_id_of(task.task), ArticleFigures())
+            figures.tasks += 1
+            for verdict in task.verdicts:
+                figures.statuses[verdict.status] += 1
+                on_latest = verdict.task_id in current
+                figures.annotated |= on_latest
+                if verdict.annotation is not None:
+                    figures.kept_any = True
+                    figures.kept_latest |= on_latest
+            yield task
+
+    checked = counted(check_tasks(tasks(), schema, latest, repair=repair, places=places))
+    # The same articles and votes as the agreement stage (``gold.iter_articles``), read off the same pass.
+    for _, grouped in group_verdicts(checked, places=places):
+        builder = AgreementBuilder(spans_only=True)
+        builder.add(grouped)
+        articles[grouped.article_id].pairs = [
+            [*pair, scores["entities_exact"].matched, scores["entities_exact"].reference, scores["entities_exact"].other]
+            for pair, scores in builder.pair_scores.items()
+        ]
+    for article in blocked:
+        articles[article].blocked = True
+    return articles
+
+
+def _added(manifest: dict[str, Any], tasks: int, articles: dict[str, ArticleFigures]) -> dict[str, Any]:
+    total = Counts()
+    for figures in articles.values():
+        for status, n in figures.statuses.items():
+            setattr(total, status, getattr(total, status) + n)
+            total.pulled += n
+    blocked = sum(f.blocked for f in articles.values())
+    counts = PullCounts(
+        pulled_at=manifest.get("pulled_at"),
+        tasks=tasks,
+        articles=len(articles),
+        labelled=sum(f.kept_any for f in articles.values()),
+        ready=sum(f.kept_latest and not f.blocked for f in articles.values()),
+        remaining=sum(not f.annotated for f in articles.values()),
+        nothing_kept=sum(f.annotated and not f.kept_latest for f in articles.values()),
+        blocked=blocked,
+        annotations=total,
+    )
+    return {"pull": asdict(counts), "agreement": None if blocked else _by_user(f.pairs for f in articles.values())}
+
+
+def _by_user(pairs: Iterable[list[list[Any]]]) -> dict[str, list[Any]]:
+    """Per user id (a JSON key): the mean entity F1 (exact) of their annotator pairs, and the articles compared."""
+    summed: dict[tuple[Any, Any], list[int]] = {}  # pair -> matched, one's mentions, other's, articles
+    for article in pairs:
+        for one, other, matched, reference, theirs in article:
+            total = summed.setdefault((one, other), [0, 0, 0, 0])
+            for i, n in enumerate((matched, reference, theirs, 1)):
+                total[i] += n
+    scores: dict[str, list[float]] = {}
+    compared: dict[str, int] = {}
+    for pair, (matched, reference, theirs, articles) in sorted(summed.items(), key=lambda item: str(item[0])):
+        f1 = 2 * matched / (reference + theirs) if reference + theirs else math.nan
+        for user in pair:
+            name = str(user)
+            compared[name] = compared.get(name, 0) + articles
+            if not math.isnan(f1):
+                scores.setdefault(name, []).append(f1)
+    return {
+        name: [round(sum(scores[name]) / len(scores[name]), 6) if scores.get(name) else None, n]
+        for name, n in compared.items()
+    }
+
+
+def _context(schema: Schema, repair: bool, places: Places) -> dict[str, Any]:
+    """What every article's figures depend on besides its lines."""
+    return {
+        "format": FORMAT, "tool_version": __version__, "schema_sha256": schema.sha256, "repair": repair,
+        "places": [places.pool, places.owner, sorted(places.queues.items()), places.review, sorted(places.reviewers)],
+    }
+
+
+def _article_key(line_keys: Iterable[str]) -> str:
+    return hashlib.blake2b("".join(line_keys).encode(), digest_size=12).hexdigest()
+
+
+def _line_articles(line_keys: list[str], lines_of: dict[str, list[int]]) -> Iterator[tuple[str, str]]:
+    for article, numbers in lines_of.items():
+        for n in numbers:
+            yield line_keys[n], article
+
+
+def _read_kept(folder: Path, context: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """The article of each line counted before and each article's figures, if counted in this ``context``."""
+    try:
+        kept = json.loads((folder / ARTICLE_FIGURES).read_text(encoding="utf-8"))
+        if kept["context"] == json.loads(json.dumps(context)):  # as JSON keeps it: tuples are lists there
+            return dict(kept["lines"]), dict(kept["articles"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # none yet, or unreadable: everything is counted, and the file written anew
+    return {}, {}
+
+
+def _keep(folder: Path, context: dict[str, Any], lines: dict[str, str], articles: dict[str, list[Any]]) -> None:
+    """Only the current pull's lines and articles: the file does not grow with each pull."""
+    try:
+        write_json(folder / ARTICLE_FIGURES, {"context": context, "lines": lines, "articles": articles}, compact=True)
+    except AnnotateError:
+        pass  # a folder it cannot write is counted every time

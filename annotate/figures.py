@@ -31,6 +31,7 @@ from .validate import TaskVerdicts, check_tasks, copy_problems
 
 FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
 STATUSES = [f.name for f in fields(Counts)][1:]  # what became of an annotation (``pulled`` is their sum)
+AT = {status: i for i, status in enumerate(STATUSES)}
 
 
 @dataclass
@@ -53,7 +54,7 @@ class ArticleFigures:
     """One article's share of a pull's figures (kept as a JSON list: ``as_row``)."""
 
     tasks: int = 0
-    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    statuses: list[int] = field(default_factory=lambda: [0] * len(STATUSES))  # annotations per status, as ``STATUSES``
     annotated: bool = False  # its latest version has an annotation (any outcome)
     kept_any: bool = False  # an annotation of any version is kept
     kept_latest: bool = False  # an annotation of the latest version is kept
@@ -63,13 +64,14 @@ class ArticleFigures:
     pairs: list[list[Any]] = field(default_factory=list)
 
     def as_row(self) -> list[Any]:
-        return [self.tasks, [self.statuses[s] for s in STATUSES], self.annotated, self.kept_any, self.kept_latest,
-                self.blocked, self.pairs]
+        return [self.tasks, self.statuses, self.annotated, self.kept_any, self.kept_latest, self.blocked, self.pairs]
 
     @classmethod
     def of_row(cls, row: list[Any]) -> ArticleFigures:
-        tasks, statuses, annotated, kept_any, kept_latest, blocked, pairs = row
-        return cls(tasks, dict(zip(STATUSES, statuses)), annotated, kept_any, kept_latest, blocked, pairs)
+        figures = cls(*row)
+        if len(figures.statuses) != len(STATUSES):
+            raise ValueError("not a row of this version")
+        return figures
 
 
 def pull_figures(
@@ -88,7 +90,7 @@ def pull_figures(
     lines_of: dict[str, list[int]] = {}  # article -> the numbers of its lines, in the state's order
     with StateLines(folder, title) as state:
         for number, line in enumerate(state):
-            key = hashlib.blake2b(line, digest_size=12).hexdigest()
+            key = hashlib.sha256(line).hexdigest()[:24]
             line_keys.append(key)
             article = kept_lines.get(key)
             if article is None:
@@ -128,7 +130,7 @@ def _counted(
             figures = articles.setdefault(codec.article_id_of(task.task), ArticleFigures())
             figures.tasks += 1
             for verdict in task.verdicts:
-                figures.statuses[verdict.status] += 1
+                figures.statuses[AT[verdict.status]] += 1
                 on_latest = verdict.task_id in current
                 figures.annotated |= on_latest
                 if verdict.annotation is not None:
@@ -151,11 +153,8 @@ def _counted(
 
 
 def _added(manifest: dict[str, Any], tasks: int, articles: dict[str, ArticleFigures]) -> dict[str, Any]:
-    total = Counts()
-    for figures in articles.values():
-        for status, n in figures.statuses.items():
-            setattr(total, status, getattr(total, status) + n)
-            total.pulled += n
+    summed = [sum(column) for column in zip(*(f.statuses for f in articles.values()))] or [0] * len(STATUSES)
+    total = Counts(sum(summed), *summed)
     blocked = sum(f.blocked for f in articles.values())
     counts = PullCounts(
         pulled_at=manifest.get("pulled_at"),

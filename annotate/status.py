@@ -14,10 +14,11 @@ latest pull, each person's agreement with the others and what is ready for expor
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .errors import AnnotateError
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect
 # 3: agreement always counted with the rest).
 FIGURES_FORMAT = 3
 REJECTED = Path("validated") / "rejected.jsonl"  # where validate.write_report puts them, in the project's folder
+T = TypeVar("T")
 
 
 @dataclass
@@ -166,11 +168,36 @@ def project_status(
     tasks are about to be validated (once a pull, and only those no count validated before).
     """
     folder = project_folder(title, root)
-    pull = None
-    if _pulled(folder):
-        pull = _counted_pull(folder, title, schema, repair, on_count)
+    counted = _meanwhile(lambda: _counted_pull(folder, title, schema, repair, on_count) if _pulled(folder) else None)
     server = _server_counts(title, folder, connect) if connect is not None else None
-    return ProjectStatus(title, folder, pull, server)
+    return ProjectStatus(title, folder, counted(), server)
+
+
+def _meanwhile(work: Callable[[], T]) -> Callable[[], T]:
+    """Start ``work`` in a thread; return a wait for its result (its exception is raised there).
+
+    Counting a pull is work on this machine, while asking the server is mostly waiting for it: side by side,
+    the first count after a pull takes no longer than the two. A daemon thread, so that Ctrl-C ends the
+    command at once, as it did without it.
+    """
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread, which raises it as its own
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, name="count the pull", daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+    return wait
 
 
 def rejected_listing(title: str, root: Path, rejected: int) -> Path | None:
@@ -272,16 +299,18 @@ def team_status(
     from .team import project_url, read_team, team_projects
 
     pool, found = client.project_listed(title)  # the pool, and the queues, review and roster: their titles hold it
+    folder = project_folder(title, root)
+    pulled = _pulled(folder)
+    # Agreement from the latest pull, counted while the server is asked for the rest.
+    counted = _meanwhile(lambda: _agreement(title, schema, root, repair, on_count) if pulled else (lambda user_id: (None, 0)))
     team = read_team(client, title, found)
     emails = {int(u["id"]): str(u.get("email") or "") or None for u in client.list_users() if isinstance(u.get("id"), int)}
     queues, review_project = team_projects(client, title, found)
-    folder = project_folder(title, root)
-    pulled = _pulled(folder)
-    agreement = _agreement(title, schema, root, repair, on_count) if pulled else (lambda user_id: (None, 0))
 
     parts = [pool.id, *(q.id for _, q in sorted(queues.items())), *([review_project.id] if review_project else [])]
     # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.
     listed = list_authors(client, parts, _last_listing(folder, client.url, pool.id))  # nothing pulled: nothing listed before
+    agreement = counted()
     people = {m.user_id: PersonStatus(m.email, m.user_id, True, None) for m in team.annotators}
     holders: dict[str, set[int]] = {}  # article -> team annotators whose queue has it
     submitted: dict[str, set[int]] = {}  # article -> everyone who submitted it

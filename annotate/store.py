@@ -288,19 +288,31 @@ class Latest:
         return len(self.texts) > 1
 
 
+# What ``latest_versions`` reads of a task: its article, version, id, a hash of its text (this process's) and project.
+TaskVersion = tuple[str, int, int, int, int]
+
+
+def task_version(task: dict[str, Any]) -> TaskVersion:
+    return (codec.article_id_of(task), codec.version_of(task), int(task.get("id") or 0), hash(codec.text_of(task)),
+            int(task.get("project") or 0))
+
+
 def latest_versions(tasks: Iterable[dict[str, Any]]) -> dict[str, Latest]:
     """The latest version of every article and the tasks holding it (a first, light pass over the tasks)."""
+    return latest_of(map(task_version, tasks))
+
+
+def latest_of(versions: Iterable[TaskVersion]) -> dict[str, Latest]:
+    """``latest_versions`` from what ``task_version`` read of each task (a reader that decoded them once keeps that)."""
     latest: dict[str, Latest] = {}
-    for task in tasks:
-        aid = codec.article_id_of(task)
-        version = codec.version_of(task)
+    for aid, version, task_id, text, project in versions:
         seen = latest.get(aid)
         if seen is None or version > seen.version:
             seen = latest[aid] = Latest(version)
         if version == seen.version:
-            seen.task_ids.append(int(task.get("id") or 0))
-            seen.texts.add(hash(codec.text_of(task)))
-            seen.projects.append(int(task.get("project") or 0))
+            seen.task_ids.append(task_id)
+            seen.texts.add(text)
+            seen.projects.append(project)
     return latest
 
 

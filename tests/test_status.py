@@ -127,7 +127,10 @@ def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds
     """Each article's share of the figures is kept from one count to the next: the next pull's count validates only
     the articles with a task not counted before (edited, new, a new version, a task gone), and its figures are those of
     counting everything afresh. Another schema, repair setting or team places counts everything again."""
+    from dataclasses import asdict
+
     from annotate.queues import queue_title
+    from annotate.validate import validate_tasks
 
     def count(root: Path, *, repair: bool = True, schema: Any = SCHEMA) -> tuple[dict[str, Any], list[tuple[int, int]]]:
         told: list[tuple[int, int]] = []
@@ -161,6 +164,7 @@ def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds
     # pair-0 (1 task), kept (2), brand-new (1), copy (2): "waiting" is gone with its task and counts no more.
     assert told == [(6, len(second))]
     assert figures == afresh(second)
+    assert figures["pull"]["annotations"] == asdict(validate_tasks(second, SCHEMA).total)  # as validate counts them
     assert figures["agreement"] is None and figures["pull"]["blocked"] == 1  # the copies now conflict
     second.remove(changed_copy)
     write_pull(root, second)

@@ -177,8 +177,8 @@ def _meanwhile(work: Callable[[], T]) -> Callable[[], T]:
     """Start ``work`` in a thread; return a wait for its result (its exception is raised there).
 
     Counting a pull is work on this machine, while asking the server is mostly waiting for it: side by side,
-    the first count after a pull takes no longer than the two. A daemon thread, so that Ctrl-C ends the
-    command at once, as it did without it.
+    the command takes about as long as the longer of the two, not their sum. A daemon thread, so that
+    Ctrl-C ends the command at once, as it did without it.
     """
     done: dict[str, Any] = {}
 

@@ -258,6 +258,13 @@ def test_status_cli_prints_counts_and_json(tmp_path: Path, capsys: pytest.Captur
     assert data["folder"] == str(project_folder(TITLE, tmp_path)) and data["stale"] is None
     assert data["server"]["tasks"] is None and "no embedded studio" in data["server"]["error"]
 
+    # The next pull edited one article's task: only it is validated, and the message says so.
+    write_pull(tmp_path, [*TASKS[:2], task(3, "waiting", annotation(13)), *TASKS[3:]])
+    assert main(cli("status", "--home", str(no_studio), pulled=tmp_path)) == 0
+    out, said = capsys.readouterr()
+    assert said.count("Counting the latest pull (1 of its 7 task(s), those not counted before): once a pull") == 1
+    assert [line.split()[1] for line in out.splitlines() if line.split()[:1] == ["remaining"]] == ["1"]
+
 
 def test_status_before_any_pull_names_the_folder_and_is_not_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(cli("status", "--home", str(tmp_path / "h"), pulled=tmp_path)) == 0

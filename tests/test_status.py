@@ -25,7 +25,7 @@ from annotate.labelstudio.client import LabelStudioClient
 from annotate.models import content_hash
 from annotate.status import REJECTED, PersonStatus, ReviewStatus, TeamStatus, project_status, rejected_listing
 from annotate.store import ARTICLE_FIGURES, FIGURES, MANIFEST, project_folder, state_sha256
-from conftest import DATA, SEEDS, SMALL_SCHEMA
+from conftest import DATA, DEFAULT_SCHEMA, SEEDS, SMALL_SCHEMA
 from test_cli import run
 
 SCHEMA = schema_mod.load(SMALL_SCHEMA)
@@ -137,8 +137,11 @@ def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds
         figures = figures_mod.pull_figures(project_folder(TITLE, root), TITLE, schema, repair, lambda *n: told.append(n))
         return figures, told
 
+    made = iter(range(100))
+
     def afresh(tasks: list[dict[str, Any]], manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-        fresh = tmp_path / "afresh" / str(len(list((tmp_path / "afresh").glob("*"))) if (tmp_path / "afresh").exists() else 0)
+        """The figures of ``tasks`` counted in a folder of their own, where nothing was counted before."""
+        fresh = tmp_path / "afresh" / str(next(made))
         folder = write_pull(fresh, tasks)
         if manifest:
             write_json(folder / MANIFEST, {**json.loads((folder / MANIFEST).read_text(encoding="utf-8")), **manifest})
@@ -175,7 +178,7 @@ def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds
 
     # What the whole count depends on: each counts everything again.
     assert count(root, repair=False)[1] == [(len(second), len(second))]
-    other = schema_mod.load(DATA.parent.parent / "schemas" / "ace2005_conflict.yaml")
+    other = schema_mod.load(DEFAULT_SCHEMA)
     assert count(root, schema=other)[1] == [(len(second), len(second))]
     assert count(root)[1] == [(len(second), len(second))]
     # The same tasks, the places of the team's people changed: user 4's annotations are in user 3's queue (misplaced).

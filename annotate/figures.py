@@ -206,7 +206,7 @@ def _context(schema: Schema, repair: bool, places: Places) -> dict[str, Any]:
 
 
 def _article_key(line_keys: Iterable[str]) -> str:
-    return hashlib.blake2b("".join(line_keys).encode(), digest_size=12).hexdigest()
+    return hashlib.sha256("".join(line_keys).encode()).hexdigest()[:24]
 
 
 def _line_articles(line_keys: list[str], lines_of: dict[str, list[int]]) -> Iterator[tuple[str, str]]:

@@ -42,8 +42,7 @@ from .labelstudio.client import LabelStudioClient
 from .errors import DamagedStateError, NotFoundError, ProjectError, ServerError, UnreachableError
 from .files import AtomicFile, exclusive, remove_leftovers, write_json, write_jsonl
 from .models import Project, Schema
-from .queues import parts
-from .team import read_team_counted
+from .team import read_team_counted, team_projects
 from .store import (
     EXPORTS,
     ARTICLE_FIGURES,
@@ -284,12 +283,12 @@ def _up_to_date(
 
 def _now_with_parts(client: LabelStudioClient, title: str, project: Project, listed: list[Project]) -> tuple[Project, list[Project]]:
     """The project as it is now, and the queue and review projects of a team project (none for a project one
-    person labels), from ``listed``: the projects whose title holds ``title``, which has them all."""
-    found = {p.title: p for p in listed}
-    queues, review = parts(title, found)
+    person labels), from ``listed``: the projects whose title holds ``title``, which has them all. The parts
+    are those ``team status`` shows (``team_projects``)."""
+    queues, review = team_projects(client, title, listed)
     # Renamed since it was found: read by its id, as the pull goes on with the project it began with.
     current = next((p for p in listed if p.id == project.id), None) or client.get_project(project.id)
-    return current, [found[t] for _, t in sorted(queues.items())] + ([found[review]] if review else [])
+    return current, [queue for _, queue in sorted(queues.items())] + ([review] if review else [])
 
 
 def pull(

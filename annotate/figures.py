@@ -87,6 +87,7 @@ def pull_figures(
     context = _context(schema, repair, places)
     kept_lines, kept_articles = _read_kept(folder, context)
     line_keys: list[str] = []
+    article_of: dict[str, str] = {}  # line key -> its article: what is kept for the next count
     lines_of: dict[str, list[int]] = {}  # article -> the numbers of its lines, in the state's order
     versions: dict[int, TaskVersion] = {}  # of the lines decoded here (not counted before): not decoded again for it
     with StateLines(folder, title) as state:
@@ -97,6 +98,7 @@ def pull_figures(
             if article is None:
                 versions[number] = task_version(state.decode(line, number))
                 article = versions[number][0]
+            article_of[key] = article
             lines_of.setdefault(article, []).append(number)
         # Read whole and checked (``StateLines``): what follows reads the lines it needs again from the same file.
         keys = {a: _article_key(line_keys[n] for n in numbers) for a, numbers in lines_of.items()}
@@ -116,8 +118,8 @@ def pull_figures(
                 on_count(len(numbers), len(line_keys))
             latest = latest_of(versions[n] if n in versions else task_version(state.task(n)) for n in numbers)
             articles.update(_counted((state.task(n) for n in numbers), latest, schema, repair, places))
-    if numbers or kept_lines.keys() != set(line_keys):
-        _keep(folder, context, dict(_line_articles(line_keys, lines_of)), {keys[a]: f.as_row() for a, f in articles.items()})
+    if numbers or kept_lines.keys() != article_of.keys():
+        _keep(folder, context, article_of, {keys[a]: f.as_row() for a, f in articles.items()})
     return _added(manifest, len(line_keys), articles)
 
 
@@ -207,12 +209,6 @@ def _context(schema: Schema, repair: bool, places: Places) -> dict[str, Any]:
 
 def _article_key(line_keys: Iterable[str]) -> str:
     return hashlib.sha256("".join(line_keys).encode()).hexdigest()[:24]
-
-
-def _line_articles(line_keys: list[str], lines_of: dict[str, list[int]]) -> Iterator[tuple[str, str]]:
-    for article, numbers in lines_of.items():
-        for n in numbers:
-            yield line_keys[n], article
 
 
 def _read_kept(folder: Path, context: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[Any]]]:

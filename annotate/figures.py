@@ -26,12 +26,14 @@ from .files import write_json
 from .gold import group_verdicts
 from .labelstudio import codec
 from .models import Counts, Schema
+from .parallel import on_two_cores
 from .store import ARTICLE_FIGURES, Latest, Places, StateLines, TaskVersion, latest_of, places_of, read_manifest, task_version
 from .validate import TaskVerdicts, check_tasks, copy_problems
 
 FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
 STATUSES = [f.name for f in fields(Counts)][1:]  # what became of an annotation (``pulled`` is their sum)
 AT = {status: i for i, status in enumerate(STATUSES)}
+ON_TWO_CORES = 2000  # tasks to validate at least, for half of them to be validated in a second process
 
 
 @dataclass
@@ -112,15 +114,36 @@ def pull_figures(
                     pass  # not as this version writes it: counted again
         # Article by article (each one's lines in the state's order, so its figures are the same): grouping its
         # votes (``group_verdicts``) then holds one article at a time, not every pool task until its queue copies.
-        numbers = [n for a, ns in lines_of.items() if a not in articles for n in ns]
-        if numbers:
+        halves = _halves([ns for a, ns in lines_of.items() if a not in articles])
+        counting = sum(map(len, halves))
+        if counting:
             if on_count is not None:
-                on_count(len(numbers), len(line_keys))
-            latest = latest_of(versions[n] if n in versions else task_version(state.task(n)) for n in numbers)
-            articles.update(_counted((state.task(n) for n in numbers), latest, schema, repair, places))
-    if numbers or kept_lines.keys() != article_of.keys():
+                on_count(counting, len(line_keys))
+
+            def count(half: list[int]) -> dict[str, ArticleFigures]:
+                latest = latest_of(versions[n] if n in versions else task_version(state.task(n)) for n in half)
+                return _counted((state.task(n) for n in half), latest, schema, repair, places)
+
+            if len(halves) == 2:  # each article whole in one half: its figures are the same
+                for counted in on_two_cores(lambda: count(halves[0]), lambda: count(halves[1])):
+                    articles.update(counted)
+            else:
+                articles.update(count(halves[0]))
+    if counting or kept_lines.keys() != article_of.keys():
         _keep(folder, context, article_of, {keys[a]: f.as_row() for a, f in articles.items()})
     return _added(manifest, len(line_keys), articles)
+
+
+def _halves(articles: list[list[int]]) -> list[list[int]]:
+    """The line numbers of ``articles`` (each article's lines together), in two halves of about as many lines
+    each, for both cores; in one when they are too few to be worth a second process (or none)."""
+    lines = sum(map(len, articles))
+    if lines < ON_TWO_CORES:
+        return [[n for numbers in articles for n in numbers]] if lines else []
+    halves: list[list[int]] = [[], []]
+    for numbers in articles:
+        halves[len(halves[0]) >= lines // 2] += numbers
+    return halves
 
 
 def _counted(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -138,15 +139,19 @@ class StateLines:
                 yield line
         except OSError as exc:
             raise _damaged(self.folder, str(exc)) from None
+        self.offsets.append(offset)  # where the last line ends
         if self.expected and digest.hexdigest() != self.expected:
             raise _damaged(self.folder, f"{STATE} differs from the one the last pull wrote")
 
     def task(self, number: int) -> dict[str, Any]:
+        # Read at its offset, moving none: a forked child reading some lines shares this open file (``parallel``).
+        start, end = self.offsets[number], self.offsets[number + 1]
         try:
-            self._file.seek(self.offsets[number])
-            line = self._file.readline()
+            line = os.pread(self._file.fileno(), end - start, start)
         except OSError as exc:
             raise _damaged(self.folder, str(exc)) from None
+        if len(line) != end - start:
+            raise _damaged(self.folder, f"{STATE} line {number + 1} is cut off")
         return self.decode(line, number)
 
     def decode(self, line: bytes, number: int) -> dict[str, Any]:

@@ -192,6 +192,39 @@ def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds
     assert figures["pull"]["annotations"]["misplaced"] == 4
 
 
+def test_a_large_count_validates_half_of_its_articles_in_a_second_process_and_adds_up_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``ON_TWO_CORES`` tasks to validate, a forked child validates half of the articles (both cores), each
+    article whole in one half (its copies far apart in the state too): the figures are those of one process."""
+    from annotate import parallel
+
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    far = task(40, "far-copies", annotation(400, completed_by=3))
+    tasks = [far, *TASKS, *(task(50 + i, f"pair-{i}", annotation(500 + i, completed_by=3),
+                                 annotation(600 + i, "وزير" if i % 3 else "القاهرة", completed_by=4)) for i in range(9)),
+             task(41, "far-copies", annotation(401, "وزير", completed_by=4))]
+    validated = tmp_path / "validated"
+    counting = figures_mod._counted
+
+    def noted(tasks_: Any, latest: Any, *args: Any) -> Any:
+        with validated.open("a") as out:  # from the child too: a file outlives it
+            out.write(json.dumps([os.getpid(), sorted(latest)]) + "\n")
+        return counting(tasks_, latest, *args)
+
+    monkeypatch.setattr(figures_mod, "_counted", noted)
+    monkeypatch.setattr(figures_mod, "ON_TWO_CORES", 10**9)
+    one = figures_mod.pull_figures(write_pull(tmp_path / "one", tasks), TITLE, SCHEMA, True)
+    (only,) = [json.loads(line) for line in validated.read_text().splitlines()]
+    validated.unlink()
+    monkeypatch.setattr(figures_mod, "ON_TWO_CORES", 2)
+    two = figures_mod.pull_figures(write_pull(tmp_path / "two", tasks), TITLE, SCHEMA, True)
+    assert two == one and one["agreement"] == {"3": [0.3, 10], "4": [0.3, 10]}  # 3 of 10 spans each
+    (pid_a, half_a), (pid_b, half_b) = sorted(json.loads(line) for line in validated.read_text().splitlines())
+    assert pid_a != pid_b and os.getpid() in (pid_a, pid_b)
+    assert not set(half_a) & set(half_b) and sorted(half_a + half_b) == only[1] and abs(len(half_a) - len(half_b)) <= 2
+
+
 def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,8 @@ Counted from the pulled data through validate's one pass (``check_tasks``, strea
 annotation counts as kept here exactly when ``validate`` and ``export`` keep it; counted once a
 pull and kept beside it (``store.FIGURES``), validating only the articles that changed since the
 last count (``figures``). The server, when it answers, is asked only for its task listing (no texts), which it
-compares with what the pull recorded, as the next pull would.
+compares with what the pull recorded, as the next pull would; before any pull, only for its live counts of
+tasks (every task is then a change).
 
 ``team_status`` is the team's view (``annotate team status``): each annotator's queue as
 Label Studio holds it now (task listings, no texts), the review project, and, from the
@@ -85,6 +86,9 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
             queues, review = team_projects(client, title, found)
             parts = [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]
             previous = _last_listing(folder, client.url, project.id)
+            if not previous.tasks:  # nothing pulled from here: every task is a change, and the live counts say how many
+                tasks = sum(counts[0] for counts in client.projects_counts(parts).values())
+                return ServerCounts(client.url, tasks, tasks)
             # As pull lists them (listing.WINDOW), at any age of the last full listing: status keeps nothing.
             listed = list_projects(client, parts, previous, reconcile=False).tasks
             index = previous.tasks

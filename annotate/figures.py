@@ -1,6 +1,7 @@
 """What status and team status count of a pull, article by article, kept from one count to the next.
 
-Counting a pull means validating every task (``check_tasks``): 20 s at 150,000 tasks. Most of a
+Counting a pull means validating every task (``check_tasks``): 15 s of one core at 150,000 tasks (half of
+the articles go to a second process, ``parallel``, when there are many). Most of a
 pull is what the pull before held, so each article's share of the figures is kept
 (``store.ARTICLE_FIGURES``) under a key of its tasks' lines, byte for byte as the state holds them.
 The next count reads every line (hashing it), validates only the articles with a line it has not

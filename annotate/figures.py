@@ -20,21 +20,19 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, parallel
 from .agreement import AgreementBuilder
 from .errors import AnnotateError
 from .files import write_json
 from .gold import group_verdicts
 from .labelstudio import codec
 from .models import Counts, Schema
-from .parallel import on_two_cores
 from .store import ARTICLE_FIGURES, Latest, Places, StateLines, TaskVersion, latest_of, places_of, read_manifest, task_version
 from .validate import TaskVerdicts, check_tasks, copy_problems
 
 FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
 STATUSES = [f.name for f in fields(Counts)][1:]  # what became of an annotation (``pulled`` is their sum)
 AT = {status: i for i, status in enumerate(STATUSES)}
-ON_TWO_CORES = 2000  # tasks to validate at least, for half of them to be validated in a second process
 
 
 @dataclass
@@ -126,7 +124,7 @@ def pull_figures(
                 return _counted((state.task(n) for n in half), latest, schema, repair, places)
 
             if len(halves) == 2:  # each article whole in one half: its figures are the same
-                for counted in on_two_cores(lambda: count(halves[0]), lambda: count(halves[1])):
+                for counted in parallel.on_two_cores(lambda: count(halves[0]), lambda: count(halves[1])):
                     articles.update(counted)
             else:
                 articles.update(count(halves[0]))
@@ -139,7 +137,7 @@ def _halves(articles: list[list[int]]) -> list[list[int]]:
     """The line numbers of ``articles`` (each article's lines together), in two halves of about as many lines
     each, for both cores; in one when they are too few to be worth a second process (or none)."""
     lines = sum(map(len, articles))
-    if lines < ON_TWO_CORES:
+    if lines < parallel.ENOUGH:
         return [[n for numbers in articles for n in numbers]] if lines else []
     halves: list[list[int]] = [[], []]
     for numbers in articles:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+ENOUGH = 2000  # tasks: fewer are done in one process (forking and sending the result back cost about half of them)
 
 
 def cores() -> int:

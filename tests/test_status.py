@@ -195,7 +195,7 @@ def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds
 def test_a_large_count_validates_half_of_its_articles_in_a_second_process_and_adds_up_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above ``ON_TWO_CORES`` tasks to validate, a forked child validates half of the articles (both cores), each
+    """From ``parallel.ENOUGH`` tasks to validate, a forked child validates half of the articles (both cores), each
     article whole in one half (its copies far apart in the state too): the figures are those of one process."""
     from annotate import parallel
 
@@ -213,11 +213,11 @@ def test_a_large_count_validates_half_of_its_articles_in_a_second_process_and_ad
         return counting(tasks_, latest, *args)
 
     monkeypatch.setattr(figures_mod, "_counted", noted)
-    monkeypatch.setattr(figures_mod, "ON_TWO_CORES", 10**9)
+    monkeypatch.setattr(parallel, "ENOUGH", 10**9)
     one = figures_mod.pull_figures(write_pull(tmp_path / "one", tasks), TITLE, SCHEMA, True)
     (only,) = [json.loads(line) for line in validated.read_text().splitlines()]
     validated.unlink()
-    monkeypatch.setattr(figures_mod, "ON_TWO_CORES", 2)
+    monkeypatch.setattr(parallel, "ENOUGH", 2)
     two = figures_mod.pull_figures(write_pull(tmp_path / "two", tasks), TITLE, SCHEMA, True)
     assert two == one and one["agreement"] == {"3": [0.3, 10], "4": [0.3, 10]}  # 3 of 10 spans each
     (pid_a, half_a), (pid_b, half_b) = sorted(json.loads(line) for line in validated.read_text().splitlines())

@@ -197,6 +197,10 @@ class AgreementReport:
         }
 
 
+def _scores() -> defaultdict[str, Score]:
+    return defaultdict(Score)  # a named function, not a lambda: a builder pickles (a second process sends it back)
+
+
 class AgreementBuilder:
     """Agreement figures accumulated article by article (nothing per token is kept)."""
 
@@ -210,7 +214,7 @@ class AgreementBuilder:
         self.scores: dict[str, Score] = defaultdict(Score)
         self.per_label_exact: dict[str, Score] = defaultdict(Score)
         self.per_label_overlap: dict[str, Score] = defaultdict(Score)
-        self.pair_scores: dict[tuple[Any, Any], dict[str, Score]] = defaultdict(lambda: defaultdict(Score))
+        self.pair_scores: dict[tuple[Any, Any], dict[str, Score]] = defaultdict(_scores)
         self.pair_tags: dict[tuple[Any, Any], Counter[tuple[str, str]]] = defaultdict(Counter)
         self.pair_articles: Counter[tuple[Any, Any]] = Counter()
         self.coincidence: Counter[tuple[str, str]] = Counter()
@@ -247,6 +251,23 @@ class AgreementBuilder:
                 self.pair_tags[pair].update(zip(tags[i], tags[j]))
         f1 = article_score.f1
         self.article_f1.append((article.article_id, 1.0 if math.isnan(f1) else f1))  # nothing to disagree on
+
+    def merge(self, later: AgreementBuilder) -> None:
+        """Add what ``later`` accumulated of the articles after these (a second process's): as if added here."""
+        self.annotators |= later.annotators
+        self.articles += later.articles
+        for mine, theirs in ((self.scores, later.scores), (self.per_label_exact, later.per_label_exact),
+                             (self.per_label_overlap, later.per_label_overlap)):
+            for name, score in theirs.items():
+                mine[name].add(score)
+        for pair, scores in later.pair_scores.items():
+            for name, score in scores.items():
+                self.pair_scores[pair][name].add(score)
+        for pair, tags in later.pair_tags.items():
+            self.pair_tags[pair].update(tags)
+        self.pair_articles.update(later.pair_articles)
+        self.coincidence.update(later.coincidence)
+        self.article_f1 += later.article_f1
 
     def report(self, name: Callable[[int | None], Any] = lambda user: user) -> AgreementReport:
         """The figures; ``name`` shows each annotator (the CLI and the card pass ``annotators.Pseudonyms``)."""

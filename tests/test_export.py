@@ -1096,3 +1096,70 @@ def test_spacy_missing_is_said_with_how_to_install_it(pulled: Path, tmp_path: Pa
     with pytest.raises(ExportError, match=r"needs spaCy, which is not installed") as refused:
         export.export(TITLE, tmp_path / "out", ExportConfig(format="spacy"), schema=SCHEMA, root=pulled)
     assert "annotate[spacy]" in (refused.value.hint or "") and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("unit", ["document", "sentence"])
+def test_an_export_on_both_cores_writes_the_same_files_as_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unit: str) -> None:
+    """From ``parallel.ENOUGH`` tasks, a forked child writes the rows of the articles done last (Arrow streams, gold
+    lines, its counts, agreement and pseudonyms), added after the parent's: every file is the one a single pass
+    writes, byte for byte, the owner's pseudonym file too. Copies far apart and older versions stay in one half."""
+    from annotate import parallel
+    from annotate.export.writers.hf import HFWriter
+
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    monkeypatch.setattr(HFWriter, "batch", 7)  # row groups that straddle the halves
+    anns = annotations()
+    tasks: list[dict[str, Any]] = []
+    for k in range(12):
+        for aid, text in sorted(ARTICLES.items()):
+            t = task(text, article_id=f"{aid}-{k}", title=f"عنوان {aid}", source="tests")
+            # Each round by other people: pseudonyms first met in either half.
+            t["annotations"] = [{**a, "id": a["id"] * 100 + k, "completed_by": a["completed_by"] + 2 * (k // 4)} for a in anns.get(aid, [])]
+            tasks.append(t)
+    old = task(ARTICLES["a3"], version=0, article_id="a3-11")
+    old["annotations"] = [{"id": 9, "completed_by": 1, "result": anns["a3"][0]["result"]}]
+    copy = task(ARTICLES["a2"], article_id="a2-0")
+    copy["annotations"] = [{"id": 8, "completed_by": 9, "result": anns["a2"][1]["result"]}]
+    solo = task(ARTICLES["a3"], article_id="solo")  # its one annotator, last: met by the child only, in no agreement
+    solo["annotations"] = [{"id": 7, "completed_by": 30, "result": anns["a3"][0]["result"]}]
+    tasks = [old, *tasks, copy, solo]
+    for i, t in enumerate(tasks, start=1):
+        t["id"] = i
+    written: list[tuple[int, int]] = []
+    write_articles = export._write_articles
+
+    def noted(tasks_: Any, *args: Any) -> Any:
+        done = write_articles(tasks_, *args)
+        with (tmp_path / "who").open("a") as out:  # from the child too: a file outlives it
+            out.write(json.dumps([os.getpid(), done.stats.exported]) + "\n")
+        return done
+
+    monkeypatch.setattr(export, "_write_articles", noted)
+    ratios = (0.34, 0.33, 0.33)
+    seed = next(n for n in range(1000) if len({split_of(ARTICLES[a], n, ratios) for a in ("a1", "a2", "a3")}) == 3)
+    outs = {}
+    for name, enough in (("one", 10**9), ("two", 2)):
+        root = tmp_path / name
+        folder = project_folder(TITLE, root)
+        write_jsonl(folder / "state.jsonl", tasks)
+        write_json(folder / "manifest.json", {"project_id": 5, "project_title": TITLE, "pulled_at": "2026-11-24T00:00:00Z"})
+        write_json(folder / "annotators.json", {"key": "ab" * 32, "annotators": {}})
+        monkeypatch.setattr(parallel, "ENOUGH", enough)
+        outs[name] = tmp_path / f"gold-{name}"
+        report = export.export(TITLE, outs[name], ExportConfig(split=ratios, seed=seed, unit=unit), schema=SCHEMA, root=root)
+        assert report.stats.exported == 37 and report.stats.articles_in_dispute == 12
+        written += [tuple(json.loads(line)) for line in (tmp_path / "who").read_text().splitlines()]
+        (tmp_path / "who").unlink()
+    (alone, _), *halves = written
+    (parent, first), (child, second) = sorted(halves, key=lambda w: w[0] != os.getpid())  # either may end first
+    assert alone == parent == os.getpid() != child and first + second == 37 and abs(first - second) <= 4
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    one, two = files(outs["one"]), files(outs["two"])
+    assert one.keys() == two.keys() and [k for k in one if one[k] != two[k]] == []
+    assert len([k for k in one if k.startswith("data/")]) == 3 and ".second-half" not in " ".join(two)
+    pseudonyms = [(tmp_path / n / TITLE / "annotators.json").read_bytes() for n in ("one", "two")]
+    assert pseudonyms[0] == pseudonyms[1] and len(json.loads(pseudonyms[0])["annotators"]) == 8  # users 1-6, 9, 30
+    assert sum(datasets.load_dataset(str(outs["two"])).num_rows.values()) == sum(report.rows.values()) >= 37

@@ -16,28 +16,30 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .. import schema as schema_mod
+from .. import parallel, schema as schema_mod
 from ..annotators import Pseudonyms
 from ..agreement import AgreementBuilder
 from ..errors import ExportError, storage_error
 from ..gold import ArticleAnnotations, Gold, iter_articles, mention_origins, select_gold
 from ..models import FORMATS, SPLITS, UNITS, Counts, ExportConfig, Schema
 from ..store import (
-    EXPORTS, MODEL_INFO, Suggestions, iter_state, latest_versions, newest_model, places_of, project_folder, read_manifest,
-    read_suggestions,
+    EXPORTS, MODEL_INFO, Latest, Places, StateLines, Suggestions, TaskVersion, latest_of, newest_model, places_of,
+    project_folder, read_manifest, read_suggestions, task_version,
 )
 from .card import card as render_card
 from . import diff as diff_mod
 from .diff import GOLD, gold_line
-from .labelmap import map_annotation, map_schema, read_label_map
+from .labelmap import LabelMap, map_annotation, map_schema, read_label_map
 from .documents import Doc, label_counts, make_doc, split_of
 from .folders import EXPORT_RECORD, check_out, clean_leftovers, make_folder, remove_folder, swap_into_place
-from .writers import writer_class
+from .writers import Writer, writer_class
 from .writers.brat import brat_type
 
 __all__ = ["ExportError", "ExportReport", "ExportStats", "export", "parse_split"]
@@ -83,6 +85,18 @@ class ExportStats:
         self.origins.update(doc.entity_origins)
         self.origins.update(doc.trigger_origins)
 
+    def merge(self, later: ExportStats) -> None:
+        """Add what ``add`` counted of the articles exported after these (a second process's)."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(later, f.name)
+            if f.name == "label_counts":
+                for split, counted in theirs.items():
+                    mine.setdefault(split, Counter()).update(counted)
+            elif isinstance(mine, Counter):
+                mine.update(theirs)
+            elif isinstance(mine, int):
+                setattr(self, f.name, mine + theirs)
+
     @property
     def exported(self) -> int:
         return sum(self.articles_per_split.values())
@@ -108,6 +122,110 @@ class ExportReport:
     articles: dict[str, int]  # per split, only splits with articles
     stats: ExportStats = field(default_factory=ExportStats)
     changes: diff_mod.Diff | None = None  # since ``previous``, when given
+
+
+@dataclass
+class _Run:
+    """What every article of one export is written with."""
+
+    schema: Schema
+    config: ExportConfig
+    places: Places
+    labels: LabelMap | None
+    suggestions: Suggestions
+    pseudonyms: Pseudonyms
+    latest: dict[str, Latest] = field(default_factory=dict)
+
+
+@dataclass
+class _Written:
+    """What writing some of the articles counted (``_write_articles``): added up in their order (``merge``)."""
+
+    stats: ExportStats = field(default_factory=ExportStats)
+    totals: Counts = field(default_factory=Counts)
+    builder: AgreementBuilder = field(default_factory=AgreementBuilder)
+    rows: dict[str, int] = field(default_factory=dict)  # a second process's rows per split (``HFPart``)
+    annotators: dict[str, dict[str, Any]] = field(default_factory=dict)  # a second process's pseudonyms
+
+    def merge(self, later: _Written) -> None:
+        """Add what was counted of the articles written after these: as if one pass had counted them all."""
+        self.stats.merge(later.stats)
+        for f in fields(Counts):
+            setattr(self.totals, f.name, getattr(self.totals, f.name) + getattr(later.totals, f.name))
+        self.builder.merge(later.builder)
+
+
+def _write_articles(tasks: Iterable[dict[str, Any]], run: _Run, writer: Writer, gold_file: IO[str]) -> _Written:
+    """Validate ``tasks`` (every task of their articles, in the state's order), choose each article's gold, write it."""
+    done = _Written()
+    config, schema, labels = run.config, run.schema, run.labels
+    for task, grouped in iter_articles(tasks, schema, run.latest, done.totals, repair=config.repair, places=run.places):
+        done.builder.add(grouped)
+        chosen = select_gold(grouped, schema, config.threshold)
+        origins = _origins(grouped, chosen, run.suggestions)
+        if labels:
+            mapped, left_out = map_annotation(chosen.annotation, labels)
+            chosen = replace(chosen, annotation=mapped)
+            done.stats.entities_mapped_out += left_out
+        article = dict(task["data"])
+        article.setdefault("article_id", grouped.article_id)
+        doc = make_doc(article, chosen, grouped.annotations, run.pseudonyms, origins)
+        doc.split = split_of(article["text"], config.seed, config.split)
+        writer.write(doc)
+        gold_file.write(json.dumps(gold_line(article, chosen.annotation), ensure_ascii=False) + "\n")
+        done.stats.add(doc, chosen)
+    return done
+
+
+def _halves(versions: list[tuple[str, int]], latest: dict[str, Latest]) -> list[list[int]]:
+    """The state's line numbers in two halves of about as many tasks, for both cores (in one when they are fewer than
+    ``parallel.ENOUGH``): each article whole in one half, and every article of the first done (its last task of the
+    latest version read) before any of the second, so that the second's rows come after the first's as in one pass."""
+    if len(versions) < parallel.ENOUGH:
+        return [list(range(len(versions)))]
+    lines_of: dict[str, list[int]] = {}
+    done_at: dict[str, int] = {}
+    for n, (article, version, *_) in enumerate(versions):
+        lines_of.setdefault(article, []).append(n)
+        if version == latest[article].version:
+            done_at[article] = n
+    first: list[int] = []
+    second: list[int] = []
+    for article in sorted(lines_of, key=lambda a: done_at[a]):
+        (first if len(first) < len(versions) // 2 else second).extend(lines_of[article])
+    return [sorted(first), sorted(second)]
+
+
+def _on_two_cores(
+    state: StateLines, halves: list[list[int]], run: _Run, writer: Writer, gold_file: IO[str], part: Path, files_schema: Schema
+) -> _Written:
+    """The first half written here, the second in a forked child (``parallel``) into ``part`` (its rows as Arrow
+    streams, its gold lines), then added after the first's: the same files as one pass writes."""
+    from .writers.hf import HFPart, HFWriter  # pyarrow: loaded for hf alone (``writer_class``)
+
+    assert isinstance(writer, HFWriter)
+    before = dict(run.pseudonyms.known)
+
+    def second() -> _Written:
+        shutil.rmtree(part, ignore_errors=True)  # a child that failed may have begun it
+        part_writer = HFPart(part, files_schema, run.config.unit)
+        with open(part / GOLD, "w", encoding="utf-8") as part_gold:
+            done = _write_articles((state.task(n) for n in halves[1]), run, part_writer, part_gold)
+        done.rows = part_writer.close()
+        done.annotators = {name: entry for name, entry in run.pseudonyms.known.items() if name not in before}
+        return done
+
+    first, later = parallel.on_two_cores(lambda: _write_articles((state.task(n) for n in halves[0]), run, writer, gold_file), second)
+    writer.absorb(part, later.rows)
+    with open(part / GOLD, encoding="utf-8") as part_gold:
+        shutil.copyfileobj(part_gold, gold_file)
+    shutil.rmtree(part)
+    for name, entry in later.annotators.items():
+        if name not in run.pseudonyms.known:
+            run.pseudonyms.known[name] = entry
+            run.pseudonyms.changed = True
+    first.merge(later)
+    return first
 
 
 def parse_split(value: str) -> tuple[float, float, float]:
@@ -175,7 +293,9 @@ def export(
 
     Streams: the pulled state is read twice (article versions, then the tasks),
     and each article is validated (with validate's repairs unless ``config.repair``
-    is off), given its gold, tokenized and written before the next.
+    is off), given its gold, tokenized and written before the next. In hf, from
+    ``parallel.ENOUGH`` tasks, the articles done last are written by a forked child on
+    the second core and added after the others: the same files, byte for byte.
     """
     _check(config)
     out = Path(out)
@@ -196,13 +316,7 @@ def export(
         raise ExportError("two event types differ only by ':' and '_'; brat cannot tell them apart")
     folder = project_folder(title, root)
     manifest = read_manifest(folder, title)
-    places = places_of(manifest)
-    pseudonyms = Pseudonyms(folder)
-    latest = latest_versions(iter_state(folder, title))
-    suggestions = read_suggestions(folder)
-    totals = Counts()
-    builder = AgreementBuilder()
-    stats = ExportStats()
+    run = _Run(schema, config, places_of(manifest), labels, read_suggestions(folder), Pseudonyms(folder))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_folder(out)
@@ -210,24 +324,24 @@ def export(
         raise storage_error(exc, out) from None
     try:
         writer = writer_class(config.format)(tmp, written, config.unit)
-        with open(tmp / GOLD, "w", encoding="utf-8") as gold_file:  # what `annotate diff` reads, in every format
-            for task, grouped in iter_articles(
-                iter_state(folder, title), schema, latest, totals, repair=config.repair, places=places
-            ):
-                builder.add(grouped)
-                chosen = select_gold(grouped, schema, config.threshold)
-                origins = _origins(grouped, chosen, suggestions)
-                if labels:
-                    mapped, left_out = map_annotation(chosen.annotation, labels)
-                    chosen = replace(chosen, annotation=mapped)
-                    stats.entities_mapped_out += left_out
-                article = dict(task["data"])
-                article.setdefault("article_id", grouped.article_id)
-                doc = make_doc(article, chosen, grouped.annotations, pseudonyms, origins)
-                doc.split = split_of(article["text"], config.seed, config.split)
-                writer.write(doc)
-                gold_file.write(json.dumps(gold_line(article, chosen.annotation), ensure_ascii=False) + "\n")
-                stats.add(doc, chosen)
+        with StateLines(folder, title) as state, open(tmp / GOLD, "w", encoding="utf-8") as gold_file:
+            # The versions first (the state read whole and checked), then the articles, read again line by line.
+            articles: list[tuple[str, int]] = []  # each line's article and version
+
+            def versions() -> Iterator[TaskVersion]:
+                for n, line in enumerate(state):
+                    version = task_version(state.decode(line, n))
+                    articles.append(version[:2])
+                    yield version
+
+            run.latest = latest = latest_of(versions())
+            # Both cores for hf, the default format (its rows travel back as Arrow streams); the others in one pass.
+            halves = _halves(articles, latest) if config.format == "hf" else [list(range(len(articles)))]
+            if len(halves) == 1:
+                done = _write_articles((state.task(n) for n in halves[0]), run, writer, gold_file)
+            else:
+                done = _on_two_cores(state, halves, run, writer, gold_file, tmp / ".second-half", written)
+        stats, totals, builder = done.stats, done.totals, done.builder
         rows_per_split = writer.close()
         if not stats.exported:
             raise ExportError(
@@ -241,8 +355,8 @@ def export(
         stats.annotations_rejected = totals.rejected
         stats.annotations_cancelled = totals.cancelled
         stats.annotations_misplaced = totals.misplaced
-        stats.overlap = max((len(set(info.projects) & places.queue_projects) for info in latest.values()), default=0)
-        stats.agreement = builder.report(pseudonyms).as_dict()
+        stats.overlap = max((len(set(info.projects) & run.places.queue_projects) for info in latest.values()), default=0)
+        stats.agreement = builder.report(run.pseudonyms).as_dict()
         stats.model = newest_model_info(folder)
         changes = diff_mod.diff(previous, tmp) if previous is not None else None
         (tmp / "README.md").write_text(
@@ -255,7 +369,7 @@ def export(
                   "stats": stats.as_dict(), "manifest": manifest,
                   "label_map": {"path": labels.path, "sha256": labels.sha256, "mapping": labels.mapping} if labels else None}
         (tmp / EXPORT_RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
-        pseudonyms.save()  # before publishing: the owner keeps the key to every pseudonym the export shows
+        run.pseudonyms.save()  # before publishing: the owner keeps the key to every pseudonym the export shows
         swap_into_place(tmp, out)
     except OSError as exc:
         remove_folder(tmp)

@@ -177,22 +177,23 @@ def _write_articles(tasks: Iterable[dict[str, Any]], run: _Run, writer: Writer, 
     return done
 
 
-def _halves(versions: list[tuple[str, int]], latest: dict[str, Latest]) -> list[list[int]]:
-    """The state's line numbers in two halves of about as many tasks, for both cores (in one when they are fewer than
-    ``parallel.ENOUGH``): each article whole in one half, and every article of the first done (its last task of the
-    latest version read) before any of the second, so that the second's rows come after the first's as in one pass."""
-    if len(versions) < parallel.ENOUGH:
-        return [list(range(len(versions)))]
+def _halves(lines: list[tuple[str, int]], latest: dict[str, Latest]) -> list[list[int]]:
+    """The state's line numbers (``lines``: each one's article and version) in two halves of about as many tasks, for
+    both cores (in one when they are fewer than ``parallel.ENOUGH``): each article whole in one half, and every article
+    of the first done (its last task of the latest version read) before any of the second, so that the second's rows
+    come after the first's as in one pass."""
+    if len(lines) < parallel.ENOUGH:
+        return [list(range(len(lines)))]
     lines_of: dict[str, list[int]] = {}
     done_at: dict[str, int] = {}
-    for n, (article, version, *_) in enumerate(versions):
+    for n, (article, version) in enumerate(lines):
         lines_of.setdefault(article, []).append(n)
         if version == latest[article].version:
             done_at[article] = n
     first: list[int] = []
     second: list[int] = []
     for article in sorted(lines_of, key=lambda a: done_at[a]):
-        (first if len(first) < len(versions) // 2 else second).extend(lines_of[article])
+        (first if len(first) < len(lines) // 2 else second).extend(lines_of[article])
     return [sorted(first), sorted(second)]
 
 

@@ -113,7 +113,7 @@ def pull_figures(
                     pass  # not as this version writes it: counted again
         # Article by article (each one's lines in the state's order, so its figures are the same): grouping its
         # votes (``group_verdicts``) then holds one article at a time, not every pool task until its queue copies.
-        halves = _halves([ns for a, ns in lines_of.items() if a not in articles])
+        halves = parallel.halves([ns for a, ns in lines_of.items() if a not in articles])
         counting = sum(map(len, halves))
         if counting:
             if on_count is not None:
@@ -131,18 +131,6 @@ def pull_figures(
     if counting or kept_lines.keys() != article_of.keys():
         _keep(folder, context, article_of, {keys[a]: f.as_row() for a, f in articles.items()})
     return _added(manifest, len(line_keys), articles)
-
-
-def _halves(articles: list[list[int]]) -> list[list[int]]:
-    """The line numbers of ``articles`` (each article's lines together), in two halves of about as many lines
-    each, for both cores; in one when they are too few to be worth a second process (or none)."""
-    lines = sum(map(len, articles))
-    if lines < parallel.ENOUGH:
-        return [[n for numbers in articles for n in numbers]] if lines else []
-    halves: list[list[int]] = [[], []]
-    for numbers in articles:
-        halves[len(halves[0]) >= lines // 2] += numbers
-    return halves
 
 
 def _counted(

@@ -29,6 +29,19 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def halves(groups: list[list[T]]) -> list[list[T]]:
+    """The items of ``groups`` in two halves of about as many items, each group whole in one and in its order; in one
+    half when they are fewer than ``ENOUGH`` (none when there are none)."""
+    items = sum(map(len, groups))
+    if items < ENOUGH:
+        return [[item for group in groups for item in group]] if items else []
+    first: list[T] = []
+    second: list[T] = []
+    for group in groups:
+        (first if len(first) < items // 2 else second).extend(group)
+    return [first, second]
+
+
 def on_two_cores(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
     """``first()`` here and ``second()`` in a forked child at the same time; their results, in that order.
 

@@ -105,3 +105,12 @@ def test_the_states_lines_read_in_both_processes_at_once_are_each_the_line_asked
 
         mine, theirs = parallel.on_two_cores(read_all, read_all)
     assert mine == theirs == [t["id"] for _ in range(3) for t in tasks]
+
+
+def test_halves_keep_each_group_whole_and_in_order_with_about_as_many_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    groups = [[1, 2, 3], [4], [5, 6], [7, 8, 9, 10], [11]]
+    monkeypatch.setattr(parallel, "ENOUGH", 5)
+    assert parallel.halves(groups) == [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11]]
+    assert parallel.halves([[1, 2, 3, 4, 5]]) == [[1, 2, 3, 4, 5], []]  # one group is never cut
+    monkeypatch.setattr(parallel, "ENOUGH", 12)
+    assert parallel.halves(groups) == [list(range(1, 12))] and parallel.halves([]) == []

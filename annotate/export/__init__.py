@@ -190,11 +190,7 @@ def _halves(lines: list[tuple[str, int]], latest: dict[str, Latest]) -> list[lis
         lines_of.setdefault(article, []).append(n)
         if version == latest[article].version:
             done_at[article] = n
-    first: list[int] = []
-    second: list[int] = []
-    for article in sorted(lines_of, key=lambda a: done_at[a]):
-        (first if len(first) < len(lines) // 2 else second).extend(lines_of[article])
-    return [sorted(first), sorted(second)]
+    return [sorted(half) for half in parallel.halves([lines_of[a] for a in sorted(lines_of, key=lambda a: done_at[a])])]
 
 
 def _on_two_cores(

@@ -1,7 +1,7 @@
 """Both cores for one pass: half of the work in a forked child, half here.
 
-Counting a pull validates every task, which is Python's work on one core; the machines annotate
-runs on have two (or more). A forked child starts with everything already read (no start-up, no
+Counting a pull validates every task, and an export makes a document of every article: Python's
+work, on one core; the machines annotate runs on have two (or more). A forked child starts with everything already read (no start-up, no
 arguments sent over), works on its half, and sends back only its result; what it reads from an
 open file it reads with ``os.pread``, which moves no shared offset. Where the child cannot help (no
 ``fork``, one core, a small job) or fails in any way (its result not sent or not read back), the
@@ -45,9 +45,11 @@ def halves(groups: list[list[T]]) -> list[list[T]]:
 def on_two_cores(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
     """``first()`` here and ``second()`` in a forked child at the same time; their results, in that order.
 
-    ``second`` must not change anything outside the child (its changes stay there) and its result
-    must pickle. Linux only: forking a process that has other threads is safe there for work that
-    takes no lock those threads hold (validation: Python and its standard library only).
+    What ``second`` changes in memory stays in the child: what the parent needs is its result, which
+    must pickle (files it writes are there for the parent to read). If the child fails, ``second``
+    runs here after ``first``, so it must be able to start again from nothing. Linux only: forking a
+    process that has other threads is safe there for work that takes no lock those threads hold
+    (validation, documents: Python, its standard library and pyarrow).
     """
     if not sys.platform.startswith("linux") or cores() < 2:
         return first(), second()

@@ -7,7 +7,7 @@ stage modules (ingest, schema, push, ...).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -244,6 +244,11 @@ class Counts:
     def add(self, status: Status) -> None:
         self.pulled += 1
         setattr(self, status, getattr(self, status) + 1)
+
+    def merge(self, later: Counts) -> None:
+        """Add what ``later`` counted (of other annotations: a second process's)."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(later, f.name))
 
     @property
     def balanced(self) -> bool:

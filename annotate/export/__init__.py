@@ -150,8 +150,7 @@ class _Written:
     def merge(self, later: _Written) -> None:
         """Add what was counted of the articles written after these: as if one pass had counted them all."""
         self.stats.merge(later.stats)
-        for f in fields(Counts):
-            setattr(self.totals, f.name, getattr(self.totals, f.name) + getattr(later.totals, f.name))
+        self.totals.merge(later.totals)
         self.builder.merge(later.builder)
 
 

@@ -19,7 +19,9 @@ def _two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pids(path: Path) -> list[int]:
-    return [int(line) for line in path.read_text().split()] if path.exists() else []
+    """The pids noted whole in ``path`` (a line is noted whole once its newline is there)."""
+    text = path.read_text() if path.exists() else ""
+    return [int(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
 
 def note_pid(path: Path) -> None:
@@ -33,7 +35,7 @@ def test_the_second_half_runs_in_another_process_at_the_same_time(tmp_path: Path
 
     def first() -> list[int]:
         deadline = time.monotonic() + 30
-        while not started.exists() and time.monotonic() < deadline:  # the child works while this half does
+        while not pids(started) and time.monotonic() < deadline:  # the child works while this half does
             time.sleep(0.01)
         return [here, *pids(started)]
 
@@ -75,7 +77,7 @@ def test_an_error_in_the_parents_half_stops_the_child_at_once(tmp_path: Path) ->
         time.sleep(60)
 
     def first() -> None:
-        while not started.exists():
+        while not pids(started):  # the file made is not yet the pid written
             time.sleep(0.01)
         raise KeyboardInterrupt  # as Ctrl-C
 

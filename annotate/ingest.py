@@ -178,41 +178,50 @@ def _bad_character(value: str) -> str | None:
 
 def _drop_teaser(text: str, rules: IngestRules) -> tuple[str, bool]:
     """Remove a line near the top that ends in an ellipsis and whose words open a later line."""
-    lines = text.split("\n")
-    start = 0  # where line i starts in text
+    # Walks the lines by index (most texts have no teaser: only their first lines are looked at).
+    start = 0  # where the line looked at starts in text
     seen = 0  # nonblank lines looked at; only the first teaser_lines can be a teaser
-    for i, line in enumerate(lines):
-        if seen == rules.teaser_lines:
-            break
-        if line.strip():
+    while seen < rules.teaser_lines and start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        stripped = line.rstrip()
+        if stripped:
             seen += 1
-            match = _ELLIPSIS.search(line)
+            match = _ELLIPSIS.search(line) if stripped.endswith(("...", "…")) else None
             teaser = _SPACE.sub(" ", line[: match.start()]).strip() if match else ""
             if match and len(teaser) >= rules.teaser_min_chars:
-                later = start + len(line) + 1
-                for following in lines[i + 1 :]:
+                later = end + 1  # the start of each following line in turn
+                while later <= len(text):
                     # The lead may be split over paragraphs where the teaser runs on: compare words, not bytes.
                     window = _SPACE.sub(" ", text[later : later + 2 * len(teaser) + 16]).strip()
                     if window.startswith(teaser):
-                        return text[:start] + text[start + len(line) + 1 :], True
-                    later += len(following) + 1
-        start += len(line) + 1
+                        return text[:start] + text[end + 1 :], True
+                    following = text.find("\n", later)
+                    if following < 0:
+                        break
+                    later = following + 1
+        start = end + 1
     return text, False
 
 
 def _drop_trailing_lines(text: str, boilerplate: set[str]) -> tuple[str, bool]:
-    lines = text.split("\n")
-    keep = len(lines)
+    """Remove the blank and navigation lines at the end (walked back from the end: the rest is not looked at)."""
+    end = len(text)  # the end of the last line kept so far
     removed = False
-    while keep > 0:
-        line = lines[keep - 1].strip()
+    while True:
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end].strip()
         if line and line not in boilerplate:
             break
         removed = removed or bool(line)
-        keep -= 1
+        if start == 0:
+            end = 0  # every line went
+            break
+        end = start - 1
     if not removed:
         return text, False
-    return "\n".join(lines[:keep]), True
+    return text[:end], True
 
 
 def _decode(path: Path, raw: bytes) -> str:

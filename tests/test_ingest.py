@@ -362,7 +362,19 @@ def _teaser_as_specified(text: str, rules: ingest.IngestRules) -> str:
     return text
 
 
-_LINE_WORDS = st.sampled_from(["قال", "المتحدث", "إن", "القوات", "...", "…", " ", "", "\x1b[31m", "\x85", "\u200f"])
+def _trailing_as_specified(text: str, boilerplate: set[str]) -> str:
+    """The trailing-lines rule read literally: the lines after the last one that is neither blank nor navigation
+    go, when at least one of them is navigation."""
+    lines = text.split("\n")
+    kept = len(lines)
+    while kept and (not lines[kept - 1].strip() or lines[kept - 1].strip() in boilerplate):
+        kept -= 1
+    if not any(line.strip() for line in lines[kept:]):
+        return text
+    return "\n".join(lines[:kept])
+
+
+_LINE_WORDS = st.sampled_from(["قال", "المتحدث", "إن", "القوات", "...", "…", " ", "", "\x1b[31m", "\x85", "\u200f", "أخبار", "شارك"])
 
 
 @settings(max_examples=400, deadline=None)
@@ -373,7 +385,9 @@ _LINE_WORDS = st.sampled_from(["قال", "المتحدث", "إن", "القوات
 )
 def test_the_cleaning_shortcuts_change_nothing(text: str, teaser_lines: int, min_chars: int) -> None:
     """Cleaning skips the work where nothing can change (a text without a control character, lines past the
-    teaser's reach): it must remove exactly what the rules say."""
+    teaser's reach, lines before the navigation at the end): it must remove exactly what the rules say."""
     rules = ingest.IngestRules(teaser_lines=teaser_lines, teaser_min_chars=min_chars)
     assert ingest._drop_controls(text)[0] == ingest._CONTROL.sub("", ingest._ESCAPE_SEQUENCE.sub("", text))
     assert ingest._drop_teaser(text, rules)[0] == _teaser_as_specified(text, rules)
+    trailing = _trailing_as_specified(text, set(rules.trailing_lines))
+    assert ingest._drop_trailing_lines(text, set(rules.trailing_lines)) == (trailing, trailing != text)

@@ -116,3 +116,51 @@ def test_halves_keep_each_group_whole_and_in_order_with_about_as_many_items(monk
     assert parallel.halves([[1, 2, 3, 4, 5]]) == [[1, 2, 3, 4, 5], []]  # one group is never cut
     monkeypatch.setattr(parallel, "ENOUGH", 12)
     assert parallel.halves(groups) == [list(range(1, 12))] and parallel.halves([]) == []
+
+
+def test_ahead_makes_the_next_item_while_the_caller_works_with_this_one() -> None:
+    import threading
+
+    made: list[int] = []
+    holding = threading.Event()  # the caller has item 0
+    next_made = threading.Event()
+    during: list[bool] = []
+
+    def make(n: int) -> int:
+        if n == 1:
+            during.append(holding.wait(10))  # made while the caller holds item 0, not before handing it over
+            next_made.set()
+        made.append(n)
+        return n * 10
+
+    got = []
+    for n, value in parallel.ahead(make, [0, 1, 2]):
+        if n == 0:
+            holding.set()
+            # The caller waits (as on a server's answer) and the thread makes item 1 meanwhile.
+            assert next_made.wait(30), "item 1 was not made while the caller held item 0"
+        got.append((n, value))
+    assert during == [True]
+    assert got == [(0, 0), (1, 10), (2, 20)]
+
+
+def test_ahead_raises_a_make_error_at_its_item_and_makes_nothing_for_a_caller_that_stopped() -> None:
+    made: list[int] = []
+
+    def make(n: int) -> int:
+        made.append(n)
+        if n == 1:
+            raise ValueError("task 1 cannot be encoded")
+        return n
+
+    got = []
+    with pytest.raises(ValueError, match="task 1"):
+        for n, value in parallel.ahead(make, range(100)):
+            got.append(value)
+    assert got == [0]  # item 0 reached the caller before item 1's error did
+    assert len(made) <= 3  # at most one item made past the one that failed
+    made.clear()
+    stopped = parallel.ahead(make, [0, 2, 3, 4])
+    assert next(stopped) == (0, 0)
+    stopped.close()
+    assert list(stopped) == [] and set(made) <= {0, 2}  # 2 perhaps, made while the caller held 0; never 3

@@ -249,7 +249,7 @@ def plan(
     for article in articles:
         ref = present.get((article.id, article.version)) if keep_versions else latest.get(article.id)
         if ref is None:
-            to_import.append(article if keep_versions else replace(article, version=1))
+            to_import.append(article if keep_versions or article.version == 1 else replace(article, version=1))
         elif ref.content_hash == article.content_hash:
             unchanged += 1
         elif new_version and not keep_versions:

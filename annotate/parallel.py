@@ -6,9 +6,6 @@ arguments sent over), works on its half, and sends back only its result; what it
 open file it reads with ``os.pread``, which moves no shared offset. Where the child cannot help (no
 ``fork``, one core, a small job) or fails in any way (its result not sent or not read back), the
 parent does that half itself: the outcome, an error included, is always the parent's own.
-
-``ahead`` is the other way to use the second core: while this process waits for a server that
-works on the last item, a thread makes the next one.
 """
 
 from __future__ import annotations
@@ -17,12 +14,10 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
-U = TypeVar("U")
 ENOUGH = 2000  # tasks: fewer are done in one process (forking and sending the result back cost about half of them)
 
 
@@ -97,24 +92,3 @@ def on_two_cores(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]
         if not reaped:  # an error or Ctrl-C here: the child's half is not wanted
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-
-
-def ahead(make: Callable[[T], U], items: Iterable[T]) -> Iterator[tuple[T, U]]:
-    """Each item with ``make(item)``, the next one made in a thread while the caller works with this one.
-
-    For a caller that mostly waits (on a request a server is answering): ``make`` then runs while it
-    waits, not before. Its errors come out here, at the item they were made for. At most one item is
-    made ahead; one left unused when the caller stops is dropped.
-    """
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead")
-    try:
-        pending: tuple[T, Future[U]] | None = None
-        for item in items:
-            future = pool.submit(make, item)
-            if pending is not None:
-                yield pending[0], pending[1].result()
-            pending = item, future
-        if pending is not None:
-            yield pending[0], pending[1].result()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)

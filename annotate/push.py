@@ -22,9 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import parallel, schema as schema_mod
+from . import schema as schema_mod
 from .labelstudio import codec
-from .labelstudio.http import Encoded
 from .labelstudio.client import LabelStudioClient
 from .errors import ArticleChangedError, NotFoundError, ProjectError, ServerError
 from .files import write_atomic
@@ -281,28 +280,19 @@ def _task(article: Article, extra: Mapping[str, dict[str, Any]]) -> dict[str, An
     return task
 
 
-def _encoded(batch: list[Article], extra: Mapping[str, dict[str, Any]] = {}) -> Encoded:
-    return Encoded.of([_task(a, extra) for a in batch])
-
-
 def _import_batch(
-    client: LabelStudioClient,
-    project_id: int,
-    batch: list[Article],
-    extra: Mapping[str, dict[str, Any]] = {},
-    encoded: Encoded | None = None,
+    client: LabelStudioClient, project_id: int, batch: list[Article], extra: Mapping[str, dict[str, Any]] = {}
 ) -> list[TaskRef]:
-    """Import one batch (``encoded``: its tasks, if made already); if the connection breaks mid-request, find out
-    what landed instead of guessing."""
+    """Import one batch; if the connection breaks mid-request, find out what landed instead of guessing."""
     try:
-        return _refs(batch, client.import_tasks(project_id, encoded or _encoded(batch, extra)))
+        return _refs(batch, client.import_tasks(project_id, [_task(a, extra) for a in batch]))
     except ServerError:
         wanted = {(a.id, a.version) for a in batch}
         landed = [r for r in client.task_refs(project_id) if (r.article_id, r.version) in wanted]
     done = {(r.article_id, r.version) for r in landed}
     remaining = [a for a in batch if (a.id, a.version) not in done]
     if remaining:
-        landed += _refs(remaining, client.import_tasks(project_id, _encoded(remaining, extra)))
+        landed += _refs(remaining, client.import_tasks(project_id, [_task(a, extra) for a in remaining]))
     return landed
 
 
@@ -438,14 +428,13 @@ def _push_into(
     )
     if on_progress:
         on_progress(0, len(to_import))
-    batches = [to_import[start : start + batch_size] for start in range(0, len(to_import), batch_size)]
-    # The next batch is encoded while the server imports this one.
-    for batch, encoded in parallel.ahead(lambda b: _encoded(b, extra), batches):
-        index.add(_import_batch(client, project.id, batch, extra, encoded))
+    for start in range(0, len(to_import), batch_size):
+        batch = to_import[start : start + batch_size]
+        index.add(_import_batch(client, project.id, batch, extra))
         report.imported.extend(a.id for a in batch)
         report.new_versions.extend(a.id for a in batch if a.version > 1)
         if on_progress:
-            on_progress(len(report.imported), len(to_import))
+            on_progress(start + len(batch), len(to_import))
     if to_import:
         # Another push may have imported the same articles meanwhile: it listed the project
         # before these imports landed (or, on PostgreSQL, its lower ids became visible late).

@@ -82,37 +82,6 @@ def test_push_again_imports_nothing(client: LabelStudioClient, project_title: st
     assert len(tasks) == 35 and all(len(t) == 1 for t in tasks.values())
 
 
-def test_push_encodes_the_next_batch_while_the_server_imports_this_one(
-    client: LabelStudioClient, project_title: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 22: a batch's tasks are encoded while the server imports the batch before (0.2 s of 10,000 articles
-    no longer spent between imports), and the tasks arrive as they were."""
-    articles = synthetic(6)
-    started = {a.id: threading.Event() for a in articles}  # by a batch's first article: its encoding started
-    real_encoded, real_import = push._encoded, client.import_tasks
-    during: list[bool] = []
-
-    def encoded(batch: list[Article], extra: dict = {}) -> object:
-        started[batch[0].id].set()
-        return real_encoded(batch, extra)
-
-    def import_tasks(project_id: int, tasks: object) -> list[int]:
-        following = 2 * (len(during) + 1)  # the first article of the next batch
-        if following < len(articles):
-            during.append(started[articles[following].id].wait(10))
-        else:
-            during.append(True)
-        return real_import(project_id, tasks)
-
-    monkeypatch.setattr(push, "_encoded", encoded)
-    monkeypatch.setattr(client, "import_tasks", import_tasks)
-    report = push.push_articles(client, articles, title=project_title, schema=schema.load(DEFAULT_SCHEMA), batch_size=2)
-    assert during == [True, True, True]
-    assert report.imported == [a.id for a in articles]
-    tasks = tasks_by_article(client, report.project.id)
-    assert {i: t[0]["data"]["text"] for i, t in tasks.items()} == {a.id: a.text for a in articles}
-
-
 def test_interrupted_push_completes_without_duplicates(client: LabelStudioClient, project_title: str) -> None:
     articles = synthetic(20)
     s = schema.load(DEFAULT_SCHEMA)

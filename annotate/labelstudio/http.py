@@ -10,7 +10,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Self
 
 import httpx
@@ -72,18 +71,6 @@ def id_chunks(ids: Iterable[int], budget: int = ID_QUERY_BYTES) -> Iterator[list
 
 def _compact_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """A JSON list encoded for a request ahead of it (push encodes its next batch while the server imports the last)."""
-
-    body: bytes
-    items: int
-
-    @classmethod
-    def of(cls, values: list[Any]) -> Encoded:
-        return cls(_compact_json(values), len(values))
 
 def is_personal_access_token(token: str) -> bool:
     """Personal access tokens are JWTs (three dot-separated parts); legacy tokens are 40 hex digits."""
@@ -194,7 +181,7 @@ class Http:
         ``retry`` says the request is idempotent.
         """
         # Compact UTF-8: Arabic text escaped as \uXXXX (the default) would triple the bytes sent.
-        body = None if json is None else json.body if isinstance(json, Encoded) else _compact_json(json)
+        body = None if json is None else _compact_json(json)
         attempt = 0
         while True:
             headers = {"Authorization": self._auth_header()} if auth else {}

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import LabelStudioError, ServerError
 from ..models import Listed, TaskRef, Who
 from . import codec
-from .http import BULK_TIMEOUT, Encoded, id_chunks, Http
+from .http import BULK_TIMEOUT, id_chunks, Http
 
 
 # A task nobody has started: no annotation, no skip, no draft (anyone's: ``draft_exists``).
@@ -180,27 +180,26 @@ class Tasks(Http):
                 refs.append(codec.task_ref(int(task["id"]), task.get("data") or {}))
         return refs
 
-    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]] | Encoded) -> list[int]:
-        """Create tasks in one bulk request (``tasks`` may come encoded already); return their ids.
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
+        """Create tasks in one bulk request; return their ids.
 
         Not retried once sent: whether a broken import landed is for the caller
         to find out (push re-reads the project before it imports again).
         """
-        count = tasks.items if isinstance(tasks, Encoded) else len(tasks)
         body = self._call(
             "POST",
             f"/api/projects/{project_id}/import",
-            f"import {count} task(s) into project {project_id}",
+            f"import {len(tasks)} task(s) into project {project_id}",
             params={"return_task_ids": "true", "commit_to_project": "true"},
             json=tasks,
             retry=False,
             timeout=BULK_TIMEOUT,
         )
         ids = body.get("task_ids") if isinstance(body, dict) else None
-        if ids is None or len(ids) != count:
+        if ids is None or len(ids) != len(tasks):
             raise LabelStudioError(
                 f"Label Studio imported {body.get('task_count') if isinstance(body, dict) else '?'} of"
-                f" {count} task(s) into project {project_id} without saying which; run the push again."
+                f" {len(tasks)} task(s) into project {project_id} without saying which; run the push again."
             )
         return [int(i) for i in ids]
 

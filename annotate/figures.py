@@ -8,13 +8,17 @@ The next count reads every line (hashing it), validates only the articles with a
 counted before, and adds up the rest: a pull that changed 1% of the tasks is counted in a few
 seconds. What else an article's figures depend on (the schema, ``--no-repair``, the team's
 places, this tool's version) is the key of the whole file: another one counts everything again.
+Each line's article is read off its opening bytes where pull wrote it there (``_article_at_start``), so
+a line is decoded once, by the half that validates it, not first on one core to find its article.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,7 +31,7 @@ from .files import write_json
 from .gold import group_verdicts
 from .labelstudio import codec
 from .models import Counts, Schema
-from .store import ARTICLE_FIGURES, Latest, Places, StateLines, TaskVersion, latest_of, places_of, read_manifest, task_version
+from .store import ARTICLE_FIGURES, STATE, Latest, Places, StateLines, latest_of, places_of, read_manifest, task_version
 from .validate import TaskVerdicts, check_tasks, copy_problems
 
 FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
@@ -90,15 +94,11 @@ def pull_figures(
     line_keys: list[str] = []
     article_of: dict[str, str] = {}  # line key -> its article: what is kept for the next count
     lines_of: dict[str, list[int]] = {}  # article -> the numbers of its lines, in the state's order
-    versions: dict[int, TaskVersion] = {}  # of the lines decoded here (not counted before): not decoded again for it
     with StateLines(folder, title) as state:
         for number, line in enumerate(state):
             key = hashlib.sha256(line).hexdigest()[:24]
             line_keys.append(key)
-            article = kept_lines.get(key)
-            if article is None:
-                versions[number] = task_version(state.decode(line, number))
-                article = versions[number][0]
+            article = kept_lines.get(key) or _article_at_start(line) or codec.article_id_of(state.decode(line, number))
             article_of[key] = article
             lines_of.setdefault(article, []).append(number)
         # Read whole and checked (``StateLines``): what follows reads the lines it needs again from the same file.
@@ -120,8 +120,20 @@ def pull_figures(
                 on_count(counting, len(line_keys))
 
             def count(half: list[int]) -> dict[str, ArticleFigures]:
-                latest = latest_of(versions[n] if n in versions else task_version(state.task(n)) for n in half)
-                return _counted((state.task(n) for n in half), latest, schema, repair, places)
+                latest: dict[str, Latest] = {}
+
+                def tasks() -> Iterator[dict[str, Any]]:
+                    # Each line decoded once, here (on both cores): its article's latest version is known
+                    # before its tasks are checked, from its own lines (each article whole, in one run).
+                    for article, numbers in itertools.groupby(half, key=lambda n: article_of[line_keys[n]]):
+                        decoded = [(n, state.task(n)) for n in numbers]
+                        found = latest_of(task_version(task) for _, task in decoded)
+                        if list(found) != [article]:
+                            raise state.damaged(f"{STATE} line {decoded[0][0] + 1} is not the article it opens with")
+                        latest.update(found)
+                        yield from (task for _, task in decoded)
+
+                return _counted(tasks(), latest, schema, repair, places)
 
             if len(halves) == 2:  # each article whole in one half: its figures are the same
                 for counted in parallel.on_two_cores(lambda: count(halves[0]), lambda: count(halves[1])):
@@ -136,14 +148,15 @@ def pull_figures(
 def _counted(
     tasks: Iterable[dict[str, Any]], latest: dict[str, Latest], schema: Schema, repair: bool, places: Places
 ) -> dict[str, ArticleFigures]:
-    """The figures of the articles of ``tasks``, every task of each (``latest``: their versions)."""
-    current = {task_id for info in latest.values() for task_id in info.task_ids}
-    blocked = {p.article_id for p in copy_problems(latest) if p.severity == "error" and p.article_id}
+    """The figures of the articles of ``tasks``, every task of each (``latest``: their versions, each article's
+    there by the time its first task comes)."""
     articles: dict[str, ArticleFigures] = {}
 
     def counted(checked: Iterable[TaskVerdicts]) -> Iterator[TaskVerdicts]:
         for task in checked:
-            figures = articles.setdefault(codec.article_id_of(task.task), ArticleFigures())
+            article = codec.article_id_of(task.task)
+            figures = articles.setdefault(article, ArticleFigures())
+            current = latest[article].task_ids
             figures.tasks += 1
             for verdict in task.verdicts:
                 figures.statuses[AT[verdict.status]] += 1
@@ -163,9 +176,21 @@ def _counted(
             [*pair, scores["entities_exact"].matched, scores["entities_exact"].reference, scores["entities_exact"].other]
             for pair, scores in builder.pair_scores.items()
         ]
-    for article in blocked:
-        articles[article].blocked = True
+    for problem in copy_problems(latest):
+        if problem.severity == "error" and problem.article_id:
+            articles[problem.article_id].blocked = True
     return articles
+
+
+# A state line as pull writes it (``json.dumps`` of a task whose data push made) opens with the task's id and its
+# article's id; an id with an escape in it (or any other line) is decoded to be read.
+_ARTICLE_AT_START = re.compile(rb'\{"id": -?\d+, "data": \{"article_id": "([^"\\]+)", ')
+
+
+def _article_at_start(line: bytes) -> str | None:
+    """The article of a state line, read off its opening bytes without decoding the line; None: decode it."""
+    match = _ARTICLE_AT_START.match(line)
+    return match.group(1).decode("utf-8") if match else None
 
 
 def _added(manifest: dict[str, Any], tasks: int, articles: dict[str, ArticleFigures]) -> dict[str, Any]:

@@ -154,6 +154,10 @@ class StateLines:
             raise _damaged(self.folder, f"{STATE} line {number + 1} is cut off")
         return self.decode(line, number)
 
+    def damaged(self, why: str) -> DamagedStateError:
+        """The error for this state found damaged by a reader of its lines (``why``, naming the line)."""
+        return _damaged(self.folder, why)
+
     def decode(self, line: bytes, number: int) -> dict[str, Any]:
         """Line ``number`` (from 0) as a task."""
         try:

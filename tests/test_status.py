@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from annotate import push
 from annotate import schema as schema_mod
@@ -208,9 +209,10 @@ def test_a_large_count_validates_half_of_its_articles_in_a_second_process_and_ad
     counting = figures_mod._counted
 
     def noted(tasks_: Any, latest: Any, *args: Any) -> Any:
+        counted = counting(tasks_, latest, *args)  # ``latest`` fills up as the tasks come
         with validated.open("a") as out:  # from the child too: a file outlives it
-            out.write(json.dumps([os.getpid(), sorted(latest)]) + "\n")
-        return counting(tasks_, latest, *args)
+            out.write(json.dumps([os.getpid(), sorted(latest), sorted(counted)]) + "\n")
+        return counted
 
     monkeypatch.setattr(figures_mod, "_counted", noted)
     monkeypatch.setattr(parallel, "ENOUGH", 10**9)
@@ -220,9 +222,56 @@ def test_a_large_count_validates_half_of_its_articles_in_a_second_process_and_ad
     monkeypatch.setattr(parallel, "ENOUGH", 2)
     two = figures_mod.pull_figures(write_pull(tmp_path / "two", tasks), TITLE, SCHEMA, True)
     assert two == one and one["agreement"] == {"3": [0.3, 10], "4": [0.3, 10]}  # 3 of 10 spans each
-    (pid_a, half_a), (pid_b, half_b) = sorted(json.loads(line) for line in validated.read_text().splitlines())
+    (pid_a, half_a, counted_a), (pid_b, half_b, counted_b) = sorted(json.loads(line) for line in validated.read_text().splitlines())
     assert pid_a != pid_b and os.getpid() in (pid_a, pid_b)
+    assert (half_a, half_b) == (counted_a, counted_b) and only[1] == only[2] == sorted({t["data"]["article_id"] for t in tasks})
     assert not set(half_a) & set(half_b) and sorted(half_a + half_b) == only[1] and abs(len(half_a) - len(half_b)) <= 2
+
+
+def test_a_count_from_nothing_decodes_each_line_once_and_finds_articles_by_their_opening_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22: the lines of a state as pull writes them are grouped by article from their opening bytes, and decoded
+    once, by the half that validates them (both cores), not first on one core to find their article too."""
+    from annotate.store import StateLines
+
+    decoded: list[int] = []
+    decode = StateLines.decode
+
+    def noted(self: StateLines, line: bytes, number: int) -> Any:
+        decoded.append(number)
+        return decode(self, line, number)
+
+    monkeypatch.setattr(StateLines, "decode", noted)
+    odd = {"id": 8, "data": {"text": TEXT, "version": 1}, "annotations": [annotation(18)]}  # no article id: its own
+    tasks = [*TASKS, odd, task(9, 'a "quoted" id\\', annotation(19)), task(10, "kept", annotation(20))]
+    figures = figures_mod.pull_figures(write_pull(tmp_path, tasks), TITLE, SCHEMA, True)
+    # Decoded once each, but the two whose opening bytes do not say their article (lines 7 and 8): decoded for it too.
+    assert sorted(decoded) == sorted([*range(len(tasks)), 7, 8])
+    assert figures["pull"]["articles"] == 8 and figures["pull"]["tasks"] == 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=12), st.integers(-5, 10**6), st.none()), st.booleans())
+def test_the_article_read_off_a_lines_opening_bytes_is_the_one_decoding_it_gives(article_id: Any, first: bool) -> None:
+    from annotate.labelstudio import codec
+    from annotate.pull import _line
+
+    data = {"article_id": article_id, "version": 1, "text": "نص"} if first else {"version": 1, "article_id": article_id}
+    line = _line({"id": 7, "data": data, "annotations": []}).encode("utf-8", "surrogatepass")
+    opened = figures_mod._article_at_start(line)
+    assert opened is None or opened == codec.article_id_of(json.loads(line))
+    if first and isinstance(article_id, str) and article_id and not set(article_id) & {'"', "\\", *map(chr, range(32))}:
+        assert opened == article_id  # the ordinary id of a line as pull writes it is read without decoding
+
+
+def test_a_line_that_is_not_the_article_it_opens_with_is_a_damaged_state(tmp_path: Path) -> None:
+    line = '{"id": 1, "data": {"article_id": "a", "article_id": "b", "text": "x"}, "annotations": []}\n'  # JSON keeps "b"
+    folder = write_pull(tmp_path, TASKS)
+    (folder / "state.jsonl").write_text(line, encoding="utf-8")
+    write_json(folder / MANIFEST, {"project_id": 1, "project_title": TITLE, "pulled_at": PULLED_AT, "state_sha256": state_sha256(folder)})
+    with pytest.raises(DamagedStateError, match="line 1 is not the article it opens with"):
+        figures_mod.pull_figures(folder, TITLE, SCHEMA, True)
 
 
 def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(

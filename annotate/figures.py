@@ -190,7 +190,10 @@ _ARTICLE_AT_START = re.compile(rb'\{"id": -?\d+, "data": \{"article_id": "([^"\\
 def _article_at_start(line: bytes) -> str | None:
     """The article of a state line, read off its opening bytes without decoding the line; None: decode it."""
     match = _ARTICLE_AT_START.match(line)
-    return match.group(1).decode("utf-8") if match else None
+    try:
+        return match.group(1).decode("utf-8") if match else None
+    except UnicodeDecodeError:  # not as pull writes it: decoding the line says what is wrong
+        return None
 
 
 def _added(manifest: dict[str, Any], tasks: int, articles: dict[str, ArticleFigures]) -> dict[str, Any]:

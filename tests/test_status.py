@@ -272,6 +272,11 @@ def test_a_line_that_is_not_the_article_it_opens_with_is_a_damaged_state(tmp_pat
     write_json(folder / MANIFEST, {"project_id": 1, "project_title": TITLE, "pulled_at": PULLED_AT, "state_sha256": state_sha256(folder)})
     with pytest.raises(DamagedStateError, match="line 1 is not the article it opens with"):
         figures_mod.pull_figures(folder, TITLE, SCHEMA, True)
+    # An id that is not UTF-8 is left to the decoding, which names the line.
+    (folder / "state.jsonl").write_bytes(b'{"id": 1, "data": {"article_id": "\xff", "text": "x"}, "annotations": []}\n')
+    write_json(folder / MANIFEST, {"project_id": 1, "project_title": TITLE, "pulled_at": PULLED_AT, "state_sha256": state_sha256(folder)})
+    with pytest.raises(DamagedStateError, match="line 1"):
+        figures_mod.pull_figures(folder, TITLE, SCHEMA, True)
 
 
 def test_one_pass_counts_a_pull_and_its_agreement_as_the_agreement_stage_does(

@@ -8,7 +8,7 @@ The next count reads every line (hashing it), validates only the articles with a
 counted before, and adds up the rest: a pull that changed 1% of the tasks is counted in a few
 seconds. What else an article's figures depend on (the schema, ``--no-repair``, the team's
 places, this tool's version) is the key of the whole file: another one counts everything again.
-Each line's article is read off its opening bytes where pull wrote it there (``_article_at_start``), so
+Each line's article is read off its opening bytes where pull wrote it there (``store.article_at_start``), so
 a line is decoded once, by the half that validates it, not first on one core to find its article.
 """
 
@@ -18,7 +18,6 @@ import hashlib
 import itertools
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -31,7 +30,7 @@ from .files import write_json
 from .gold import group_verdicts
 from .labelstudio import codec
 from .models import Counts, Schema
-from .store import ARTICLE_FIGURES, STATE, Latest, Places, StateLines, latest_of, places_of, read_manifest, task_version
+from .store import ARTICLE_FIGURES, STATE, Latest, Places, StateLines, article_at_start, latest_of, places_of, read_manifest, task_version
 from .validate import TaskVerdicts, check_tasks, copy_problems
 
 FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
@@ -98,7 +97,7 @@ def pull_figures(
         for number, line in enumerate(state):
             key = hashlib.sha256(line).hexdigest()[:24]
             line_keys.append(key)
-            article = kept_lines.get(key) or _article_at_start(line) or codec.article_id_of(state.decode(line, number))
+            article = kept_lines.get(key) or article_at_start(line) or codec.article_id_of(state.decode(line, number))
             article_of[key] = article
             lines_of.setdefault(article, []).append(number)
         # Read whole and checked (``StateLines``): what follows reads the lines it needs again from the same file.
@@ -180,20 +179,6 @@ def _counted(
         if problem.severity == "error" and problem.article_id:
             articles[problem.article_id].blocked = True
     return articles
-
-
-# A state line as pull writes it (``json.dumps`` of a task whose data push made) opens with the task's id and its
-# article's id; an id with an escape in it (or any other line) is decoded to be read.
-_ARTICLE_AT_START = re.compile(rb'\{"id": -?\d+, "data": \{"article_id": "([^"\\]+)", ')
-
-
-def _article_at_start(line: bytes) -> str | None:
-    """The article of a state line, read off its opening bytes without decoding the line; None: decode it."""
-    match = _ARTICLE_AT_START.match(line)
-    try:
-        return match.group(1).decode("utf-8") if match else None
-    except UnicodeDecodeError:  # not as pull writes it: decoding the line says what is wrong
-        return None
 
 
 def _added(manifest: dict[str, Any], tasks: int, articles: dict[str, ArticleFigures]) -> dict[str, Any]:

@@ -297,6 +297,20 @@ class Latest:
         return len(self.texts) > 1
 
 
+# A state line as pull writes it (``json.dumps`` of a task whose data push made) opens with the task's id and its
+# article's id; an id with an escape in it (or any other line) is decoded to be read.
+_ARTICLE_AT_START = re.compile(rb'\{"id": -?\d+, "data": \{"article_id": "([^"\\]+)", ')
+
+
+def article_at_start(line: bytes) -> str | None:
+    """The article of a state line, read off its opening bytes without decoding the line; None: decode it."""
+    match = _ARTICLE_AT_START.match(line)
+    try:
+        return match.group(1).decode("utf-8") if match else None
+    except UnicodeDecodeError:  # not as pull writes it: decoding the line says what is wrong
+        return None
+
+
 # What ``latest_versions`` reads of a task: its article, version, id, a hash of its text (this process's) and project.
 TaskVersion = tuple[str, int, int, int, int]
 

@@ -19,7 +19,7 @@ from annotate import push
 from annotate import schema as schema_mod
 from annotate.cli import main
 from annotate.cli.team import _echo_team_status
-from annotate import figures as figures_mod, status as status_mod
+from annotate import figures as figures_mod, status as status_mod, store
 from annotate.errors import ConflictingCopiesError, DamagedStateError, ProjectError, UnreachableError
 from annotate.files import write_json, write_jsonl
 from annotate.labelstudio.client import LabelStudioClient
@@ -259,7 +259,7 @@ def test_the_article_read_off_a_lines_opening_bytes_is_the_one_decoding_it_gives
 
     data = {"article_id": article_id, "version": 1, "text": "نص"} if first else {"version": 1, "article_id": article_id}
     line = _line({"id": 7, "data": data, "annotations": []}).encode("utf-8", "surrogatepass")
-    opened = figures_mod._article_at_start(line)
+    opened = store.article_at_start(line)
     assert opened is None or opened == codec.article_id_of(json.loads(line))
     if first and isinstance(article_id, str) and article_id and not set(article_id) & {'"', "\\", *map(chr, range(32))}:
         assert opened == article_id  # the ordinary id of a line as pull writes it is read without decoding

@@ -4,12 +4,12 @@ The server is started by the project's own ``studio.start`` (so the embedded
 studio is exercised by every test run) on a free loopback port, with its data
 in a temporary folder.
 
-Label Studio's migrations take 40 s of one core on every first boot, and a run boots
-several studios on each worker. So the run migrates one SQLite database once (every
-worker waits for the first to make it), and the session's SQLite studios start on a
-copy of it: the same `studio.start`, whose migration step then finds nothing to do.
-A first boot that migrates is still tested, by ``test_studio``'s second studio and by
-every PostgreSQL studio.
+Label Studio's migrations take 30-50 s of one core on every first boot, and a run boots
+several studios on each worker. So each database's first boot happens once per run, through
+``studio.start`` as a user meets it: on SQLite, the run's first studio (``first_studio``: every
+worker waits for the first to make it); on PostgreSQL, the team studio. Every other studio starts
+on a copy of that one's database with its owner's credentials: the same ``studio.start``, whose
+migration step then finds nothing to do.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ import fcntl
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from annotate.labelstudio import servers, studio
+from annotate.labelstudio import postgres, servers, studio
 from annotate.labelstudio.client import LabelStudioClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +38,7 @@ SEEDS = ROOT / "seeds"
 SCHEMAS = ROOT / "schemas"
 DEFAULT_SCHEMA = SCHEMAS / "ace2005_conflict.yaml"
 SMALL_SCHEMA = SCHEMAS / "entities_small.yaml"
+DATABASE_FILE = "label_studio.sqlite3"  # where Label Studio keeps a SQLite studio's data, in its data folder
 
 
 # `make test` hands out groups of tests to its two workers: a module's tests stay on one worker (its
@@ -126,33 +129,36 @@ def run_lock(path: Path) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite database with every Label Studio migration applied and no user: made once per run."""
+def first_studio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's first SQLite studio, booted from nothing by ``studio.start`` (it migrates, as on a
+    user's first `annotate up`), then stopped: made once per run, the source of every other SQLite studio."""
     shared = run_folder(tmp_path_factory)
-    made = shared / "migrated.sqlite3"
-    with run_lock(shared / "migrated.lock"):
+    home, made = shared / "first-studio", shared / "first-studio.made"
+    with run_lock(shared / "first-studio.lock"):
         if not made.exists():
-            data = shared / "migrating"
-            shutil.rmtree(data, ignore_errors=True)
-            env = {k: v for k, v in os.environ.items() if not k.endswith(("USERNAME", "PASSWORD", "USER_TOKEN"))}
-            env.update(studio.QUIET_ENV, DJANGO_SETTINGS_MODULE=studio.PLAIN_SETTINGS)
-            # `label-studio init` without a user name: the migrations `studio.start` runs, and no account.
-            subprocess.run(servers.init_command(data), env=env, check=True, timeout=600, capture_output=True)
-            (data / "label_studio.sqlite3").rename(made)
-    return made
+            shutil.rmtree(home, ignore_errors=True)
+            studio.start(home, port=free_port(), timeout=600)
+            assert studio.stop(home)
+            made.touch()
+    return home
 
 
-def migrated_home(home: Path, database: Path) -> Path:
-    """A studio home whose first start finds its database migrated already."""
-    data = servers.home_paths(home)["data"]
-    data.mkdir(parents=True)
-    shutil.copyfile(database, data / "label_studio.sqlite3")
+def migrated_home(home: Path, first: Path) -> Path:
+    """A studio home holding a copy of the first studio: its migrated database and its owner's credentials."""
+    source, copy = servers.home_paths(first), servers.home_paths(home)
+    copy["data"].mkdir(parents=True)
+    # SQLite's own copy: whatever a journal still held is in it.
+    with contextlib.closing(sqlite3.connect(source["data"] / DATABASE_FILE)) as src, contextlib.closing(
+        sqlite3.connect(copy["data"] / DATABASE_FILE)
+    ) as dst:
+        src.backup(dst)
+    shutil.copy2(source["credentials"], copy["credentials"])  # owner-only, as the first start made it
     return home
 
 
 @pytest.fixture(scope="session")
-def studio_home(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[Path]:
-    home = migrated_home(tmp_path_factory.mktemp("studio-home"), migrated_database)
+def studio_home(tmp_path_factory: pytest.TempPathFactory, first_studio: Path) -> Iterator[Path]:
+    home = migrated_home(tmp_path_factory.mktemp("studio-home"), first_studio)
     studio.start(home, port=free_port(), timeout=300)
     try:
         yield home
@@ -166,15 +172,51 @@ def team_studio_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     home = tmp_path_factory.mktemp("pg-studio")
     studio.start(home, port=free_port(), timeout=300, database="postgresql", production=True)
     try:
+        # Its database as the first start left it: what another PostgreSQL studio starts on (`copy_team_studio`).
+        source = team_database(home)
+        dumped = pg_program("pg_dump", "--no-owner", "--no-privileges", *pg_target(source), password=source.password)
+        (tmp_path_factory.getbasetemp() / TEAM_STUDIO_DUMP).write_bytes(dumped)
         yield home
     finally:
         studio.stop(home)
 
 
+TEAM_STUDIO_DUMP = "team-studio.sql"
+
+
+def team_database(home: Path) -> postgres.Database:
+    """The running team studio's database, and how to reach it."""
+    creds = studio.load_credentials(home)
+    assert creds is not None
+    return postgres.start(home, creds.postgres_password)  # running: only says where it listens
+
+
+def pg_target(db: postgres.Database) -> list[str]:
+    return ["--host", db.host, "--port", str(db.port), "--username", db.user, "--dbname", db.name]
+
+
+def pg_program(name: str, *args: str, password: str, given: bytes | None = None) -> bytes:
+    """A client program of the release whose server runs the clusters (pg_dump must not be older than it)."""
+    program = Path(postgres.programs()["pg_ctl"]).resolve().parent / name  # the release's folder, not a link to it
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PG")}, "PGPASSWORD": password}
+    return subprocess.run([str(program), *args], input=given, env=env, capture_output=True, check=True, timeout=120).stdout
+
+
+def copy_team_studio(tmp_path_factory: pytest.TempPathFactory, team_home: Path, home: Path, target: postgres.Database) -> Path:
+    """A studio home whose first start finds, in ``target``, the team studio's database as its first start
+    left it, and the same owner: that start's migration step finds nothing to do."""
+    dumped = (tmp_path_factory.getbasetemp() / TEAM_STUDIO_DUMP).read_bytes()
+    pg_program("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", *pg_target(target), password=target.password, given=dumped)
+    creds = studio.load_credentials(team_home)
+    assert creds is not None
+    studio.save_credentials(home, replace(creds, database="", postgres_password=""))  # the database: chosen by that start
+    return home
+
+
 @pytest.fixture(scope="session")
-def plain_studio_home(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[Path]:
+def plain_studio_home(tmp_path_factory: pytest.TempPathFactory, first_studio: Path) -> Iterator[Path]:
     """A Label Studio without annotate's guard, as on a server annotate does not run: anyone opens everything."""
-    home = migrated_home(tmp_path_factory.mktemp("plain-studio"), migrated_database)
+    home = migrated_home(tmp_path_factory.mktemp("plain-studio"), first_studio)
     studio.start(home, port=free_port(), timeout=300, guard=False)
     try:
         yield home

@@ -21,7 +21,7 @@ from annotate.labelstudio import studio
 from annotate.cli import main
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AuthError, PortBusyError, StudioError, UnreachableError
-from conftest import SEEDS, SMALL_SCHEMA, free_port
+from conftest import SEEDS, SMALL_SCHEMA, free_port, migrated_home
 from test_cli import run
 
 pytestmark = pytest.mark.studio
@@ -43,12 +43,14 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_studio_runs_on_loopback_only_with_private_credentials(studio_home: Path, credentials) -> None:
+def test_studio_runs_on_loopback_only_with_private_credentials(studio_home: Path, credentials, first_studio: Path) -> None:
     status = studio.status(studio_home)
     assert status.running and status.url == f"http://127.0.0.1:{credentials.port}"
     assert listening_addresses(credentials.port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0
-    assert stat.S_IMODE((studio_home / "credentials.json").stat().st_mode) == 0o600
-    assert stat.S_IMODE(studio_home.stat().st_mode) == 0o700
+    # The credentials a first start made from nothing (this studio runs on a copy of that one's).
+    for home in (first_studio, studio_home):
+        assert stat.S_IMODE((home / "credentials.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert len(credentials.token) == 40 and len(credentials.password) >= 20
     with studio.connect(studio_home) as client:
         assert client.server_info().version == "1.23.2"
@@ -135,8 +137,8 @@ def test_stop_never_ends_a_process_it_did_not_start(tmp_path: Path) -> None:
         other.wait()
 
 
-def test_start_status_stop_cycle_of_a_second_studio(tmp_path: Path) -> None:
-    home = tmp_path / "second"
+def test_start_status_stop_cycle_of_a_second_studio(tmp_path: Path, first_studio: Path) -> None:
+    home = migrated_home(tmp_path / "second", first_studio)  # its first boot is the run's first studio's
     port = free_port()
     started = studio.start(home, port=port, timeout=300)
     try:

@@ -51,8 +51,8 @@ def refused(address: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def exposed(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[tuple[Path, studio.StudioStatus]]:
-    home = migrated_home(tmp_path_factory.mktemp("host-studio"), migrated_database)
+def exposed(tmp_path_factory: pytest.TempPathFactory, first_studio: Path) -> Iterator[tuple[Path, studio.StudioStatus]]:
+    home = migrated_home(tmp_path_factory.mktemp("host-studio"), first_studio)
     started = studio.start(home, port=free_port(), timeout=300, host=other_address())
     try:
         yield home, started

@@ -1,7 +1,8 @@
 """The embedded studio on PostgreSQL, served by the production server: real clusters, real Label Studio.
 
 One studio for the session (``team_studio_home``: a private cluster, gunicorn on 127.0.0.1, shared
-with the browser test); the last test here stops it and starts it again. A second studio uses a throwaway cluster by its URL, as a PostgreSQL the user runs.
+with the browser test); the last test here stops it and starts it again. A second studio uses a throwaway
+cluster by its URL, as a PostgreSQL the user runs, holding a copy of the team studio's first start.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from annotate import export, pull, push, schema, team
 from annotate.errors import StudioError
 from annotate.labelstudio import postgres, studio
 from annotate.models import ExportConfig
-from conftest import DEFAULT_SCHEMA, SEEDS, SMALL_SCHEMA, free_port
+from conftest import DEFAULT_SCHEMA, SEEDS, SMALL_SCHEMA, copy_team_studio, free_port
 from test_studio import listening_addresses
 from test_validate import answer, region, span
 
@@ -235,12 +236,14 @@ def test_a_wrong_url_password_is_refused_before_anything_starts_and_never_shown(
 
 
 def test_a_postgresql_the_user_runs_is_used_by_url_and_left_running(
-    outside: tuple[Path, str], tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    outside: tuple[Path, str], tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+    team_studio_home: Path, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     root, password = outside
-    home = tmp_path / "home"
     url = url_of(root, password)
+    # Its database holds the team studio's first start (a first boot that migrates is that one's to test).
+    home = copy_team_studio(tmp_path_factory, team_studio_home, tmp_path / "home", postgres.from_url(url))
     started = studio.start(home, port=free_port(), timeout=300, database=url)
     try:
         # Without --production: PostgreSQL is served by gunicorn all the same (Django's server had no bound on connections).

@@ -206,43 +206,55 @@ def relate(page: Any, text: str, trigger: str, entity: str, role: str, how: str 
     show_tab(page, "Regions")
 
 
-@contextmanager
-def editor(credentials: Any, project_id: int, task_id: int | None, login: tuple[str, str] | None = None) -> Iterator[Any]:
-    """A logged-in page on the task's labelling view.
-
-    ``login`` (email, password) logs in as that person instead of the studio owner;
-    without ``task_id`` the page opens the project and presses "Label All Tasks", the
-    path an annotator takes from their queue URL.
-    """
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One Chromium for a worker's editor tests: each editor opens in a context of its own (cookies, storage)."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ar")
-            page.set_default_timeout(20_000)
-            page.goto(f"{credentials.url}/user/login/")
-            email, password = login or (credentials.email, credentials.password)
-            page.fill("input[name=email]", email)
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/user/login" not in url)
-            if task_id is None:
-                page.goto(f"{credentials.url}/projects/{project_id}/data")
-                page.get_by_role("button", name="Label All Tasks").click()
-                # The label stream opens with the instructions, as the project asks: read, then close.
-                page.get_by_text("Labeling Instructions").wait_for()
-                page.keyboard.press("Escape")
-                page.get_by_text("Labeling Instructions").wait_for(state="hidden")
-            else:
-                page.goto(f"{credentials.url}/projects/{project_id}/data?task={task_id}")
-            page.wait_for_load_state("networkidle")
-            page.wait_for_selector(".lsf-htx-richtext .lsf-richtext__line")
-            page.locator(f"{BAR} .lsf-label", has_text="GPE").first.wait_for()
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def editor(
+    chromium: Any, credentials: Any, project_id: int, task_id: int | None, login: tuple[str, str] | None = None
+) -> Iterator[Any]:
+    """A logged-in page on the task's labelling view, in a new browser context (nobody logged in before).
+
+    ``login`` (email, password) logs in as that person instead of the studio owner;
+    without ``task_id`` the page opens the project and presses "Label All Tasks", the
+    path an annotator takes from their queue URL.
+    """
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="ar")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{credentials.url}/user/login/")
+        email, password = login or (credentials.email, credentials.password)
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/user/login" not in url)
+        if task_id is None:
+            page.goto(f"{credentials.url}/projects/{project_id}/data")
+            page.get_by_role("button", name="Label All Tasks").click()
+            # The label stream opens with the instructions, as the project asks: read, then close.
+            page.get_by_text("Labeling Instructions").wait_for()
+            page.keyboard.press("Escape")
+            page.get_by_text("Labeling Instructions").wait_for(state="hidden")
+        else:
+            page.goto(f"{credentials.url}/projects/{project_id}/data?task={task_id}")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_selector(".lsf-htx-richtext .lsf-richtext__line")
+        page.locator(f"{BAR} .lsf-label", has_text="GPE").first.wait_for()
+        yield page
+    finally:
+        context.close()
 
 
 def push_article(client: LabelStudioClient, title: str, tmp_path: Path, text: str) -> tuple[int, int]:
@@ -276,12 +288,12 @@ def press_key_with_arabic_layout(page: Any, key: str) -> None:
 
 
 def test_select_then_label_creates_nothing_label_then_select_does(
-    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path
+    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path, chromium: Any
 ) -> None:
     guide = schema.instructions_html(SCHEMA)
     assert "التسمية أولاً ثم التظليل" in guide and "تظليل الكلمات قبل اختيار التسمية فلا يُنشئ شيئاً" in guide
     project, task = push_article(client, project_title, tmp_path, SHORT)
-    with editor(credentials, project, task) as page:
+    with editor(chromium, credentials, project, task) as page:
         # What new annotators did: select the words, then click the label or press its key.
         drag(page, SHORT, "الرقة")
         page.locator(f"{BAR} .lsf-label", has_text="GPE").first.click()
@@ -324,10 +336,10 @@ def test_select_then_label_creates_nothing_label_then_select_does(
 
 
 def test_label_bar_shows_name_code_and_key_apart(
-    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path
+    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path, chromium: Any
 ) -> None:
     project, task = push_article(client, project_title, tmp_path, SHORT)
-    with editor(credentials, project, task) as page:
+    with editor(chromium, credentials, project, task) as page:
         shown_labels = page.evaluate(BAR_LABELS, BAR)
         screenshot(page, "label-bar.png", element=page.locator(BAR))
     expected = [(x.ar, x.name, labelconfig._key_name(x.hotkey or "")) for x in LABELS.values()]
@@ -387,10 +399,10 @@ EDITOR_CHOICE_KEYS = """
 
 
 def test_instructions_are_ruled_isolated_and_list_the_keys_the_editor_binds(
-    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path
+    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path, chromium: Any
 ) -> None:
     project, task = push_article(client, project_title, tmp_path, SHORT)
-    with editor(credentials, project, task) as page:
+    with editor(chromium, credentials, project, task) as page:
         editor_keys = page.evaluate(EDITOR_CHOICE_KEYS)
         # The key of an answer works from the top of the article, without scrolling to the question.
         page.keyboard.press("Escape")
@@ -424,10 +436,10 @@ def test_instructions_are_ruled_isolated_and_list_the_keys_the_editor_binds(
 
 
 def test_label_bar_stays_in_view_on_a_long_article(
-    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path
+    client: LabelStudioClient, credentials: Any, project_title: str, tmp_path: Path, chromium: Any
 ) -> None:
     project, task = push_article(client, project_title, tmp_path, LONG)
-    with editor(credentials, project, task) as page:
+    with editor(chromium, credentials, project, task) as page:
         scroller = page.locator(".lsf-main-content")
         bar = page.locator(BAR)
         top = bar.bounding_box()
@@ -480,7 +492,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[LabelStudioClient, 
 
 
 def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
-    served: tuple[LabelStudioClient, studio.Credentials], tmp_path: Path
+    served: tuple[LabelStudioClient, studio.Credentials], tmp_path: Path, chromium: Any
 ) -> None:
     """An annotator of the team, logged in as themselves, labels from their own queue, on either server."""
     client, credentials = served
@@ -492,7 +504,7 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
     queue = pushed.queues[new.member.email].project
     (task,) = client.iter_tasks(queue.id)
     task_id = int(task["id"])
-    with editor(credentials, queue.id, None, login=(new.member.email, new.password or "")) as page:
+    with editor(chromium, credentials, queue.id, None, login=(new.member.email, new.password or "")) as page:
         screenshot(page, "annotator-queue.png")
         # The article reads right to left (a locator waits out the editor's re-renders).
         assert page.locator(".lsf-htx-richtext").first.evaluate("e => getComputedStyle(e).direction") == "rtl"
@@ -555,7 +567,7 @@ def test_annotator_labels_in_the_real_editor_and_export_gives_it_back(
 
 
 def test_a_reviewer_decides_a_dispute_in_the_real_editor(
-    served: tuple[LabelStudioClient, studio.Credentials], tmp_path: Path
+    served: tuple[LabelStudioClient, studio.Credentials], tmp_path: Path, chromium: Any
 ) -> None:
     """The reviewer's path, as themselves, with the guard on: the disputes above the article, the merge, a decision."""
     client, credentials = served
@@ -578,7 +590,7 @@ def test_a_reviewer_decides_a_dispute_in_the_real_editor(
     assert sent.review and sent.articles == 1
     (review_task,) = client.iter_tasks(sent.project_id)
 
-    with editor(credentials, sent.project_id, None, login=(reviewer.member.email, reviewer.password or "")) as page:
+    with editor(chromium, credentials, sent.project_id, None, login=(reviewer.member.email, reviewer.password or "")) as page:
         # What is disputed is listed above the article, as the reviewer instructions say.
         page.get_by_text(schema.DISPUTES_HEADER).wait_for()
         page.get_by_text("1/2 annotators", exact=False).first.wait_for()
@@ -605,7 +617,7 @@ def test_a_reviewer_decides_a_dispute_in_the_real_editor(
 
 
 def test_an_annotator_edits_suggestions_in_the_real_editor_and_the_report_counts_it(
-    client: LabelStudioClient, credentials: studio.Credentials, tmp_path: Path
+    client: LabelStudioClient, credentials: studio.Credentials, tmp_path: Path, chromium: Any
 ) -> None:
     """The suggested mentions are in the editor when the annotator opens the task; they keep, relabel, delete, add."""
     from test_suggest import articles
@@ -635,7 +647,7 @@ def test_an_annotator_edits_suggestions_in_the_real_editor_and_the_report_counts
     relabelled, deleted = entities[0], next(f for f in found if f.kind == "trigger")
     new_label = "LOC" if relabelled.label != "LOC" else "GPE"
 
-    with editor(credentials, queue.id, task_id, login=(new.member.email, new.password or "")) as page:
+    with editor(chromium, credentials, queue.id, task_id, login=(new.member.email, new.password or "")) as page:
         # The suggestions are the annotation the editor starts from.
         page.wait_for_function(f"() => document.querySelectorAll('.lsf-outliner-item').length === {len(found)}")
         screenshot(page, "suggested-article.png", full_page=True)

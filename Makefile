@@ -35,7 +35,7 @@ postgresql:
 
 # Installs what the tests need and runs every test, including those against a real Label Studio
 # and the one in Label Studio's web editor. Two workers; tests go out in groups (tests/conftest.py:
-# a module on one worker, the PostgreSQL studio's tests on one), heaviest first: 272–289 s on 2 cores.
+# a module on one worker, the PostgreSQL studio's tests on one), heaviest first: 233–289 s on 2 cores.
 test: install-test browser-deps postgresql
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=15
 

@@ -30,10 +30,16 @@ from .files import write_json
 from .gold import group_verdicts
 from .labelstudio import codec
 from .models import Counts, Schema
-from .store import ARTICLE_FIGURES, STATE, Latest, Places, StateLines, article_at_start, latest_of, places_of, read_manifest, task_version
+from .store import (
+    ARTICLE_FIGURES, FIGURES, STATE, Latest, Places, StateLines, article_at_start, file_identity, latest_of, places_of, read_manifest,
+    task_version,
+)
 from .validate import TaskVerdicts, check_tasks, copy_problems
 
 FORMAT = 1  # of ``ARTICLE_FIGURES``; another number counts every article again
+# What ``FIGURES`` holds; another number makes earlier files count again (2: agreement by user id, not pseudonym;
+# 3: agreement always counted with the rest).
+FIGURES_FORMAT = 3
 STATUSES = [f.name for f in fields(Counts)][1:]  # what became of an annotation (``pulled`` is their sum)
 AT = {status: i for i, status in enumerate(STATUSES)}
 
@@ -76,6 +82,51 @@ class ArticleFigures:
         if len(figures.statuses) != len(STATUSES):
             raise ValueError("not a row of this version")
         return figures
+
+
+def kept_figures(
+    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """``pull_figures`` of the latest pull in ``folder``, kept in ``FIGURES`` under a key of that pull, the schema
+    and ``repair``.
+
+    Counting a pull means validating the tasks no count has validated before, so it is done once a
+    pull, for both kinds at once: pull itself counts as it ends, and ``status`` and ``team status`` then
+    read what it kept. The key holds the state file's identity (``store.file_identity``): a state changed
+    since its pull is read again, and refused as every stage refuses it. A folder it cannot write is
+    counted every time. ``on_count(tasks, of)`` is told how many tasks are validated before they are.
+    """
+    manifest = read_manifest(folder, title)
+    try:
+        written = file_identity(folder / STATE)
+    except OSError:
+        return pull_figures(folder, title, schema, repair)  # it says what is wrong
+    key = {
+        "state_sha256": manifest.get("state_sha256"), "state_file": written,
+        "schema_sha256": schema.sha256, "repair": repair, "tool_version": __version__,
+        "figures": FIGURES_FORMAT,
+    }
+    try:
+        kept = json.loads((folder / FIGURES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = None
+    if not isinstance(kept, dict) or kept.get("key") != key or not {"pull", "agreement"} <= kept.keys():
+        kept = {"key": key, **pull_figures(folder, title, schema, repair, on_count)}
+        try:
+            write_json(folder / FIGURES, kept)
+        except AnnotateError:
+            pass
+    # A pull that changed nothing leaves the state as it was, and the figures with it: its time is the manifest's.
+    kept["pull"] = {**kept["pull"], "pulled_at": manifest.get("pulled_at")}
+    return kept
+
+
+def counted_pull(
+    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int, int], None] | None = None
+) -> PullCounts:
+    """What the latest pull in ``folder`` holds (``kept_figures``)."""
+    plain = dict(kept_figures(folder, title, schema, repair, on_count)["pull"])
+    return PullCounts(**{**plain, "annotations": Counts(**plain["annotations"])})
 
 
 def pull_figures(

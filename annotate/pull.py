@@ -18,6 +18,9 @@ one is ``listing.RECONCILE_AFTER`` old (and ``--full`` always).
 The state is written in one canonical form, so an incremental pull gives the
 same bytes as a full one. Nothing is written until everything is fetched, and
 the state is replaced atomically: a failed pull leaves the previous one intact.
+Once written, the pull is counted as ``status`` counts it (``figures.kept_figures``: each
+annotation kept, repaired or rejected, with the schema given and repairs on) and the figures
+kept beside it, so the pull says at once what it brought and ``status`` reads them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from . import schema as schema_mod
 from .annotators import MAPPING, Pseudonyms
 from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
-from .errors import DamagedStateError, NotFoundError, ProjectError, ServerError, UnreachableError
+from .errors import AnnotateError, DamagedStateError, NotFoundError, ProjectError, ServerError, UnreachableError
+from .figures import PullCounts, counted_pull
 from .files import AtomicFile, exclusive, remove_leftovers, write_json, write_jsonl
 from .models import Project, Schema
 from .team import read_team_counted, team_projects
@@ -61,7 +65,7 @@ from .store import (
     state_sha256,
 )
 
-# Told what is being done ("listing", "fetching", "exporting", or waiting for another pull), how far, of how many (0: not known).
+# Told what is being done ("listing", "fetching", "exporting", "checking", or waiting for another pull), how far, of how many (0: not known).
 Progress = Callable[[str, int, int], None]
 # Past this share of changed tasks, one bulk export is faster than fetching them page by page.
 FULL_WHEN_CHANGED = 0.5
@@ -83,6 +87,8 @@ class PullReport:
     cancelled: int
     manifest: dict[str, Any]
     full_because: str | None = None  # why a pull that could have been incremental was full
+    counts: PullCounts | None = None  # the pull checked as status counts it; None: see ``not_counted``
+    not_counted: str | None = None  # why it could not be counted (the pull itself is done)
 
 
 def _counts(tasks: Iterable[dict[str, Any]]) -> tuple[int, int]:
@@ -313,7 +319,22 @@ def pull(
         # the key, status's figures, and those in the snapshots of each pull.
         remove_leftovers(folder, (STATE, INDEX, MANIFEST, MAPPING, FIGURES, ARTICLE_FIGURES))
         remove_leftovers(folder / SNAPSHOTS, ())
-        return _pull(client, project, title, schema, folder, full, progress)
+        report = _pull(client, project, title, schema, folder, full, progress)
+        report.counts, report.not_counted = _count(report, title, schema, progress)
+        return report
+
+
+def _count(report: PullReport, title: str, schema: Schema, progress: Progress) -> tuple[PullCounts | None, str | None]:
+    """The pull's figures as ``status`` shows them, and kept for it: validated once, here, while the lock keeps
+    another pull from replacing the state under the count. Only the articles a count has not seen are validated
+    (all of them after a full pull, few after most incremental ones, none when nothing changed)."""
+    progress("checking", 0, 0)
+    try:
+        counts = counted_pull(report.folder, title, schema, True, lambda tasks, of: progress("checking", 0, tasks))
+    except AnnotateError as exc:  # the pull is written and stays: status and validate will say the same
+        return None, exc.message
+    progress("checking", report.tasks, report.tasks)
+    return counts, None
 
 
 def _pull(

@@ -2,8 +2,9 @@
 
 Counted from the pulled data through validate's one pass (``check_tasks``, streamed), so an
 annotation counts as kept here exactly when ``validate`` and ``export`` keep it; counted once a
-pull and kept beside it (``store.FIGURES``), validating only the articles that changed since the
-last count (``figures``). The server, when it answers, is asked only for its task listing (no texts), which it
+pull, by the pull itself as it ends, and kept beside it (``store.FIGURES``), validating only the
+articles that changed since the last count (``figures``); status counts again only with another
+schema or ``--no-repair``. The server, when it answers, is asked only for its task listing (no texts), which it
 compares with what the pull recorded, as the next pull would; before any pull, only for its live counts of
 tasks (every task is then a change).
 
@@ -21,23 +22,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import __version__
 from .errors import AnnotateError
-from .files import write_json
-from .models import Counts, Schema
+from .models import Schema
 from .listing import list_authors, list_projects
 from .store import (
-    EXPORTS, FIGURES, MANIFEST, STATE, Listing, file_identity, latest_versions, iter_state, project_folder, read_listing, read_manifest,
+    EXPORTS, MANIFEST, STATE, Listing, latest_versions, iter_state, project_folder, read_listing, read_manifest,
 )
-from .figures import PullCounts, pull_figures
+from .figures import PullCounts, counted_pull, kept_figures
 from .gold import refuse_conflicting_copies
 
 if TYPE_CHECKING:  # the client pulls in httpx; status is given a way to connect instead
     from .labelstudio.client import LabelStudioClient
 
-# What ``FIGURES`` holds; another number makes earlier files count again (2: agreement by user id, not pseudonym;
-# 3: agreement always counted with the rest).
-FIGURES_FORMAT = 3
 REJECTED = Path("validated") / "rejected.jsonl"  # where validate.write_report puts them, in the project's folder
 T = TypeVar("T")
 
@@ -114,48 +110,6 @@ def _pulled(folder: Path) -> bool:
     return (folder / STATE).exists() or (folder / MANIFEST).exists()
 
 
-def _kept(
-    folder: Path, title: str, schema: Schema, repair: bool, kind: str, on_count: Callable[[int, int], None] | None = None
-) -> Any:
-    """``kind`` (``"pull"`` or ``"agreement"``) of ``figures.pull_figures`` for the latest pull in ``folder``, kept in
-    ``FIGURES`` under a key of that pull, the schema and ``repair``.
-
-    Counting a pull means validating the tasks no count has validated before (``figures``), so it is
-    done once a pull, for both kinds at once (``status`` and ``team status`` share it). The key holds
-    the state file's identity (``store.file_identity``): a state changed since its pull is read again,
-    and refused as every stage refuses it. A folder it cannot write is counted every time.
-    ``on_count(tasks, of)`` is told how many tasks are validated before they are.
-    """
-    manifest = read_manifest(folder, title)
-    try:
-        written = file_identity(folder / STATE)
-    except OSError:
-        return pull_figures(folder, title, schema, repair)[kind]  # it says what is wrong
-    key = {
-        "state_sha256": manifest.get("state_sha256"), "state_file": written,
-        "schema_sha256": schema.sha256, "repair": repair, "tool_version": __version__,
-        "figures": FIGURES_FORMAT,
-    }
-    try:
-        kept = json.loads((folder / FIGURES).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        kept = None
-    if not isinstance(kept, dict) or kept.get("key") != key or kind not in kept:
-        kept = {"key": key, **pull_figures(folder, title, schema, repair, on_count)}
-        try:
-            write_json(folder / FIGURES, kept)
-        except AnnotateError:
-            pass
-    return kept[kind]
-
-
-def _counted_pull(
-    folder: Path, title: str, schema: Schema, repair: bool, on_count: Callable[[int, int], None] | None = None
-) -> PullCounts:
-    plain = dict(_kept(folder, title, schema, repair, "pull", on_count))
-    return PullCounts(**{**plain, "annotations": Counts(**plain["annotations"])})
-
-
 def project_status(
     title: str,
     *,
@@ -172,7 +126,7 @@ def project_status(
     tasks are about to be validated (once a pull, and only those no count validated before).
     """
     folder = project_folder(title, root)
-    counted = _meanwhile(lambda: _counted_pull(folder, title, schema, repair, on_count) if _pulled(folder) else None)
+    counted = _meanwhile(lambda: counted_pull(folder, title, schema, repair, on_count) if _pulled(folder) else None)
     server = _server_counts(title, folder, connect) if connect is not None else None
     return ProjectStatus(title, folder, counted(), server)
 
@@ -279,7 +233,7 @@ def _agreement(
 ) -> Callable[[int], tuple[float | None, int]]:
     """Per user id: the mean entity F1 (exact) of their annotator pairs in the latest pull, and the articles compared."""
     folder = project_folder(title, root)
-    figures = _kept(folder, title, schema, repair, "agreement", on_count)
+    figures = kept_figures(folder, title, schema, repair, on_count)["agreement"]
     if figures is None:  # copies of an article conflict: refused as the agreement stage refuses it
         refuse_conflicting_copies(latest_versions(iter_state(folder, title)))
         figures = {}

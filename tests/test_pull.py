@@ -26,6 +26,7 @@ from annotate.labelstudio import codec
 from annotate.labelstudio.client import LabelStudioClient
 from annotate.errors import AnnotateError, DamagedStateError, ProjectError, ServerError
 from annotate.models import ExportConfig, TaskRef
+from annotate.status import project_status
 from annotate.validate import validate_project
 from conftest import DATA, DEFAULT_SCHEMA, SEEDS
 from proxy import BreakingProxy, NonsenseProxy
@@ -46,7 +47,7 @@ def ent(rid: str, label: str, text: str, piece: str, nth: int = 0, control: str 
 
 
 def test_annotations_made_in_label_studio_are_pulled_checked_and_accounted(
-    client: LabelStudioClient, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    client: LabelStudioClient, studio_home: Path, project_title: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = push.push(client, [SEEDS, DATA / "hard_cases.jsonl"], title=project_title)
     tasks = tasks_by_article(client, report.project.id)
@@ -123,6 +124,19 @@ def test_annotations_made_in_label_studio_are_pulled_checked_and_accounted(
     assert manifest["schema_sha256"] == SCHEMA.sha256 and manifest["schema_config_matches"] is True
     assert manifest["label_config_sha256"] == schema.config_hash(client.get_project(report.project.id).label_config)
     assert (pulled.snapshot / "tasks.jsonl").exists() and (pulled.snapshot / "manifest.json").exists()
+    # Counted as it ends, as status and validate count (below), once: status then reads it and validates nothing.
+    counted = pulled.counts
+    assert counted is not None and pulled.not_counted is None
+    a = counted.annotations
+    assert (a.pulled, a.kept, a.repaired, a.rejected, a.cancelled) == (7, 3, 2, 1, 1)
+    assert (counted.tasks, counted.articles, counted.ready) == (7, 7, 5)
+    told: list[int] = []
+    assert project_status(project_title, schema=SCHEMA, root=tmp_path, on_count=lambda n, of: told.append(n)).pull == counted
+    assert told == []
+    assert main(["pull", "--project", project_title, "--pulled", str(tmp_path), "--home", str(studio_home)]) == 0
+    captured = capsys.readouterr()
+    assert "Checked: 7 annotation(s): 3 kept, 2 repaired, 1 rejected, 1 skipped; ready for export: 5 of 7 article(s)" in captured.out
+    assert "`annotate validate` names each rejected, repaired or misplaced annotation and why" in captured.err
 
     result, paths = validate_project(project_title, schema=SCHEMA, root=tmp_path)
     status = {v.annotation_id: v for v in result.verdicts}
@@ -492,7 +506,25 @@ def test_a_damaged_state_is_never_carried_forward(
     assert main(["pull", "--project", project_title, "--pulled", str(tmp_path), "--home", str(studio_home)]) == 0
     captured = capsys.readouterr()
     assert "a full pull instead of an incremental one" in captured.err and "Pulled (full) 4 task(s)" in captured.out
+    assert "Checked: 4 annotation(s): 4 kept, 0 repaired, 0 rejected, 0 skipped; ready for export: 4 of 4 article(s)" in captured.out
     assert state.read_bytes() == whole
+
+
+def test_a_pull_whose_count_fails_is_still_a_pull_and_says_why_it_was_not_counted(
+    client: LabelStudioClient, studio_home: Path, project_title: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    push.push_articles(client, synthetic(2), title=project_title, schema=SCHEMA)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise AnnotateError("the count broke here")
+
+    monkeypatch.setattr(pull, "counted_pull", broken)
+    assert main(["pull", "--project", project_title, "--pulled", str(tmp_path), "--home", str(studio_home)]) == 0
+    captured = capsys.readouterr()
+    assert "Pulled (full) 2 task(s)" in captured.out and "Checked" not in captured.out
+    assert "note: the pull could not be counted: the count broke here" in captured.err
+    assert len(store.read_state(store.project_folder(project_title, tmp_path))[0]) == 2
 
 
 def test_projects_whose_titles_look_alike_keep_their_own_pulled_data(
@@ -682,6 +714,7 @@ def test_a_pull_from_a_label_studio_we_did_not_start_goes_through_a_snapshot(
         done = run("pull", "--project", project_title, "--pulled", str(tmp_path / "pulled"), "--full", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "Pulled (full) 4 task(s)" in done.stdout and "Traceback" not in done.stderr
+    assert "Checked: 1 annotation(s): 1 kept" in done.stdout and "ready for export: 1 of 4 article(s)" in done.stdout
     assert proxy.broken == 1 and client.snapshots(pid) == []  # found, used and deleted; no second snapshot
     assert not (tmp_path / "none").exists()  # nothing of an embedded studio was made or started
     assert credentials.token not in done.stdout + done.stderr

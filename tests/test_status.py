@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,13 @@ def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path
 
     monkeypatch.setattr(figures_mod, "StateLines", reading)
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path).pull == first and read == []
+    # A pull that changed nothing rewrites its manifest only: nothing is counted again, and its time is the new one.
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    write_json(folder / MANIFEST, {**manifest, "pulled_at": "2024-05-02T08:00:00.000000Z"})
+    again = project_status(TITLE, schema=SCHEMA, root=tmp_path).pull
+    assert again is not None and again.pulled_at == "2024-05-02T08:00:00.000000Z" and read == []
+    assert replace(again, pulled_at=first.pulled_at) == first
+    write_json(folder / MANIFEST, manifest)
     # Counting reads the state once (its lines; those of the articles to validate again from the same file).
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull != first and len(read) == 1
     assert project_status(TITLE, schema=SCHEMA, root=tmp_path, repair=False).pull is not None and len(read) == 1
@@ -121,7 +129,7 @@ def test_a_pull_is_counted_once_and_counted_again_once_it_changes(tmp_path: Path
         project_status(TITLE, schema=SCHEMA, root=tmp_path)
     # Another project's pulled data is refused before anything kept is looked at.
     with pytest.raises(ProjectError):
-        status_mod._counted_pull(folder, "another", SCHEMA, True)
+        figures_mod.counted_pull(folder, "another", SCHEMA, True)
 
 
 def test_the_next_count_validates_only_the_articles_whose_tasks_changed_and_adds_up_the_same(tmp_path: Path) -> None:

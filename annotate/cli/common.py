@@ -148,6 +148,11 @@ def _counting(tasks: int, of: int) -> None:
     echo(f"Counting the latest pull ({some}): once a pull, kept for the next status.", err=True)
 
 
+def _echo_blocked(blocked: int) -> None:
+    echo(f"note: {blocked} article(s) are held by tasks with different texts: export stops until"
+         f" one is deleted; `{_command()} validate` names them", err=True)
+
+
 def _project(project: str | None, schema: Path | None) -> tuple[str, Schema]:
     """The project title and its loaded schema: the options, else the environment, else annotate.toml, else defaults."""
     chosen = settings_mod.resolve(project, schema)

@@ -23,6 +23,7 @@ from .common import (
     _stages,
     _project,
     _command,
+    _echo_blocked,
 )
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
@@ -191,6 +192,20 @@ def _echo_pull(report: PullReport) -> None:
     if not report.manifest["schema_config_matches"]:
         echo("note: the project's labelling config differs from the schema; push to update it", err=True)
     echo(f"Saved: {report.folder / 'state.jsonl'} (snapshot {report.snapshot})")
+    counts = report.counts
+    if counts is None:
+        echo(f"note: the pull could not be counted: {report.not_counted}", err=True)
+        return
+    a = counts.annotations
+    misplaced = f", {a.misplaced} misplaced" if a.misplaced else ""
+    echo(
+        f"Checked: {a.pulled} annotation(s): {a.kept} kept, {a.repaired} repaired, {a.rejected} rejected,"
+        f" {a.cancelled} skipped{misplaced}; ready for export: {counts.ready} of {counts.articles} article(s)"
+    )
+    if a.rejected or a.repaired or a.misplaced:
+        echo(f"note: `{_command()} validate` names each rejected, repaired or misplaced annotation and why", err=True)
+    if counts.blocked:
+        _echo_blocked(counts.blocked)
 
 
 @app.command("pull")

@@ -28,6 +28,7 @@ from .common import (
     _project,
     _command,
     _counting,
+    _echo_blocked,
 )
 
 if TYPE_CHECKING:  # only for annotations: importing them at run time is what start-up avoids
@@ -147,8 +148,7 @@ def _echo_status(found: ProjectStatus, as_json: bool) -> None:
         for name, value, what in rows:
             echo(f"  {name:<13}{value:>7}  {what}")
         if pull.blocked:
-            echo(f"note: {pull.blocked} article(s) are held by tasks with different texts: export stops until"
-                 f" one is deleted; `{_command()} validate` names them", err=True)
+            _echo_blocked(pull.blocked)
     server = found.server
     if server is None:
         return

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -97,6 +98,14 @@ def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
     """Write through a temporary file and rename: readers see the old file or the new one, never half."""
     with AtomicFile(path) as out:
         write(out.file)
+        out.commit()
+
+
+def copy_atomic(source: Path, path: Path) -> None:
+    """``source`` byte for byte at ``path``, through a temporary file and a rename, as ``write_atomic`` writes."""
+    with AtomicFile(path) as out:
+        out.file.close()
+        shutil.copyfile(source, out.tmp)
         out.commit()
 
 

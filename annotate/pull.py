@@ -44,7 +44,7 @@ from .labelstudio import codec
 from .labelstudio.client import LabelStudioClient
 from .errors import AnnotateError, DamagedStateError, NotFoundError, ProjectError, ServerError, UnreachableError
 from .figures import PullCounts, counted_pull
-from .files import AtomicFile, exclusive, remove_leftovers, write_json, write_jsonl
+from .files import AtomicFile, copy_atomic, exclusive, remove_leftovers, write_json, write_jsonl
 from .models import Project, Schema
 from .team import read_team_counted, team_projects
 from .store import (
@@ -428,7 +428,11 @@ def _pull(
         snapshot = folder / SNAPSHOTS / now.replace(":", "").replace("-", "").replace(".", "")
         # The snapshot, the state, its index, then its manifest: a crash in between leaves a state that
         # does not match the hash in its index or its manifest, and the next pull is a full one.
-        write_jsonl(snapshot / "tasks.jsonl", fetched)
+        if mode == "full":  # the snapshot is the state, line for line: copied, not encoded a second time
+            state.file.flush()
+            copy_atomic(state.tmp, snapshot / "tasks.jsonl")
+        else:
+            write_jsonl(snapshot / "tasks.jsonl", fetched)
         write_json(snapshot / MANIFEST, manifest)
         if not kept:
             state.commit()

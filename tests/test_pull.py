@@ -123,7 +123,9 @@ def test_annotations_made_in_label_studio_are_pulled_checked_and_accounted(
     assert manifest["label_studio_version"] == "1.23.2" and manifest["project_id"] == report.project.id
     assert manifest["schema_sha256"] == SCHEMA.sha256 and manifest["schema_config_matches"] is True
     assert manifest["label_config_sha256"] == schema.config_hash(client.get_project(report.project.id).label_config)
-    assert (pulled.snapshot / "tasks.jsonl").exists() and (pulled.snapshot / "manifest.json").exists()
+    assert (pulled.snapshot / "manifest.json").exists()
+    # A full pull's snapshot holds every task, as the state does (copied from it, not encoded again).
+    assert (pulled.snapshot / "tasks.jsonl").read_bytes() == (pulled.folder / "state.jsonl").read_bytes()
     # Counted as it ends, as status and validate count (below), once: status then reads it and validates nothing.
     counted = pulled.counts
     assert counted is not None and pulled.not_counted is None

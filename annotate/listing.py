@@ -22,7 +22,7 @@ authors from what the pull recorded (``Listing.who``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
@@ -131,9 +131,17 @@ def list_projects(
     return current
 
 
-def list_authors(client: LabelStudioClient, project_ids: Sequence[int], previous: Listing) -> dict[int, dict[int, tuple[Listed, Who]]]:
+def list_authors(
+    client: LabelStudioClient, project_ids: Sequence[int], previous: Listing,
+    given: Callable[[int], Mapping[int, str | None] | None] | None = None,
+) -> dict[int, dict[int, tuple[Listed, Who]]]:
     """Every task of the projects, by project, with its listing, article and authors: in part by the window, at any age
-    of ``previous`` (status shows; it keeps nothing), else by one listing of every task."""
+    of ``previous`` (status shows; it keeps nothing), else by one listing of every task.
+
+    ``given(project)``: every task of the project with its article, as push recorded them (checked against the
+    server), or None. Where there is no ``previous`` to start from, only the tasks with an annotation or a skip are
+    then listed; the others have no author, and their articles are those push gave them.
+    """
     start = since(previous, reconcile=False)
     in_part: dict[int, dict[int, tuple[Listed, Who]] | None] = {}
     if start is not None:
@@ -149,5 +157,20 @@ def list_authors(client: LabelStudioClient, project_ids: Sequence[int], previous
     listed: dict[int, dict[int, tuple[Listed, Who]]] = {}
     for project_id in project_ids:
         seen = in_part.get(project_id)
+        if seen is None and given is not None:
+            seen = _given_and_started(client, project_id, given(project_id))
         listed[project_id] = client.list_task_authors(project_id) if seen is None else seen  # an empty project adds up too
     return listed
+
+
+UNSTARTED: Listed = (None, 0, 0)  # no annotation, no skip; its time is never shown
+
+
+def _given_and_started(
+    client: LabelStudioClient, project_id: int, given: Mapping[int, str | None] | None
+) -> dict[int, tuple[Listed, Who]] | None:
+    if given is None:
+        return None
+    rows: dict[int, tuple[Listed, Who]] = {task_id: (UNSTARTED, (article, ())) for task_id, article in given.items()}
+    rows.update(client.list_started_authors(project_id))
+    return rows

@@ -186,6 +186,17 @@ class TaskIndex:
         self._write()
         return list(self.refs.values())
 
+    def verified(self, client: LabelStudioClient, project: Project) -> dict[int, TaskRef] | None:
+        """Every task of the project as cached, checked as ``load`` checks it; None where the cache does not hold them
+        all (none, damaged, or tasks deleted since): unlike ``load``, nothing is listed whole and nothing written."""
+        cached = self._read()
+        if not cached:
+            return None
+        newer = client.task_refs(project.id, after_id=max(cached))
+        if len(cached) + len(newer) != project.task_number:
+            return None
+        return {**cached, **{r.id: r for r in newer}}
+
     def add(self, refs: Iterable[TaskRef]) -> None:
         new = [r for r in refs if self.refs.get(r.id) != r]
         self.refs.update((r.id, r) for r in new)

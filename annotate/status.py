@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import AnnotateError
-from .models import Schema
+from .models import Project, Schema
 from .listing import list_authors, list_projects
 from .store import (
     EXPORTS, MANIFEST, STATE, Listing, latest_versions, iter_state, project_folder, read_listing, read_manifest,
@@ -245,14 +245,33 @@ def _agreement(
     return of
 
 
+def _pushed_articles(
+    client: LabelStudioClient, cache: Path, projects: list[Project]
+) -> Callable[[int], dict[int, str | None] | None]:
+    """Per project id: each of its tasks with its article id, as push's index in ``cache`` holds them
+    (``TaskIndex.verified``), or None where it does not hold them all."""
+    from .push import TaskIndex  # push's imports (reading articles) only when its index is read
+
+    by_id = {p.id: p for p in projects}
+
+    def articles(project_id: int) -> dict[int, str | None] | None:
+        project = by_id.get(project_id)
+        refs = None if project is None else TaskIndex(cache, client.url, project_id).verified(client, project)
+        return None if refs is None else {task_id: ref.article_id for task_id, ref in refs.items()}
+
+    return articles
+
+
 def team_status(
     client: LabelStudioClient, title: str, *, schema: Schema, root: Path = EXPORTS, repair: bool = True,
-    on_count: Callable[[int, int], None] | None = None,
+    on_count: Callable[[int, int], None] | None = None, push_index: Path | None = None,
 ) -> TeamStatus:
     """Each annotator's queue as Label Studio holds it now, the articles' coverage, the review; agreement from the latest pull.
 
     Live counts come from the task listings (no texts). Queues of people removed from the
     roster are shown too: what they submitted still counts. ``on_count`` as for ``project_status``.
+    Before any pull, the tasks nobody has started are taken from push's index (``push_index``, see
+    ``push.TaskIndex``) where it holds every task of a project, and only the started ones are listed.
     """
     from .team import project_url, read_team, team_projects
 
@@ -267,7 +286,11 @@ def team_status(
 
     parts = [pool.id, *(q.id for _, q in sorted(queues.items())), *([review_project.id] if review_project else [])]
     # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.
-    listed = list_authors(client, parts, _last_listing(folder, client.url, pool.id))  # nothing pulled: nothing listed before
+    previous = _last_listing(folder, client.url, pool.id)  # nothing pulled: nothing listed before
+    given = None
+    if push_index is not None and not previous.tasks:
+        given = _pushed_articles(client, push_index, [pool, *queues.values(), *([review_project] if review_project else [])])
+    listed = list_authors(client, parts, previous, given)
     agreement = counted()
     people = {m.user_id: PersonStatus(m.email, m.user_id, True, None) for m in team.annotators}
     holders: dict[str, set[int]] = {}  # article -> team annotators whose queue has it

@@ -11,7 +11,8 @@ annotated by its owner. The tasks are imported in bulk (with their annotations a
 their owner), then moved an hour back, as between two pulls of a working day.
 
 Then, each as the `annotate` command a user runs (a fresh process, timed from before
-its imports): `team status` before anything is pulled, the first `pull --full`, a
+its imports): `team status` before anything is pulled (without push's index of the
+projects' tasks, as on another machine, then with it), the first `pull --full`, a
 `pull` with nothing changed, `status`, and `team status` with the pull; then, twice, 1% of
 the tasks changed, a pull, and the first `team status` (then `status`) after it. Not part
 of the timed tests.
@@ -100,9 +101,21 @@ def run(n: int, annotators: int, overlap: int, home: Path | None, work: Path, se
         else:
             tasks = build(client, home, work, title, n, annotators, overlap, seed)
         print(f"{title}: {n:,} articles, {annotators} queues, overlap {overlap}: {tasks:,} tasks", file=sys.stderr)
+        # Push's index of each project's tasks, beside the studio, as `push --overlap` leaves it.
+        index = studio.push_cache(home)
+        for project in client.list_projects(title=title):
+            push.TaskIndex(index, client.url, project.id).load(client, project)
         pulled = work / "pulled"
         shutil.rmtree(pulled, ignore_errors=True)
         where = ["--project", title, "--home", home]
+        away = index.with_name(index.name + ".away")
+        shutil.rmtree(away, ignore_errors=True)
+        index.rename(away)  # as on a machine that did not push
+        try:
+            measure(rows, [("team status, nothing pulled, no push index", ["team", "status", *where, "--pulled", pulled])], work)
+        finally:
+            shutil.rmtree(index, ignore_errors=True)
+            away.rename(index)
         steps = [
             ("team status, nothing pulled", ["team", "status", *where, "--pulled", pulled]),
             ("first pull (--full)", ["pull", *where, "--pulled", pulled, "--full"]),

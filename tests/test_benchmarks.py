@@ -52,11 +52,13 @@ def test_the_team_benchmark_runs_each_command_on_a_team_project(studio_home: Pat
     figures = tmp_path / "team.json"
     rows = team_bench.main(["--n", "8", "--annotators", "2", "--overlap", "2", "--home", str(studio_home), "--json", str(figures)])
     # Its own checks ran: the pull with nothing changed fetched nothing, the one after a change fetched exactly it.
-    assert [r[0] for r in rows][:3] == ["team status, nothing pulled", "first pull (--full)", "pull, nothing changed"]
-    assert len(rows) == 13 and all(seconds > 0 and peak > 0 for _, seconds, peak in rows)
+    assert [r[0] for r in rows][:4] == [
+        "team status, nothing pulled, no push index", "team status, nothing pulled", "first pull (--full)", "pull, nothing changed"
+    ]
+    assert len(rows) == 14 and all(seconds > 0 and peak > 0 for _, seconds, peak in rows)
     assert rows[-1][0] == "status, first after that pull"
     assert [f["command"] for f in json.loads(figures.read_text(encoding="utf-8"))] == [r[0] for r in rows]
-    assert capsys.readouterr().out.count("\n| ") == 14
+    assert capsys.readouterr().out.count("\n| ") == 15
 
 
 @pytest.mark.studio

@@ -119,6 +119,58 @@ def test_blind_queues_review_and_gold_with_each_person_logged_in_as_themselves(
     assert len(queue_articles(client, project_title, late.member.user_id)) == 6  # 24 places over 4 people
 
 
+def test_team_status_before_any_pull_lists_only_the_started_tasks_and_counts_as_a_listing_of_every_task(
+    client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before any pull, the tasks nobody started come from push's index (where it still holds every task of a
+    project): only those with an annotation or a skip are listed, and the figures are those of listing every task."""
+    run = uuid.uuid4().hex[:6]
+    added = team.add_members(client, [f"idx{i}-{run}@example.org" for i in range(2)], project=project_title)
+    one, two = (team.login(client.url, n.member.email, n.password or "") for n in added)
+    ids = [n.member.user_id for n in added]
+    articles = synthetic(4)
+    index = tmp_path / "push-index"
+    distribute.push_queues(client, articles, title=project_title, schema=SCHEMA, overlap=2, cache=index)
+    text = articles[0].text
+    first, second = (list(queue_articles(client, project_title, u).values()) for u in ids)
+    one.create_annotation(first[0]["id"], [ent("g", "GPE", text, "الرقة"), answer()])
+    one.create_annotation(first[1]["id"], [], was_cancelled=True)
+    client.create_annotation(first[2]["id"], [answer()])  # the owner's, in one's queue: someone else's there
+    two.create_annotation(second[0]["id"], [], was_cancelled=True)
+
+    listed: list[int] = []  # tasks listed, a listing of authors each
+    authors = client.list_task_authors
+
+    def counted(project_id: int, **kwargs: Any) -> Any:
+        found = authors(project_id, **kwargs)
+        listed.append(len(found))
+        return found
+
+    monkeypatch.setattr(client, "list_task_authors", counted)
+    nothing = tmp_path / "nothing-pulled"
+
+    def live(found: status.TeamStatus) -> dict[str, Any]:
+        return {**found.as_dict(), "folder": None}
+
+    every = status.team_status(client, project_title, schema=SCHEMA, root=nothing)
+    assert listed == [4, 4, 4]  # the pool and each queue, every task
+    listed.clear()
+    started = status.team_status(client, project_title, schema=SCHEMA, root=nothing, push_index=index)
+    assert listed == [0, 0, 2, 1, 0, 1]  # each project's tasks with an annotation, then those with a skip
+    assert live(started) == live(every)
+    by_email = {p.email: p for p in started.people}
+    assert [(by_email[n.member.email].submitted, by_email[n.member.email].skipped, by_email[n.member.email].others)
+            for n in added] == [(1, 1, 1), (0, 1, 0)]
+
+    # A task deleted since the push: its queue is no longer all in the index, and is listed whole; the same figures.
+    client.delete_task(second[3]["id"])
+    listed.clear()
+    every = status.team_status(client, project_title, schema=SCHEMA, root=nothing)
+    listed.clear()
+    assert live(status.team_status(client, project_title, schema=SCHEMA, root=nothing, push_index=index)) == live(every)
+    assert listed == [0, 0, 2, 1, 3]
+
+
 def test_team_status_after_a_pull_lists_only_what_changed_and_counts_as_one_listing_of_every_task(
     client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

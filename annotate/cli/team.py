@@ -235,6 +235,7 @@ def team_status(
     title, loaded = _project(project, schema)
     with studio_mod.connect(home) as client:
         found = status_mod.team_status(
-            client, title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, on_count=_counting
+            client, title, schema=loaded, root=pulled_root(pulled), repair=not no_repair, on_count=_counting,
+            push_index=studio_mod.push_cache(home),
         )
     _echo_team_status(found, as_json)

@@ -22,6 +22,13 @@ NOTHING_DONE = [
 ]
 
 
+# Started: a task with an annotation, or with a skip (the data manager's filters take one conjunction, so two listings).
+STARTED = (
+    [{"filter": "filter:tasks:total_annotations", "operator": "greater", "type": "Number", "value": 0}],
+    [{"filter": "filter:tasks:cancelled_annotations", "operator": "greater", "type": "Number", "value": 0}],
+)
+
+
 def _updated_since(since: datetime | None) -> list[dict[str, Any]]:
     """The data manager filter of tasks whose ``updated_at`` is ``since`` or later (none: every task)."""
     if since is None:
@@ -137,9 +144,11 @@ class Tasks(Http):
         }
 
     def list_task_authors(
-        self, project_id: int, *, since: datetime | None = None, ids: Sequence[int] | None = None
+        self, project_id: int, *, since: datetime | None = None, ids: Sequence[int] | None = None,
+        where: Sequence[dict[str, Any]] = (),
     ) -> dict[int, tuple[Listed, Who]]:
-        """``list_task_changes`` (or only the tasks ``ids``) with each task's article id and its annotations' authors.
+        """``list_task_changes`` (or only the tasks ``ids``, or those passing ``where``) with each task's article id
+        and its annotations' authors.
 
         One listing gives what team status once took three for: ``annotators`` is computed
         only when all fields are asked for, and ``include`` still sends just these.
@@ -147,7 +156,9 @@ class Tasks(Http):
         fields = "id,meta,updated_at,total_annotations,cancelled_annotations,annotators"
         rows: dict[int, tuple[Listed, Who]] = {}
         without_meta: list[int] = []
-        tasks = self.iter_tasks(project_id, annotations=True, include=fields, page_size=5000, ids=ids, where=_updated_since(since))
+        tasks = self.iter_tasks(
+            project_id, annotations=True, include=fields, page_size=5000, ids=ids, where=[*_updated_since(since), *where]
+        )
         for task in tasks:
             task_id, meta = int(task["id"]), task.get("meta") or {}
             authors = tuple(sorted({int(u) for u in task.get("annotators") or [] if isinstance(u, int)}))
@@ -160,6 +171,14 @@ class Tasks(Http):
                 listed, (_, authors) = rows[task_id]
                 rows[task_id] = (listed, (codec.task_ref(task_id, task.get("data") or {}).article_id, authors))
         return rows
+
+    def list_started_authors(self, project_id: int) -> dict[int, tuple[Listed, Who]]:
+        """``list_task_authors`` of the tasks with an annotation or a skip only: Label Studio's time goes by the
+        task listed (about 0.3 ms each), whatever is asked of it, so the others are best not listed."""
+        started: dict[int, tuple[Listed, Who]] = {}
+        for where in STARTED:
+            started.update(self.list_task_authors(project_id, where=where))
+        return started
 
     def task_refs(self, project_id: int, *, after_id: int | None = None, skip: Sequence[int] = ()) -> list[TaskRef]:
         """What push needs of every task (with an id above ``after_id``, not in ``skip``): its id and the article id, version and hash.

@@ -33,6 +33,7 @@ from .store import Listing
 
 WINDOW = timedelta(seconds=120)  # SQLite makes a save wait at most 5 s; PostgreSQL has no bound
 RECONCILE_AFTER = timedelta(hours=1)
+UNSTARTED: Listed = (None, 0, 0)  # a task with no annotation and no skip, as push gave it: its time is never shown
 
 
 def _time(value: str) -> datetime:
@@ -161,9 +162,6 @@ def list_authors(
             seen = _given_and_started(client, project_id, given(project_id))
         listed[project_id] = client.list_task_authors(project_id) if seen is None else seen  # an empty project adds up too
     return listed
-
-
-UNSTARTED: Listed = (None, 0, 0)  # no annotation, no skip; its time is never shown
 
 
 def _given_and_started(

@@ -175,13 +175,11 @@ class TaskIndex:
         self.refs: dict[int, TaskRef] = {}
 
     def load(self, client: LabelStudioClient, project: Project) -> list[TaskRef]:
-        cached = self._read()
-        if cached:
-            newer = client.task_refs(project.id, after_id=max(cached))
-            if len(cached) + len(newer) == project.task_number:
-                self.refs = cached
-                self.add(newer)
-                return list(self.refs.values())
+        checked = self._checked(client, project)
+        if checked is not None:
+            self.refs, newer = checked
+            self.add(newer)
+            return list(self.refs.values())
         self.refs = {r.id: r for r in client.task_refs(project.id)}
         self._write()
         return list(self.refs.values())
@@ -189,13 +187,16 @@ class TaskIndex:
     def verified(self, client: LabelStudioClient, project: Project) -> dict[int, TaskRef] | None:
         """Every task of the project as cached, checked as ``load`` checks it; None where the cache does not hold them
         all (none, damaged, or tasks deleted since): unlike ``load``, nothing is listed whole and nothing written."""
+        checked = self._checked(client, project)
+        return None if checked is None else {**checked[0], **{r.id: r for r in checked[1]}}
+
+    def _checked(self, client: LabelStudioClient, project: Project) -> tuple[dict[int, TaskRef], list[TaskRef]] | None:
+        """The cached tasks and those above the highest cached id, if together they are as many as the project holds."""
         cached = self._read()
         if not cached:
             return None
         newer = client.task_refs(project.id, after_id=max(cached))
-        if len(cached) + len(newer) != project.task_number:
-            return None
-        return {**cached, **{r.id: r for r in newer}}
+        return (cached, newer) if len(cached) + len(newer) == project.task_number else None
 
     def add(self, refs: Iterable[TaskRef]) -> None:
         new = [r for r in refs if self.refs.get(r.id) != r]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -428,6 +429,32 @@ def test_team_status_prints_a_line_a_person_the_coverage_and_the_review(capsys: 
 
 
 # --- validate --fail-on ---------------------------------------------------------------------------
+
+
+def test_team_status_lists_two_projects_at_a_time_in_order_and_raises_the_first_error() -> None:
+    """Two listings at once (a gunicorn studio answers both in about the time of one): each waits for the other."""
+    from annotate.listing import two_at_a_time
+
+    both = threading.Barrier(2, timeout=10)
+
+    def listing(project_id: int) -> int:
+        both.wait()  # broken (an error) unless another listing runs at the same time
+        return project_id * 10
+
+    assert two_at_a_time(listing, [3, 1, 2, 5]) == [30, 10, 20, 50]
+    assert two_at_a_time(lambda p: p, []) == []
+
+    started: list[int] = []
+
+    def failing(project_id: int) -> int:
+        started.append(project_id)
+        if project_id == 1:
+            raise UnreachableError("gone")
+        return project_id
+
+    with pytest.raises(UnreachableError, match="gone"):
+        two_at_a_time(failing, [1, 2, 3, 4, 5, 6])
+    assert len(started) < 6  # nothing more is started once one failed
 
 
 @pytest.mark.parametrize(

@@ -138,25 +138,27 @@ def test_team_status_before_any_pull_lists_only_the_started_tasks_and_counts_as_
     client.create_annotation(first[2]["id"], [answer()])  # the owner's, in one's queue: someone else's there
     two.create_annotation(second[0]["id"], [], was_cancelled=True)
 
-    listed: list[int] = []  # tasks listed, a listing of authors each
+    listed: dict[int, list[int]] = {}  # per project, the tasks of each listing of authors (two projects at a time)
     authors = client.list_task_authors
 
     def counted(project_id: int, **kwargs: Any) -> Any:
         found = authors(project_id, **kwargs)
-        listed.append(len(found))
+        listed.setdefault(project_id, []).append(len(found))
         return found
 
     monkeypatch.setattr(client, "list_task_authors", counted)
     nothing = tmp_path / "nothing-pulled"
+    pool = client.project_titled(project_title).id
+    q1, q2 = (team.queue_projects(client, project_title)[u].id for u in ids)
 
     def live(found: status.TeamStatus) -> dict[str, Any]:
         return {**found.as_dict(), "folder": None}
 
     every = status.team_status(client, project_title, schema=SCHEMA, root=nothing)
-    assert listed == [4, 4, 4]  # the pool and each queue, every task
+    assert listed == {pool: [4], q1: [4], q2: [4]}  # every task
     listed.clear()
     started = status.team_status(client, project_title, schema=SCHEMA, root=nothing, push_index=index)
-    assert listed == [0, 0, 2, 1, 0, 1]  # each project's tasks with an annotation, then those with a skip
+    assert listed == {pool: [0, 0], q1: [2, 1], q2: [0, 1]}  # the tasks with an annotation, then those with a skip
     assert live(started) == live(every)
     by_email = {p.email: p for p in started.people}
     assert [(by_email[n.member.email].submitted, by_email[n.member.email].skipped, by_email[n.member.email].others)
@@ -164,11 +166,10 @@ def test_team_status_before_any_pull_lists_only_the_started_tasks_and_counts_as_
 
     # A task deleted since the push: its queue is no longer all in the index, and is listed whole; the same figures.
     client.delete_task(second[3]["id"])
-    listed.clear()
     every = status.team_status(client, project_title, schema=SCHEMA, root=nothing)
     listed.clear()
     assert live(status.team_status(client, project_title, schema=SCHEMA, root=nothing, push_index=index)) == live(every)
-    assert listed == [0, 0, 2, 1, 3]
+    assert listed == {pool: [0, 0], q1: [2, 1], q2: [3]}
 
 
 def test_team_status_after_a_pull_lists_only_what_changed_and_counts_as_one_listing_of_every_task(

@@ -123,15 +123,37 @@ def list_projects(
             lambda p: client.list_task_changes(p, since=start, on_page=on_page),
             lambda row: row,
         )
+    whole = [p for p in project_ids if in_part.get(p) is None]
+    told = _summed(on_page)
+    listed = dict(zip(whole, two_at_a_time(lambda p: client.list_task_changes(p, on_page=told(p)), whole)))
     for project_id in project_ids:
         seen = in_part.get(project_id)
         if seen is None:
-            seen = client.list_task_changes(project_id, on_page=on_page)
+            seen = listed[project_id]
         else:
             current.since = start
         current.tasks.update(seen)
         current.projects.update((i, project_id) for i in seen)
     return current
+
+
+def _summed(on_page: Callable[[int, int], None] | None) -> Callable[[int], Callable[[int, int], None] | None]:
+    """Per project, a page count for ``on_page`` that it is told as the sum over the projects being listed (two at a
+    time: one count, not two taking turns), one call at a time."""
+    if on_page is None:
+        return lambda project_id: None
+    lock = threading.Lock()
+    counts: dict[int, tuple[int, int]] = {}
+
+    def of(project_id: int) -> Callable[[int, int], None]:
+        def told(done: int, total: int) -> None:
+            with lock:
+                counts[project_id] = (done, total)
+                on_page(sum(d for d, _ in counts.values()), sum(t for _, t in counts.values()))
+
+        return told
+
+    return of
 
 
 def list_authors(

@@ -190,7 +190,13 @@ def test_team_status_after_a_pull_lists_only_what_changed_and_counts_as_one_list
     two.create_annotation(second[0]["id"], [], was_cancelled=True)
     time.sleep(1.1)  # the server's clock comes to the second (its Date header): the pull begins after these
     pulled = tmp_path / "pulled"
-    done = pull.pull(client, title=project_title, schema=SCHEMA, root=pulled)
+    said: list[tuple[int, int]] = []  # the listing's progress: tasks listed, of how many
+    done = pull.pull(
+        client, title=project_title, schema=SCHEMA, root=pulled,
+        on_progress=lambda stage, n, of: said.append((n, of)) if stage == "listing" else None,
+    )
+    # The projects listed two at a time, counted as one listing: its count never goes back, and ends at every task.
+    assert said[-1] == (12, 12) and [n for n, _ in said] == sorted(n for n, _ in said)
     recorded = store.read_listing(done.folder).who
     assert recorded[first[0]["id"]] == (first[0]["data"]["article_id"], (ids[0],))
     assert recorded[second[0]["id"]] == (second[0]["data"]["article_id"], (ids[1],))

@@ -284,13 +284,11 @@ def team_status(
     emails = {int(u["id"]): str(u.get("email") or "") or None for u in client.list_users() if isinstance(u.get("id"), int)}
     queues, review_project = team_projects(client, title, found)
 
-    parts = [pool.id, *(q.id for _, q in sorted(queues.items())), *([review_project.id] if review_project else [])]
+    projects = [pool, *(q for _, q in sorted(queues.items())), *([review_project] if review_project else [])]
     # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.
     previous = _last_listing(folder, client.url, pool.id)  # nothing pulled: nothing listed before
-    given = None
-    if push_index is not None and not previous.tasks:
-        given = _pushed_articles(client, push_index, [pool, *queues.values(), *([review_project] if review_project else [])])
-    listed = list_authors(client, parts, previous, given)
+    given = _pushed_articles(client, push_index, projects) if push_index is not None and not previous.tasks else None
+    listed = list_authors(client, [p.id for p in projects], previous, given)
     agreement = counted()
     people = {m.user_id: PersonStatus(m.email, m.user_id, True, None) for m in team.annotators}
     holders: dict[str, set[int]] = {}  # article -> team annotators whose queue has it

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import AnnotateError
-from .models import Project, Schema
+from .models import Listed, Project, Schema, Who
 from .listing import list_authors, list_projects
 from .store import (
     EXPORTS, MANIFEST, STATE, Listing, latest_versions, iter_state, project_folder, read_listing, read_manifest,
@@ -262,6 +262,33 @@ def _pushed_articles(
     return articles
 
 
+def _submitted_and_skipped(
+    client: LabelStudioClient, project_id: int, listed: Mapping[int, tuple[Listed, Who]]
+) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
+    """Per task: who submitted an annotation of it, and who skipped it.
+
+    The listing names a task's authors, skips included, without saying whose annotation was a skip. Its counts
+    settle that for most tasks: one author, or only annotations, or only skips. A task with several authors and
+    both (someone skipped it and someone else annotated it) is read annotation by annotation.
+    """
+    done: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
+    doubtful: list[int] = []
+    for task_id, ((_, total, cancelled), (_, by)) in listed.items():
+        if total and cancelled and len(by) > 1:
+            doubtful.append(task_id)
+        else:
+            authors = frozenset(by)
+            done[task_id] = (authors if total else frozenset(), authors if cancelled else frozenset())
+    found = client.annotation_authors(project_id, doubtful) if doubtful else {}
+    for task_id in doubtful:  # a task deleted since its listing: nobody's
+        annotations = found.get(task_id, [])
+        done[task_id] = (
+            frozenset(u for u, skip in annotations if u is not None and not skip),
+            frozenset(u for u, skip in annotations if u is not None and skip),
+        )
+    return done
+
+
 def team_status(
     client: LabelStudioClient, title: str, *, schema: Schema, root: Path = EXPORTS, repair: bool = True,
     on_count: Callable[[int, int], None] | None = None, push_index: Path | None = None,
@@ -298,22 +325,22 @@ def team_status(
             people[user_id] = PersonStatus(emails.get(user_id), user_id, False, None)
         person = people[user_id]
         person.queue_url = project_url(client.url, project.id)
-        for (updated_at, total, cancelled), (article_id, by) in listed[project.id].values():
+        done = _submitted_and_skipped(client, project.id, listed[project.id])
+        for task_id, ((updated_at, _, _), (article_id, by)) in listed[project.id].items():
             person.assigned += 1
             person.others += any(u != user_id for u in by)
-            total = total if user_id in by else 0  # only their own annotations count as their submissions
-            if total:
-                person.submitted += 1
-            elif cancelled:
-                person.skipped += 1
-            if total or cancelled:
-                if updated_at and (person.last_activity is None or updated_at > person.last_activity):
-                    person.last_activity = updated_at
+            submitters, skippers = done[task_id]
+            mine = user_id in submitters  # only their own annotations are their submissions, and only their skips theirs
+            skip = not mine and user_id in skippers
+            person.submitted += mine
+            person.skipped += skip
+            if (mine or skip) and updated_at and (person.last_activity is None or updated_at > person.last_activity):
+                person.last_activity = updated_at
             if article_id is None:
                 continue
             if person.in_team:
                 holders.setdefault(article_id, set()).add(user_id)
-            if total:
+            if mine:
                 submitted.setdefault(article_id, set()).add(user_id)
         person.remaining = person.assigned - person.submitted - person.skipped
     for user_id, person in people.items():
@@ -333,7 +360,8 @@ def team_status(
         authors = {task_id: by for task_id, (_, (_, by)) in listed[review_project.id].items()}
         reviewers = {m.user_id for m in team.reviewers}
         review.tasks = len(authors)
-        review.decided = sum(1 for by in authors.values() if reviewers & set(by))
+        decisions = _submitted_and_skipped(client, review_project.id, listed[review_project.id])
+        review.decided = sum(1 for submitters, _ in decisions.values() if reviewers & submitters)  # a reviewer's skip decides nothing
         review.by_others = sum(1 for by in authors.values() if set(by) - reviewers)
         review.open = review.tasks - review.decided
     pull = project_status(title, schema=schema, root=root, repair=repair).pull if pulled else None

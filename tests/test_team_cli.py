@@ -179,6 +179,9 @@ def test_a_team_from_the_command_line_add_push_status_review_remove_rebalance(
     with pytest.raises(AuthError, match="studio guard"):
         sessions[a].create_annotation(review_task["id"], [ent("g", "LOC", text, "الرقة"), answer()])
     (task,) = reviewer.iter_tasks(review.id)
+    reviewer.create_annotation(task["id"], [], was_cancelled=True)  # a reviewer's skip decides nothing
+    skipped = owner.status()["review"]
+    assert (skipped["decided"], skipped["open"]) == (0, 1)
     reviewer.create_annotation(task["id"], [ent("g", "GPE", text, "الرقة"), answer()])
     review_status = owner.status()["review"]
     assert (review_status["tasks"], review_status["decided"], review_status["open"]) == (1, 1, 0)

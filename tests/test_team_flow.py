@@ -136,7 +136,9 @@ def test_team_status_before_any_pull_lists_only_the_started_tasks_and_counts_as_
     one.create_annotation(first[0]["id"], [ent("g", "GPE", text, "الرقة"), answer()])
     one.create_annotation(first[1]["id"], [], was_cancelled=True)
     client.create_annotation(first[2]["id"], [answer()])  # the owner's, in one's queue: someone else's there
+    client.create_annotation(first[1]["id"], [answer()])  # one skipped it, the owner annotated it: still one's skip
     two.create_annotation(second[0]["id"], [], was_cancelled=True)
+    client.create_annotation(second[1]["id"], [], was_cancelled=True)  # the owner's skip: not two's
 
     listed: dict[int, list[int]] = {}  # per project, the tasks of each listing of authors (two projects at a time)
     authors = client.list_task_authors
@@ -158,18 +160,19 @@ def test_team_status_before_any_pull_lists_only_the_started_tasks_and_counts_as_
     assert listed == {pool: [4], q1: [4], q2: [4]}  # every task
     listed.clear()
     started = status.team_status(client, project_title, schema=SCHEMA, root=nothing, push_index=index)
-    assert listed == {pool: [0, 0], q1: [2, 1], q2: [0, 1]}  # the tasks with an annotation, then those with a skip
+    assert listed == {pool: [0, 0], q1: [3, 1], q2: [0, 2]}  # the tasks with an annotation, then those with a skip
     assert live(started) == live(every)
     by_email = {p.email: p for p in started.people}
-    assert [(by_email[n.member.email].submitted, by_email[n.member.email].skipped, by_email[n.member.email].others)
-            for n in added] == [(1, 1, 1), (0, 1, 0)]
+    assert [(by_email[n.member.email].submitted, by_email[n.member.email].skipped, by_email[n.member.email].remaining,
+             by_email[n.member.email].others) for n in added] == [(1, 1, 2, 2), (0, 1, 3, 1)]
+    assert started.by_submitted == {0: 3, 1: 1, 2: 0}  # the owner's annotations are nobody's submission
 
     # A task deleted since the push: its queue is no longer all in the index, and is listed whole; the same figures.
     client.delete_task(second[3]["id"])
     every = status.team_status(client, project_title, schema=SCHEMA, root=nothing)
     listed.clear()
     assert live(status.team_status(client, project_title, schema=SCHEMA, root=nothing, push_index=index)) == live(every)
-    assert listed == {pool: [0, 0], q1: [2, 1], q2: [3]}
+    assert listed == {pool: [0, 0], q1: [3, 1], q2: [3]}
 
 
 def test_team_status_after_a_pull_lists_only_what_changed_and_counts_as_one_listing_of_every_task(

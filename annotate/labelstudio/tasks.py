@@ -180,6 +180,17 @@ class Tasks(Http):
             started.update(self.list_task_authors(project_id, where=where))
         return started
 
+    def annotation_authors(self, project_id: int, ids: Sequence[int]) -> dict[int, list[tuple[int | None, bool]]]:
+        """Each annotation of the tasks ``ids`` that still exist: its author, and whether it is a skip. A task's
+        ``annotators`` name everyone with an annotation, skips too, without saying whose was a skip."""
+        fields = "id,annotations,completed_by,was_cancelled"  # ``include`` reaches into the annotations too: no results
+        return {
+            int(task["id"]): [
+                (codec.author_of(a), bool(a.get("was_cancelled"))) for a in task.get("annotations") or [] if isinstance(a, dict)
+            ]
+            for task in self.iter_tasks(project_id, annotations=True, include=fields, ids=ids)
+        }
+
     def task_refs(self, project_id: int, *, after_id: int | None = None, skip: Sequence[int] = ()) -> list[TaskRef]:
         """What push needs of every task (with an id above ``after_id``, not in ``skip``): its id and the article id, version and hash.
 

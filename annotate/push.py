@@ -169,9 +169,12 @@ class TaskIndex:
     only costs the next push a full listing.
     """
 
-    def __init__(self, folder: Path | None, url: str, project_id: int) -> None:
-        key = hashlib.sha256(f"{url}|{project_id}".encode()).hexdigest()[:16]
-        self.path = folder / f"{key}.jsonl" if folder else None
+    def __init__(self, folder: Path | None, url: str, project: Project) -> None:
+        # The project's id and creation time name it wherever the server answers (a studio restarted on another
+        # port, another host name), and no project of another server or of a database made anew; the URL only
+        # where Label Studio sent no creation time.
+        named = f"{project.id}|{project.created_at}" if project.created_at else f"{url}|{project.id}"
+        self.path = folder / f"{hashlib.sha256(named.encode()).hexdigest()[:16]}.jsonl" if folder else None
         self.refs: dict[int, TaskRef] = {}
 
     def load(self, client: LabelStudioClient, project: Project) -> list[TaskRef]:
@@ -415,7 +418,7 @@ def _push_into(
     keep_versions: bool = False,
     extra: Mapping[str, dict[str, Any]] = {},
 ) -> PushReport:
-    index = TaskIndex(cache, client.url, project.id)
+    index = TaskIndex(cache, client.url, project)
     refs = [] if created else index.load(client, project)
     # Left by a push that was interrupted between its import and its check.
     removed, gone, kept = remove_duplicates(client, project.id, refs)

@@ -256,7 +256,7 @@ def _pushed_articles(
 
     def articles(project_id: int) -> dict[int, str | None] | None:
         project = by_id.get(project_id)
-        refs = None if project is None else TaskIndex(cache, client.url, project_id).verified(client, project)
+        refs = None if project is None else TaskIndex(cache, client.url, project).verified(client, project)
         return None if refs is None else {task_id: ref.article_id for task_id, ref in refs.items()}
 
     return articles

@@ -104,7 +104,7 @@ def run(n: int, annotators: int, overlap: int, home: Path | None, work: Path, se
         # Push's index of each project's tasks, beside the studio, as `push --overlap` leaves it.
         index = studio.push_cache(home)
         for project in client.list_projects(title=title):
-            push.TaskIndex(index, client.url, project.id).load(client, project)
+            push.TaskIndex(index, client.url, project).load(client, project)
         pulled = work / "pulled"
         shutil.rmtree(pulled, ignore_errors=True)
         where = ["--project", title, "--home", home]

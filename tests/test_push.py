@@ -207,7 +207,7 @@ def test_tasks_imported_without_meta_are_still_recognised(client: LabelStudioCli
 
 
 def test_cached_task_index_is_verified_against_the_server(
-    client: LabelStudioClient, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = schema.load(SMALL_SCHEMA)
     cache = tmp_path / "push-index"
@@ -228,6 +228,12 @@ def test_cached_task_index_is_verified_against_the_server(
     again = push.push_articles(client, articles[:5], title=project_title, schema=s, cache=cache)
     assert again.imported == [] and again.unchanged == 5
     assert calls == [max(r.id for r in listing(first.project.id)[:4])]  # only tasks above the cache were listed
+    # The same studio at another address (restarted on another port): the project is the same, and so is its index.
+    with BreakingProxy(credentials.port) as proxy, LabelStudioClient(proxy.url, credentials.token) as elsewhere:
+        monkeypatch.setattr(elsewhere, "task_refs", counted)
+        calls.clear()
+        assert push.push_articles(elsewhere, articles[:5], title=project_title, schema=s, cache=cache).unchanged == 5
+        assert calls == [max(r.id for r in listing(first.project.id))] and len(list(cache.iterdir())) == 1
     # A task deleted in Label Studio: the counts disagree, so everything is listed again and it is pushed anew.
     deleted = next(r for r in listing(first.project.id) if r.article_id == "art-0001")
     client.delete_task(deleted.id)
@@ -551,7 +557,8 @@ def test_a_title_with_spaces_around_it_is_one_project_push_after_push(
 
 def test_the_task_index_appends_each_batch_instead_of_rewriting_itself(tmp_path: Path) -> None:
     """Rewriting the whole index after every batch made a push quadratic in the project's size."""
-    index = push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)
+    made = Project(7, "t", "", created_at="2026-12-07T10:00:00.123456Z")
+    index = push.TaskIndex(tmp_path, "http://127.0.0.1:1", made)
     refs = [TaskRef(i, f"art-{i}", 1, f"h{i}") for i in range(1, 7)]
     index.add(refs[:3])
     assert index.path is not None
@@ -560,9 +567,9 @@ def test_the_task_index_appends_each_batch_instead_of_rewriting_itself(tmp_path:
     index.add(refs[3:5])  # already there: nothing written
     assert index.path.stat().st_ino == first  # appended to, not replaced
     assert index.path.read_text(encoding="utf-8").count("\n") == 6
-    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)._read() == {r.id: r for r in refs}
+    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", made)._read() == {r.id: r for r in refs}
     index.discard([2, 99])
-    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)._read() == {r.id: r for r in refs if r.id != 2}
+    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", made)._read() == {r.id: r for r in refs if r.id != 2}
     with open(index.path, "a", encoding="utf-8") as f:
         f.write('[8, "art-8", 1')  # a line cut by a crash: the cache is not trusted, only slower
-    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", 7)._read() == {}
+    assert push.TaskIndex(tmp_path, "http://127.0.0.1:1", made)._read() == {}

@@ -13,7 +13,7 @@ from .http import SETTLE_WAITS, Http
 
 # The fields ``Project`` is read from. Asked for by name, Label Studio counts only task_number, not its
 # seven other counts (about half a second a request at 150,000 tasks), and sends only these.
-PROJECT_FIELDS = "id,title,label_config,task_number,maximum_annotations"
+PROJECT_FIELDS = "id,title,label_config,task_number,maximum_annotations,created_at"
 
 
 class Projects(Http):
@@ -27,6 +27,7 @@ class Projects(Http):
                 label_config=str(body.get("label_config") or ""),
                 task_number=int(body.get("task_number") or 0),
                 maximum_annotations=int(body.get("maximum_annotations") or 1),
+                created_at=str(body.get("created_at") or ""),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise self.nonsense("GET", path, body) from None

@@ -155,7 +155,7 @@ class Project:
     label_config: str
     task_number: int = 0
     maximum_annotations: int = 1  # annotators wanted per task (Label Studio's overlap)
-    created_at: str = ""  # as Label Studio sends it (to the microsecond): with the id, this project on any server or port
+    created_at: str = ""  # as Label Studio sends it (to the microsecond): with the id, names the project at any address
 
 
 @dataclass(frozen=True)

@@ -262,10 +262,13 @@ def _pushed_articles(
     return articles
 
 
+NOBODY: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+
+
 def _submitted_and_skipped(
     client: LabelStudioClient, project_id: int, listed: Mapping[int, tuple[Listed, Who]]
 ) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
-    """Per task: who submitted an annotation of it, and who skipped it.
+    """Per task with an author: who submitted an annotation of it, and who skipped it (the others: ``NOBODY``).
 
     The listing names a task's authors, skips included, without saying whose annotation was a skip. Its counts
     settle that for most tasks: one author, or only annotations, or only skips. A task with several authors and
@@ -273,12 +276,17 @@ def _submitted_and_skipped(
     """
     done: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
     doubtful: list[int] = []
+    groups: dict[tuple[int, ...], frozenset[int]] = {}  # one set a group of authors: most tasks share theirs
     for task_id, ((_, total, cancelled), (_, by)) in listed.items():
+        if not by:
+            continue
         if total and cancelled and len(by) > 1:
             doubtful.append(task_id)
-        else:
-            authors = frozenset(by)
-            done[task_id] = (authors if total else frozenset(), authors if cancelled else frozenset())
+            continue
+        authors = groups.get(by)
+        if authors is None:
+            authors = groups[by] = frozenset(by)
+        done[task_id] = (authors if total else NOBODY[0], authors if cancelled else NOBODY[1])
     found = client.annotation_authors(project_id, doubtful) if doubtful else {}
     for task_id in doubtful:  # a task deleted since its listing: nobody's
         annotations = found.get(task_id, [])
@@ -329,7 +337,7 @@ def team_status(
         for task_id, ((updated_at, _, _), (article_id, by)) in listed[project.id].items():
             person.assigned += 1
             person.others += any(u != user_id for u in by)
-            submitters, skippers = done[task_id]
+            submitters, skippers = done.get(task_id, NOBODY)
             mine = user_id in submitters  # only their own annotations are their submissions, and only their skips theirs
             skip = not mine and user_id in skippers
             person.submitted += mine

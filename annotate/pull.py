@@ -60,6 +60,7 @@ from .store import (
     Who,
     file_identity,
     project_folder,
+    pulled_from,
     read_listing,
     read_manifest,
     state_sha256,
@@ -146,11 +147,12 @@ def _merge_into(
     return replaced
 
 
-def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: int, full: bool) -> tuple[dict[str, Any], Listing, str | None]:
+def _previous(folder: Path, title: str, client: LabelStudioClient, project: Project, full: bool) -> tuple[dict[str, Any], Listing, str | None]:
     """The last pull's manifest and index if an incremental pull can build on them, else why not.
 
-    Pulled data of another project (or of this title on another server) is never
-    merged into, nor silently replaced: that needs ``--full``.
+    Pulled data of another project (or of this title on another server) is never merged into, nor
+    silently replaced: that needs ``--full``. The same project at another address (a studio restarted
+    on another port) is the same project (``store.pulled_from``).
     """
     if not (folder / MANIFEST).exists() and not (folder / STATE).exists():
         return {}, Listing(), None
@@ -158,12 +160,12 @@ def _previous(folder: Path, title: str, client: LabelStudioClient, project_id: i
         last = read_manifest(folder)
     except DamagedStateError as exc:
         return {}, Listing(), exc.message
-    same = (last.get("project_title"), last.get("label_studio_url"), last.get("project_id")) == (title, client.url, project_id)
+    same = last.get("project_title") == title and pulled_from(last, client.url, project)
     if not same and not full:
         raise ProjectError(
             f"{folder} holds the pulled data of project {last.get('project_title')!r}"
             f" (id {last.get('project_id')} at {last.get('label_studio_url')}), not of {title!r}"
-            f" (id {project_id} at {client.url}).",
+            f" (id {project.id} at {client.url}).",
             "Pull into another folder with --pulled, or replace it with `annotate pull --full`.",
         )
     if full:
@@ -340,7 +342,7 @@ def _count(report: PullReport, title: str, schema: Schema, progress: Progress) -
 def _pull(
     client: LabelStudioClient, project: Project, title: str, schema: Schema, folder: Path, full: bool, progress: Progress
 ) -> PullReport:
-    last, previous, full_because = _previous(folder, title, client, project.id, full)
+    last, previous, full_because = _previous(folder, title, client, project, full)
     index = previous.tasks
     server = client.server_info()
     owner = client.whoami().get("id")  # the token's user: the one person whose annotations belong in the pool
@@ -400,6 +402,7 @@ def _pull(
             "label_studio_url": client.url,
             "label_studio_version": server.version,
             "project_id": project.id,
+            "project_created_at": project.created_at,  # with the id, the project at whatever address it answers
             "project_title": project.title,
             "parts": {str(p.id): p.title for p in projects[1:]},  # queues and review of a team project
             # Where each person's annotations belong (store.Places): who reviews, who owns the pool, and

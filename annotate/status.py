@@ -26,7 +26,7 @@ from .errors import AnnotateError
 from .models import Listed, Project, Schema, Who
 from .listing import list_authors, list_projects
 from .store import (
-    EXPORTS, MANIFEST, STATE, Listing, latest_versions, iter_state, project_folder, read_listing, read_manifest,
+    EXPORTS, MANIFEST, STATE, Listing, latest_versions, iter_state, project_folder, pulled_from, read_listing, read_manifest,
 )
 from .figures import PullCounts, counted_pull, kept_figures
 from .gold import refuse_conflicting_copies
@@ -81,7 +81,7 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
             project, found = client.project_listed(title)
             queues, review = team_projects(client, title, found)
             parts = [project.id, *(q.id for q in queues.values()), *([review.id] if review else [])]
-            previous = _last_listing(folder, client.url, project.id)
+            previous = _last_listing(folder, client.url, project)
             if not previous.tasks:  # nothing pulled from here: every task is a change, and the live counts say how many
                 tasks = sum(counts[0] for counts in client.projects_counts(parts).values())
                 return ServerCounts(client.url, tasks, tasks)
@@ -94,15 +94,13 @@ def _server_counts(title: str, folder: Path, connect: Callable[[], LabelStudioCl
         return ServerCounts(error=exc.message)
 
 
-def _last_listing(folder: Path, url: str, project_id: int) -> Listing:
-    """What the latest pull in ``folder`` listed, if it pulled this project from this server (else nothing)."""
+def _last_listing(folder: Path, url: str, project: Project) -> Listing:
+    """What the latest pull in ``folder`` listed, if it pulled this project (``store.pulled_from``; else nothing)."""
     try:
         manifest = read_manifest(folder)
     except AnnotateError:
         return Listing()
-    if (manifest.get("label_studio_url"), manifest.get("project_id")) != (url, project_id):
-        return Listing()
-    return read_listing(folder)
+    return read_listing(folder) if pulled_from(manifest, url, project) else Listing()
 
 
 def _pulled(folder: Path) -> bool:
@@ -321,7 +319,7 @@ def team_status(
 
     projects = [pool, *(q for _, q in sorted(queues.items())), *([review_project] if review_project else [])]
     # Each task's listing, article and authors: unchanged tasks as the latest pull recorded them.
-    previous = _last_listing(folder, client.url, pool.id)  # nothing pulled: nothing listed before
+    previous = _last_listing(folder, client.url, pool)  # nothing pulled: nothing listed before
     given = _pushed_articles(client, push_index, projects) if push_index is not None and not previous.tasks else None
     listed = list_authors(client, [p.id for p in projects], previous, given)
     agreement = counted()

@@ -32,7 +32,7 @@ from . import settings
 from .errors import DamagedStateError, ProjectError, PulledDataError
 from .files import safe_name
 from .labelstudio import codec
-from .models import Listed, Who
+from .models import Listed, Project, Who
 from .queues import queue_owner, review_title, roster_title
 
 EXPORTS = Path("exports")
@@ -83,6 +83,17 @@ def read_manifest(folder: Path, title: str | None = None) -> dict[str, Any]:
             "Check --project, or pull this project into another folder.",
         )
     return data
+
+
+def pulled_from(manifest: Mapping[str, Any], url: str, project: Project) -> bool:
+    """Whether the pull of ``manifest`` was of this very project: its id and creation time (kept since pulls
+    record it), at whatever address the server answers now; the address too for an older pull's manifest."""
+    if manifest.get("project_id") != project.id:
+        return False
+    created = manifest.get("project_created_at")
+    if created and project.created_at:
+        return bool(created == project.created_at)
+    return bool(manifest.get("label_studio_url") == url)
 
 
 def file_identity(path: Path) -> list[int]:

@@ -557,6 +557,27 @@ def test_projects_whose_titles_look_alike_keep_their_own_pulled_data(
             client.delete_project(project.id)
 
 
+def test_the_same_project_at_another_address_is_pulled_on_from_where_it_was(
+    client: LabelStudioClient, credentials, project_title: str, tmp_path: Path
+) -> None:
+    """A studio restarted on another port holds the same project: its pulled data is built on (not refused, nor
+    pulled whole again), and status compares with it. A project of another database, with the same id and title
+    but made at another time, is not this data's project."""
+    push.push_articles(client, synthetic(3), title=project_title, schema=SCHEMA)
+    first = pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+    assert first.manifest["project_created_at"] == client.project_titled(project_title).created_at != ""
+    with BreakingProxy(credentials.port) as proxy, LabelStudioClient(proxy.url, credentials.token) as elsewhere:
+        again = pull.pull(elsewhere, title=project_title, schema=SCHEMA, root=tmp_path)
+        assert (again.mode, again.fetched, again.manifest["label_studio_url"]) == ("incremental", 0, proxy.url)
+        now = project_status(project_title, schema=SCHEMA, root=tmp_path, connect=lambda: LabelStudioClient(proxy.url, credentials.token))
+        assert now.server is not None and (now.server.tasks, now.server.changed) == (3, 0)
+    manifest = first.folder / "manifest.json"
+    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**recorded, "project_created_at": "2020-01-01T00:00:00.000000Z"}), encoding="utf-8")
+    with pytest.raises(ProjectError, match="holds the pulled data of project"):
+        pull.pull(client, title=project_title, schema=SCHEMA, root=tmp_path)
+
+
 def test_transient_failures_are_retried_and_a_failed_pull_keeps_the_old_state(
     client: LabelStudioClient, credentials, project_title: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
